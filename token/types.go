@@ -14,6 +14,9 @@ type Cloud struct {
 	// AuthorityHost is the Entra authority, e.g.
 	// "https://login.microsoftonline.com/". It must be https.
 	AuthorityHost string
+	// ARMScope is the cloud's Azure Resource Manager audience, for
+	// registries that accept ARM tokens; empty where unknown.
+	ARMScope string
 }
 
 // The clouds whose registry suffixes are recognised without configuration.
@@ -32,7 +35,7 @@ func USGovCloud() Cloud {
 // every cloud.
 const DefaultScope = "https://containerregistry.azure.net/.default"
 
-// ARMScope is the Azure Resource Manager audience. The exchange accepts it
+// ARMScope is the public cloud's Azure Resource Manager audience. The exchange accepts it
 // only while the registry's azureADAuthenticationAsArmPolicy is enabled.
 const ARMScope = "https://management.azure.com/.default"
 
