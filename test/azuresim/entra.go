@@ -1,0 +1,278 @@
+package azuresim
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// IMDSHandler serves the instance metadata service's managed identity
+// endpoint, as reached at http://169.254.169.254.
+func (s *Sim) IMDSHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/metadata/identity/oauth2/token", s.serveIMDSToken)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "azuresim serves only /metadata/identity/oauth2/token"})
+	})
+	return s.observe(func(r *http.Request) string {
+		if r.URL.Path == "/metadata/identity/oauth2/token" {
+			return EndpointIMDS
+		}
+		return EndpointUnknown
+	}, mux)
+}
+
+func (s *Sim) serveIMDSToken(w http.ResponseWriter, r *http.Request) {
+	bad := func(desc string) {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": desc})
+	}
+	if r.Method != http.MethodGet {
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "invalid_request", "error_description": "GET only"})
+		return
+	}
+	if r.Header.Get("Metadata") != "true" {
+		bad("Required metadata header not specified")
+		return
+	}
+	q := r.URL.Query()
+	if q.Get("api-version") == "" {
+		bad("Required query variable 'api-version' is missing")
+		return
+	}
+	resource := q.Get("resource")
+	if resource == "" {
+		bad("Required query variable 'resource' is missing")
+		return
+	}
+	if q.Get("object_id") != "" || q.Get("msi_res_id") != "" || q.Get("mi_res_id") != "" {
+		bad("azuresim knows identities by client_id only")
+		return
+	}
+	s.mu.Lock()
+	p, ok := s.managed[q.Get("client_id")]
+	s.mu.Unlock()
+	if !ok {
+		bad("Identity not found")
+		return
+	}
+	tok, exp, err := s.mintEntraToken(p, resource)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error", "error_description": err.Error()})
+		return
+	}
+	now := time.Now()
+	life := strconv.FormatInt(int64(exp.Sub(now).Seconds()), 10)
+	clientID := p.ClientID
+	if clientID == "" {
+		clientID = p.ObjectID
+	}
+	// IMDS answers numbers as strings.
+	writeJSON(w, http.StatusOK, map[string]string{
+		"access_token":   tok,
+		"client_id":      clientID,
+		"expires_in":     life,
+		"expires_on":     strconv.FormatInt(exp.Unix(), 10),
+		"ext_expires_in": life,
+		"not_before":     strconv.FormatInt(now.Unix(), 10),
+		"resource":       resource,
+		"token_type":     "Bearer",
+	})
+}
+
+func (s *Sim) isAuthority(host string) bool {
+	for _, h := range s.opts.AuthorityHosts {
+		if strings.EqualFold(h, host) {
+			return true
+		}
+	}
+	return false
+}
+
+func classifyEntra(r *http.Request) string {
+	p := r.URL.Path
+	switch {
+	case p == "/common/discovery/instance":
+		return EndpointDiscovery
+	case strings.HasSuffix(p, "/.well-known/openid-configuration"):
+		return EndpointOpenID
+	case strings.HasSuffix(p, "/oauth2/v2.0/token"):
+		return EndpointEntraToken
+	}
+	return EndpointUnknown
+}
+
+// serveEntra answers what azidentity's confidential-client flows need:
+// instance discovery, the tenant's OpenID configuration and the v2.0 token
+// endpoint (client secret and client assertion).
+func (s *Sim) serveEntra(w http.ResponseWriter, r *http.Request) {
+	host := hostOnly(r.Host)
+	base := "https://" + host
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	switch classifyEntra(r) {
+	case EndpointDiscovery:
+		tenant := "common"
+		if ae, err := url.Parse(r.URL.Query().Get("authorization_endpoint")); err == nil {
+			if seg := strings.Split(strings.Trim(ae.Path, "/"), "/"); len(seg) > 0 && seg[0] != "" {
+				tenant = seg[0]
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{
+			"tenant_discovery_endpoint": base + "/" + tenant + "/v2.0/.well-known/openid-configuration",
+			"api-version":               "1.1",
+			"metadata": []map[string]any{{
+				"preferred_network": host, "preferred_cache": host, "aliases": []string{host},
+			}},
+		})
+	case EndpointOpenID:
+		tenant := parts[0]
+		writeJSON(w, http.StatusOK, map[string]any{
+			"token_endpoint":                        base + "/" + tenant + "/oauth2/v2.0/token",
+			"authorization_endpoint":                base + "/" + tenant + "/oauth2/v2.0/authorize",
+			"device_authorization_endpoint":         base + "/" + tenant + "/oauth2/v2.0/devicecode",
+			"issuer":                                base + "/" + tenant + "/v2.0",
+			"jwks_uri":                              base + "/" + tenant + "/discovery/v2.0/keys",
+			"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
+			"response_types_supported":              []string{"code", "id_token", "code id_token", "id_token token"},
+			"tenant_region_scope":                   "WW",
+			"cloud_instance_name":                   "microsoftonline.com",
+		})
+	case EndpointEntraToken:
+		s.serveEntraToken(w, r, parts[0])
+	default:
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "azuresim Entra does not serve " + r.URL.Path})
+	}
+}
+
+func aadError(w http.ResponseWriter, status int, code string, aadsts int, desc string) {
+	writeJSON(w, status, map[string]any{
+		"error":             code,
+		"error_description": fmt.Sprintf("AADSTS%d: %s", aadsts, desc),
+		"error_codes":       []int{aadsts},
+		"timestamp":         time.Now().UTC().Format("2006-01-02 15:04:05Z"),
+		"trace_id":          newGUID(),
+		"correlation_id":    newGUID(),
+	})
+}
+
+func (s *Sim) serveEntraToken(w http.ResponseWriter, r *http.Request, tenant string) {
+	if r.Method != http.MethodPost {
+		aadError(w, http.StatusMethodNotAllowed, "invalid_request", 900561, "The endpoint only accepts POST requests.")
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		aadError(w, http.StatusBadRequest, "invalid_request", 900144, "The request body is not a form.")
+		return
+	}
+	f := r.PostForm
+	if gt := f.Get("grant_type"); gt != "client_credentials" {
+		aadError(w, http.StatusBadRequest, "unsupported_grant_type", 70003, fmt.Sprintf("azuresim supports grant_type client_credentials only, not %q.", gt))
+		return
+	}
+	clientID := f.Get("client_id")
+	s.mu.Lock()
+	app, ok := s.apps[clientID]
+	p, _ := s.appPrincipal(clientID)
+	s.mu.Unlock()
+	if !ok {
+		aadError(w, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory.", clientID))
+		return
+	}
+	if tenant != app.TenantID {
+		aadError(w, http.StatusBadRequest, "invalid_request", 90002, fmt.Sprintf("Tenant '%s' not found.", tenant))
+		return
+	}
+	switch {
+	case f.Get("client_secret") != "":
+		if app.Secret == "" || f.Get("client_secret") != app.Secret {
+			aadError(w, http.StatusUnauthorized, "invalid_client", 7000215, "Invalid client secret provided.")
+			return
+		}
+	case f.Get("client_assertion") != "":
+		if f.Get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+			aadError(w, http.StatusBadRequest, "invalid_request", 50027, "Invalid client_assertion_type.")
+			return
+		}
+		iss, sub, err := s.verifyFederated(f.Get("client_assertion"))
+		if err != nil {
+			aadError(w, http.StatusBadRequest, "invalid_client", 700211, "Invalid client assertion: "+err.Error())
+			return
+		}
+		trusted := false
+		for _, fc := range app.Federated {
+			if fc.Issuer == iss && fc.Subject == sub {
+				trusted = true
+			}
+		}
+		if !trusted {
+			aadError(w, http.StatusBadRequest, "invalid_request", 70021, fmt.Sprintf("No matching federated identity record found for presented assertion. Assertion Issuer: '%s'. Assertion Subject: '%s'.", iss, sub))
+			return
+		}
+	default:
+		aadError(w, http.StatusUnauthorized, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
+		return
+	}
+	scope := f.Get("scope")
+	var resource string
+	for sc := range strings.FieldsSeq(scope) {
+		if strings.HasSuffix(sc, "/.default") {
+			resource = sc
+		}
+	}
+	if resource == "" {
+		aadError(w, http.StatusBadRequest, "invalid_scope", 1002012, fmt.Sprintf("The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.", scope))
+		return
+	}
+	tok, exp, err := s.mintEntraToken(p, resource)
+	if err != nil {
+		aadError(w, http.StatusInternalServerError, "server_error", 500011, err.Error())
+		return
+	}
+	life := int64(time.Until(exp).Seconds())
+	writeJSON(w, http.StatusOK, map[string]any{
+		"token_type":     "Bearer",
+		"expires_in":     life,
+		"ext_expires_in": life,
+		"access_token":   tok,
+	})
+}
+
+// AzCLIToken is what `az account get-access-token -o json` prints.
+type AzCLIToken struct {
+	AccessToken  string `json:"accessToken"`
+	ExpiresOn    string `json:"expiresOn"`
+	ExpiresOnInt int64  `json:"expires_on"`
+	Subscription string `json:"subscription"`
+	Tenant       string `json:"tenant"`
+	TokenType    string `json:"tokenType"`
+}
+
+// CLIToken gives the fake Azure CLI a token for its logged-in user, for
+// resource (or scope), in tenant (empty: the user's home tenant).
+func (s *Sim) CLIToken(resource, tenant string) (AzCLIToken, error) {
+	s.record(Request{Host: "az", Endpoint: EndpointAz, Status: http.StatusOK})
+	if tenant != "" && tenant != s.cliUser.TenantID {
+		return AzCLIToken{}, fmt.Errorf("ERROR: AADSTS90002: Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud", tenant)
+	}
+	tok, exp, err := s.mintEntraToken(s.cliUser, resource)
+	if err != nil {
+		return AzCLIToken{}, err
+	}
+	return AzCLIToken{
+		AccessToken:  tok,
+		ExpiresOn:    exp.Local().Format("2006-01-02 15:04:05.000000"),
+		ExpiresOnInt: exp.Unix(),
+		Subscription: "00000000-1111-2222-3333-444444444444",
+		Tenant:       s.cliUser.TenantID,
+		TokenType:    "Bearer",
+	}, nil
+}

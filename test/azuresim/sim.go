@@ -1,0 +1,526 @@
+// Package azuresim is a simulated Azure for end-to-end tests of
+// docker-credential-acr: the instance metadata service (IMDS) that managed
+// identity uses, Microsoft Entra ID's token endpoints, and the front of
+// Azure Container Registry (challenge, token exchange, access tokens) ahead
+// of a real distribution registry.
+//
+// The simulator is meant to be reached under the real names
+// (169.254.169.254, login.microsoftonline.com, myreg.azurecr.io) inside a
+// private network namespace, so that the helper under test runs unmodified.
+// It counts every request per endpoint and remembers which identity each
+// exchange was for, so tests can assert "exactly one exchange" and "no
+// Entra token went anywhere but a login server".
+package azuresim
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Endpoint names used in counts and request records.
+const (
+	EndpointIMDS       = "imds"
+	EndpointDiscovery  = "entra.discovery" // instance discovery
+	EndpointOpenID     = "entra.openid"    // tenant OpenID configuration
+	EndpointEntraToken = "entra.token"
+	EndpointChallenge  = "acr.challenge" // GET /v2/ without credentials
+	EndpointExchange   = "acr.exchange"
+	EndpointACRToken   = "acr.token" // /oauth2/token: access tokens for clients
+	EndpointProxy      = "acr.proxy" // everything passed on to the registry
+	EndpointAz         = "az"        // the fake Azure CLI asked for a token
+	EndpointTLSHello   = "tls.hello" // a TLS handshake began (by SNI)
+	EndpointUnknown    = "unknown"   // a host or path the simulator does not serve
+)
+
+// IMDSHost is the address managed identity reaches, hard-coded in MSAL.
+const IMDSHost = "169.254.169.254"
+
+// Audiences the exchange knows.
+const (
+	ACRAudience = "https://containerregistry.azure.net"
+	ARMAudience = "https://management.azure.com"
+)
+
+// ACRIssuer is the `iss` of ACR's refresh and access tokens.
+const ACRIssuer = "Azure Container Registry"
+
+// FederatedAudience is the audience Entra requires of federated assertions.
+const FederatedAudience = "api://AzureADTokenExchange"
+
+// Options configure a Sim. Zero values take the defaults noted.
+type Options struct {
+	// Registries are the login servers of the ACR front, e.g.
+	// "myreg.azurecr.io". At least one is needed.
+	Registries []string
+	// TenantID is the tenant of the simulated identities. Default
+	// "72f988bf-0000-4000-8000-00000000d0c5".
+	TenantID string
+	// AuthorityHosts are the Entra hosts served. Default
+	// login.microsoftonline.com.
+	AuthorityHosts []string
+	// OIDCIssuer is the issuer of federated (workload identity) tokens.
+	// Default "https://oidc.azuresim.test/".
+	OIDCIssuer string
+	// NoSystemAssigned removes the VM's system-assigned identity, so IMDS
+	// answers only for user-assigned ones.
+	NoSystemAssigned bool
+	// EntraTokenLifetime, RefreshTokenLifetime and AccessTokenLifetime set
+	// token lifetimes. Defaults: 24 h (IMDS issues day-long tokens), 3 h 15
+	// min (as a real ACR refresh token), 75 min.
+	EntraTokenLifetime   time.Duration
+	RefreshTokenLifetime time.Duration
+	AccessTokenLifetime  time.Duration
+}
+
+// Principal is an identity the simulated Entra issues tokens for.
+type Principal struct {
+	// Kind is "managed", "workload", "app" or "cli".
+	Kind     string `json:"kind"`
+	ClientID string `json:"client_id,omitempty"`
+	ObjectID string `json:"object_id"`
+	TenantID string `json:"tenant_id"`
+}
+
+// String names the principal in records and messages, e.g.
+// "managed:system" or "workload:2222…".
+func (p Principal) String() string {
+	switch {
+	case p.Kind == "managed" && p.ClientID == "":
+		return "managed:system"
+	case p.ClientID != "":
+		return p.Kind + ":" + p.ClientID
+	default:
+		return p.Kind + ":" + p.ObjectID
+	}
+}
+
+// App is an Entra application registration (service principal).
+type App struct {
+	ClientID string
+	TenantID string // default: the Sim's tenant
+	// Secret, if set, is accepted as client_secret.
+	Secret string
+	// Federated lists the external tokens (issuer, subject) this app
+	// trusts, as a federated identity credential does.
+	Federated []FederatedCredential
+	// Kind names the principal in records; default "app", or "workload"
+	// when Federated is set.
+	Kind string
+}
+
+// FederatedCredential is one trusted external identity.
+type FederatedCredential struct {
+	Issuer  string
+	Subject string
+}
+
+// Exchange records one call of /oauth2/exchange.
+type Exchange struct {
+	Time     time.Time `json:"time"`
+	Host     string    `json:"host"`
+	Status   int       `json:"status"`
+	Error    string    `json:"error,omitempty"`
+	Identity string    `json:"identity,omitempty"` // Principal.String of the Entra token
+	Audience string    `json:"audience,omitempty"`
+	Tenant   string    `json:"tenant,omitempty"` // the tenant form field
+	// RefreshExpires is the exp of the refresh token answered.
+	RefreshExpires time.Time `json:"refresh_expires,omitzero"`
+}
+
+// Request records one request, or one TLS handshake, the simulator saw.
+type Request struct {
+	Time     time.Time `json:"time"`
+	Host     string    `json:"host"`
+	Method   string    `json:"method,omitempty"`
+	Path     string    `json:"path,omitempty"`
+	Endpoint string    `json:"endpoint"`
+	Status   int       `json:"status,omitempty"`
+	// EntraToken is true when the request carried an Entra token the
+	// simulator issued, anywhere in its headers, URL or first MiB of body.
+	EntraToken bool `json:"entra_token,omitempty"`
+}
+
+// Stats is a snapshot of what the simulator saw since the last Reset.
+type Stats struct {
+	// Counts maps "host endpoint" to a number of requests, e.g.
+	// "myreg.azurecr.io acr.exchange": 1, "169.254.169.254 imds": 1.
+	Counts    map[string]int `json:"counts"`
+	Exchanges []Exchange     `json:"exchanges"`
+	Requests  []Request      `json:"requests"`
+}
+
+// Count returns the number of requests to endpoint on host.
+func (st Stats) Count(host, endpoint string) int { return st.Counts[host+" "+endpoint] }
+
+// Total returns the number of requests to endpoint on any host.
+func (st Stats) Total(endpoint string) int {
+	n := 0
+	for k, v := range st.Counts {
+		if strings.HasSuffix(k, " "+endpoint) {
+			n += v
+		}
+	}
+	return n
+}
+
+// Leaks returns the requests that carried an Entra token anywhere but to
+// a registry's /oauth2/exchange.
+func (st Stats) Leaks(registries []string) []Request {
+	var out []Request
+	for _, r := range st.Requests {
+		if r.EntraToken && !(r.Endpoint == EndpointExchange && slices.Contains(registries, r.Host)) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Sim is the simulated Azure. Its handlers are safe for concurrent use.
+type Sim struct {
+	opts Options
+
+	entraKey *signingKey // signs Entra tokens
+	acrKey   *signingKey // signs ACR refresh and access tokens; trusted by the registry
+	oidcKey  *signingKey // signs federated (workload identity) tokens
+
+	mu         sync.Mutex
+	registries map[string]*registry
+	managed    map[string]Principal // by client ID; "" is system-assigned
+	apps       map[string]App
+	principals map[string]Principal // by object ID
+	cliUser    Principal
+	issued     map[string]bool // Entra tokens handed out
+	counts     map[string]int
+	exchanges  []Exchange
+	requests   []Request
+}
+
+type registry struct {
+	upstream *url.URL
+	proxy    http.Handler
+	allowARM bool
+}
+
+// New makes a simulator with fresh keys, a system-assigned managed
+// identity (unless opts.NoSystemAssigned) and an Azure CLI user.
+func New(opts Options) (*Sim, error) {
+	if len(opts.Registries) == 0 {
+		return nil, fmt.Errorf("azuresim: no registries given")
+	}
+	if opts.TenantID == "" {
+		opts.TenantID = "72f988bf-0000-4000-8000-00000000d0c5"
+	}
+	if len(opts.AuthorityHosts) == 0 {
+		opts.AuthorityHosts = []string{"login.microsoftonline.com"}
+	}
+	if opts.OIDCIssuer == "" {
+		opts.OIDCIssuer = "https://oidc.azuresim.test/"
+	}
+	if opts.EntraTokenLifetime == 0 {
+		opts.EntraTokenLifetime = 24 * time.Hour
+	}
+	if opts.RefreshTokenLifetime == 0 {
+		opts.RefreshTokenLifetime = 3*time.Hour + 15*time.Minute
+	}
+	if opts.AccessTokenLifetime == 0 {
+		opts.AccessTokenLifetime = 75 * time.Minute
+	}
+	s := &Sim{
+		opts:       opts,
+		registries: map[string]*registry{},
+		managed:    map[string]Principal{},
+		apps:       map[string]App{},
+		principals: map[string]Principal{},
+		issued:     map[string]bool{},
+		counts:     map[string]int{},
+	}
+	var err error
+	if s.entraKey, err = newSigningKey("azuresim Entra ID"); err != nil {
+		return nil, err
+	}
+	if s.acrKey, err = newSigningKey("azuresim Azure Container Registry"); err != nil {
+		return nil, err
+	}
+	if s.oidcKey, err = newSigningKey("azuresim OIDC issuer"); err != nil {
+		return nil, err
+	}
+	for _, h := range opts.Registries {
+		s.registries[strings.ToLower(h)] = &registry{}
+	}
+	if !opts.NoSystemAssigned {
+		s.managed[""] = s.addPrincipal(Principal{Kind: "managed", ObjectID: newGUID(), TenantID: opts.TenantID})
+	}
+	s.cliUser = Principal{Kind: "cli", ObjectID: newGUID(), TenantID: opts.TenantID}
+	s.principals[s.cliUser.ObjectID] = s.cliUser
+	return s, nil
+}
+
+// TenantID is the simulated identities' tenant.
+func (s *Sim) TenantID() string { return s.opts.TenantID }
+
+// Registries are the login servers served, in the order given.
+func (s *Sim) Registries() []string { return slices.Clone(s.opts.Registries) }
+
+// AuthorityHosts are the Entra hosts served.
+func (s *Sim) AuthorityHosts() []string { return slices.Clone(s.opts.AuthorityHosts) }
+
+// Hosts are all the DNS names the TLS listener should have in its
+// certificate and the hosts file should map to it.
+func (s *Sim) Hosts() []string {
+	return append(s.Registries(), s.opts.AuthorityHosts...)
+}
+
+// OIDCIssuer is the issuer of the tokens FederatedToken makes.
+func (s *Sim) OIDCIssuer() string { return s.opts.OIDCIssuer }
+
+// TokenCertPEM is the certificate of the key that signs ACR tokens: the
+// distribution registry's rootcertbundle.
+func (s *Sim) TokenCertPEM() []byte { return slices.Clone(s.acrKey.certPEM) }
+
+// SetUpstream makes the ACR front for host pass everything but the token
+// endpoints to the registry at u (e.g. http://127.0.0.1:5001).
+func (s *Sim) SetUpstream(host string, u *url.URL) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.registries[strings.ToLower(host)]
+	if !ok {
+		return fmt.Errorf("azuresim: %s is not a simulated registry", host)
+	}
+	r.upstream = u
+	r.proxy = newProxy(u)
+	return nil
+}
+
+// AllowARMAudience sets host's azureADAuthenticationAsArmPolicy: when
+// allowed, the exchange accepts ARM-audience Entra tokens too.
+func (s *Sim) AllowARMAudience(host string, allow bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.registries[strings.ToLower(host)]
+	if !ok {
+		return fmt.Errorf("azuresim: %s is not a simulated registry", host)
+	}
+	r.allowARM = allow
+	return nil
+}
+
+// SystemAssigned returns the VM's system-assigned identity; ok is false
+// when the simulator was made without one.
+func (s *Sim) SystemAssigned() (p Principal, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok = s.managed[""]
+	return p, ok
+}
+
+// AddUserAssignedIdentity attaches a user-assigned managed identity with
+// clientID to the simulated VM.
+func (s *Sim) AddUserAssignedIdentity(clientID string) Principal {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.addPrincipal(Principal{Kind: "managed", ClientID: clientID, ObjectID: newGUID(), TenantID: s.opts.TenantID})
+	s.managed[clientID] = p
+	return p
+}
+
+// AddApp registers an application (service principal) in Entra.
+func (s *Sim) AddApp(a App) Principal {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a.TenantID == "" {
+		a.TenantID = s.opts.TenantID
+	}
+	if a.Kind == "" {
+		a.Kind = "app"
+		if len(a.Federated) > 0 {
+			a.Kind = "workload"
+		}
+	}
+	s.apps[a.ClientID] = a
+	return s.addPrincipal(Principal{Kind: a.Kind, ClientID: a.ClientID, ObjectID: newGUID(), TenantID: a.TenantID})
+}
+
+// CLIUser is the user the fake Azure CLI is logged in as.
+func (s *Sim) CLIUser() Principal { return s.cliUser }
+
+func (s *Sim) addPrincipal(p Principal) Principal {
+	s.principals[p.ObjectID] = p
+	return p
+}
+
+func (s *Sim) appPrincipal(clientID string) (Principal, bool) {
+	for _, p := range s.principals {
+		if p.ClientID == clientID && p.Kind != "managed" {
+			return p, true
+		}
+	}
+	return Principal{}, false
+}
+
+// Stats returns a snapshot of counts and records since the last Reset.
+func (s *Sim) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Stats{Counts: make(map[string]int, len(s.counts)), Exchanges: slices.Clone(s.exchanges), Requests: slices.Clone(s.requests)}
+	for k, v := range s.counts {
+		st.Counts[k] = v
+	}
+	return st
+}
+
+// Reset forgets counts and records (not identities, registries or issued
+// tokens, so a leak of an old token is still seen).
+func (s *Sim) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.counts = map[string]int{}
+	s.exchanges = nil
+	s.requests = nil
+}
+
+// CountSummary renders non-zero counts, sorted, for messages.
+func (st Stats) CountSummary() string {
+	keys := make([]string, 0, len(st.Counts))
+	for k := range st.Counts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "  %-45s %d\n", k, st.Counts[k])
+	}
+	return b.String()
+}
+
+func (s *Sim) record(r Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.Time.IsZero() {
+		r.Time = time.Now()
+	}
+	s.counts[r.Host+" "+r.Endpoint]++
+	s.requests = append(s.requests, r)
+}
+
+func (s *Sim) recordExchange(e Exchange) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e.Time = time.Now()
+	s.exchanges = append(s.exchanges, e)
+}
+
+// carriesEntraToken reports whether any Entra token the simulator issued
+// appears in the request's URL, headers or body prefix.
+func (s *Sim) carriesEntraToken(r *http.Request, body []byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.issued) == 0 {
+		return false
+	}
+	hay := [][]byte{[]byte(r.URL.String()), body}
+	for k, vs := range r.Header {
+		hay = append(hay, []byte(k+": "+strings.Join(vs, ",")))
+	}
+	// Tokens may arrive form- or URL-encoded; JWTs hold only characters
+	// that encoding leaves alone, so the raw text is enough.
+	for tok := range s.issued {
+		for _, h := range hay {
+			if bytes.Contains(h, []byte(tok)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// maxScan caps how much of a request body is searched for leaked tokens.
+const maxScan = 1 << 20
+
+// observe wraps a handler so each request is counted under the endpoint
+// that classify names, with its status and whether it carried an Entra
+// token.
+func (s *Sim) observe(classify func(*http.Request) string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var prefix []byte
+		if r.Body != nil {
+			var err error
+			prefix, err = io.ReadAll(io.LimitReader(r.Body, maxScan))
+			if err != nil {
+				http.Error(w, "reading request: "+err.Error(), http.StatusBadRequest)
+				return
+			}
+			r.Body = struct {
+				io.Reader
+				io.Closer
+			}{io.MultiReader(bytes.NewReader(prefix), r.Body), r.Body}
+		}
+		rec := Request{
+			Host:       hostOnly(r.Host),
+			Method:     r.Method,
+			Path:       r.URL.Path,
+			Endpoint:   classify(r),
+			EntraToken: s.carriesEntraToken(r, prefix),
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		rec.Status = sw.status
+		if rec.Status == 0 {
+			rec.Status = http.StatusOK
+		}
+		s.record(rec)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController (the reverse proxy's flushes) reach
+// the real writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func hostOnly(hostport string) string {
+	h := hostport
+	if i := strings.LastIndex(h, ":"); i >= 0 && !strings.Contains(h[i:], "]") {
+		h = h[:i]
+	}
+	return strings.ToLower(strings.Trim(h, "[]"))
+}
+
+func newGUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+func writeJSONError(w http.ResponseWriter, status int, body any) {
+	writeJSON(w, status, body)
+}

@@ -1,0 +1,219 @@
+package azuresim
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// resourceOf turns a scope ("https://x/.default") or resource ("https://x",
+// "https://x/") into the audience Entra puts in the token.
+func resourceOf(scopeOrResource string) string {
+	r := strings.TrimSuffix(scopeOrResource, ".default")
+	return strings.TrimSuffix(r, "/")
+}
+
+func (s *Sim) sign(k *signingKey, claims jwt.MapClaims) (string, error) {
+	t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+	t.Header["kid"] = k.kid
+	return t.SignedString(k.key)
+}
+
+// mintEntraToken issues an Entra access token (v1 form, as IMDS and the
+// ACR resource get) for p and the given resource.
+func (s *Sim) mintEntraToken(p Principal, resource string) (tok string, exp time.Time, err error) {
+	now := time.Now()
+	exp = now.Add(s.opts.EntraTokenLifetime).Truncate(time.Second)
+	appid := p.ClientID
+	if appid == "" {
+		appid = p.ObjectID // a system-assigned identity's app id; unique enough here
+	}
+	claims := jwt.MapClaims{
+		"aud":   resourceOf(resource),
+		"iss":   "https://sts.windows.net/" + p.TenantID + "/",
+		"iat":   now.Unix(),
+		"nbf":   now.Unix(),
+		"exp":   exp.Unix(),
+		"tid":   p.TenantID,
+		"oid":   p.ObjectID,
+		"sub":   p.ObjectID,
+		"appid": appid,
+		"azp":   appid,
+		"ver":   "1.0",
+		"uti":   newGUID(),
+	}
+	if p.Kind == "cli" {
+		claims["upn"] = "developer@azuresim.test"
+		claims["idtyp"] = "user"
+	} else {
+		claims["idtyp"] = "app"
+	}
+	tok, err = s.sign(s.entraKey, claims)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("sign Entra token: %w", err)
+	}
+	s.mu.Lock()
+	s.issued[tok] = true
+	s.mu.Unlock()
+	return tok, exp, nil
+}
+
+// verifyEntraToken checks an Entra token's signature and expiry and finds
+// its principal.
+func (s *Sim) verifyEntraToken(tok string) (Principal, jwt.MapClaims, error) {
+	claims := jwt.MapClaims{}
+	_, err := jwt.ParseWithClaims(tok, claims, func(t *jwt.Token) (any, error) {
+		if t.Header["kid"] != s.entraKey.kid {
+			return nil, errors.New("unknown signing key")
+		}
+		return &s.entraKey.key.PublicKey, nil
+	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithExpirationRequired())
+	if err != nil {
+		return Principal{}, nil, err
+	}
+	oid, _ := claims["oid"].(string)
+	s.mu.Lock()
+	p, ok := s.principals[oid]
+	s.mu.Unlock()
+	if !ok {
+		return Principal{}, nil, fmt.Errorf("unknown object id %q", oid)
+	}
+	return p, claims, nil
+}
+
+// FederatedToken makes a token from the simulated OIDC issuer for subject,
+// with the audience Entra expects: what a Kubernetes service account token
+// projected for workload identity is.
+func (s *Sim) FederatedToken(subject string, lifetime time.Duration) (string, error) {
+	now := time.Now()
+	return s.sign(s.oidcKey, jwt.MapClaims{
+		"iss": s.opts.OIDCIssuer,
+		"sub": subject,
+		"aud": []string{FederatedAudience},
+		"iat": now.Unix(),
+		"nbf": now.Unix(),
+		"exp": now.Add(lifetime).Unix(),
+	})
+}
+
+func (s *Sim) verifyFederated(assertion string) (iss, sub string, err error) {
+	claims := jwt.MapClaims{}
+	_, err = jwt.ParseWithClaims(assertion, claims, func(t *jwt.Token) (any, error) {
+		if t.Header["kid"] != s.oidcKey.kid {
+			return nil, errors.New("assertion not signed by a trusted issuer key")
+		}
+		return &s.oidcKey.key.PublicKey, nil
+	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithExpirationRequired(),
+		jwt.WithAudience(FederatedAudience), jwt.WithIssuer(s.opts.OIDCIssuer))
+	if err != nil {
+		return "", "", err
+	}
+	iss, _ = claims["iss"].(string)
+	sub, _ = claims["sub"].(string)
+	return iss, sub, nil
+}
+
+// mintRefreshToken issues an ACR refresh token with ACR's claims.
+func (s *Sim) mintRefreshToken(host string, p Principal, tenant string) (string, time.Time, error) {
+	now := time.Now()
+	exp := now.Add(s.opts.RefreshTokenLifetime).Truncate(time.Second)
+	tok, err := s.sign(s.acrKey, jwt.MapClaims{
+		"jti":        newGUID(),
+		"sub":        p.ObjectID,
+		"nbf":        now.Unix(),
+		"exp":        exp.Unix(),
+		"iat":        now.Unix(),
+		"iss":        ACRIssuer,
+		"aud":        host,
+		"version":    "1.0",
+		"rid":        randomHex(16),
+		"grant_type": "refresh_token",
+		"appid":      p.ClientID,
+		"tenant":     tenant,
+		"permissions": map[string]any{
+			"actions":    []string{"read", "write", "delete", "deleteWrite", "metadata/read", "metadata/write"},
+			"notActions": nil,
+		},
+		"roles": []string{},
+	})
+	return tok, exp, err
+}
+
+// VerifyRefreshToken checks that tok is a refresh token this simulator
+// issued for host and that it has not expired, and returns its claims.
+func (s *Sim) VerifyRefreshToken(host, tok string) (jwt.MapClaims, error) {
+	claims := jwt.MapClaims{}
+	_, err := jwt.ParseWithClaims(tok, claims, func(t *jwt.Token) (any, error) {
+		if t.Header["kid"] != s.acrKey.kid {
+			return nil, errors.New("unknown signing key")
+		}
+		return &s.acrKey.key.PublicKey, nil
+	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithExpirationRequired(),
+		jwt.WithAudience(host), jwt.WithIssuer(ACRIssuer))
+	if err != nil {
+		return nil, err
+	}
+	if claims["grant_type"] != "refresh_token" {
+		return nil, errors.New("not a refresh token")
+	}
+	return claims, nil
+}
+
+// resourceActions is one entry of a distribution token's `access` claim.
+type resourceActions struct {
+	Type    string   `json:"type"`
+	Name    string   `json:"name"`
+	Actions []string `json:"actions"`
+}
+
+// parseScope reads a registry scope, "repository:hello:pull,push".
+func parseScope(scope string) (resourceActions, bool) {
+	first := strings.Index(scope, ":")
+	last := strings.LastIndex(scope, ":")
+	if first <= 0 || last <= first {
+		return resourceActions{}, false
+	}
+	ra := resourceActions{Type: scope[:first], Name: scope[first+1 : last]}
+	for a := range strings.SplitSeq(scope[last+1:], ",") {
+		if a != "" {
+			ra.Actions = append(ra.Actions, a)
+		}
+	}
+	return ra, true
+}
+
+// mintAccessToken issues a registry access token that the distribution
+// registry, trusting the ACR key, accepts.
+func (s *Sim) mintAccessToken(host, subject string, scopes []string) (string, error) {
+	now := time.Now()
+	access := []resourceActions{}
+	for _, sc := range scopes {
+		for one := range strings.FieldsSeq(sc) {
+			if ra, ok := parseScope(one); ok {
+				access = append(access, ra)
+			}
+		}
+	}
+	return s.sign(s.acrKey, jwt.MapClaims{
+		"jti":     newGUID(),
+		"sub":     subject,
+		"nbf":     now.Add(-time.Minute).Unix(),
+		"exp":     now.Add(s.opts.AccessTokenLifetime).Unix(),
+		"iat":     now.Unix(),
+		"iss":     ACRIssuer,
+		"aud":     host,
+		"version": "1.0",
+		"access":  access,
+	})
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
