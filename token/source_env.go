@@ -1,0 +1,150 @@
+package token
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+)
+
+// Environment variables of the env source, named as azidentity's
+// EnvironmentCredential names them.
+const (
+	envClientSecret        = "AZURE_CLIENT_SECRET"
+	envClientCertPath      = "AZURE_CLIENT_CERTIFICATE_PATH"
+	envClientCertPassword  = "AZURE_CLIENT_CERTIFICATE_PASSWORD"
+	envClientSendCertChain = "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN"
+)
+
+// srcMaxFileSize caps the certificate and federated-token files: both are a
+// few kilobytes, and a wrong path (a device, a log) must not fill memory.
+const srcMaxFileSize = 1 << 20
+
+// envSource is a service principal with a secret or a certificate. When both
+// are set the secret wins, as in azidentity's EnvironmentCredential.
+type envSource struct {
+	s SourceSettings
+	o SourceOptions
+}
+
+func (e *envSource) Name() string { return SourceEnv }
+
+func (e *envSource) Identity() string {
+	return srcIdentity(SourceEnv, "client_id", e.s.ClientID, "tenant", e.s.TenantID, "authority", e.s.AuthorityHost)
+}
+
+func (e *envSource) check() (unavailable, misconfigured string) {
+	what := envClientSecret
+	if e.o.Getenv(envClientSecret) == "" {
+		if e.o.Getenv(envClientCertPath) == "" {
+			return "neither " + envClientSecret + " nor " + envClientCertPath + " is set", ""
+		}
+		what = envClientCertPath
+	}
+	if n := srcRequire("AZURE_CLIENT_ID", e.s.ClientID, "AZURE_TENANT_ID", e.s.TenantID); n != "" {
+		return "", srcMissing(what, n, "a service principal is named by its client ID and tenant")
+	}
+	return "", ""
+}
+
+func (e *envSource) EntraToken(ctx context.Context, c Cloud, scope string) (EntraToken, error) {
+	if unavail, misconf := e.check(); unavail != "" {
+		return EntraToken{}, srcUnavailablef(SourceEnv, "%s", unavail)
+	} else if misconf != "" {
+		return EntraToken{}, srcErrorf(SourceEnv, "%s", misconf)
+	}
+	h, err := srcConfidentialContext(SourceEnv, e.s, c, e.s.ClientID, e.s.TenantID)
+	if err != nil {
+		return EntraToken{}, err
+	}
+	secret := e.o.Getenv(envClientSecret)
+	password := e.o.Getenv(envClientCertPassword)
+	co := srcEntraClientOptions(h.authority, e.o)
+
+	var tok EntraToken
+	if secret != "" {
+		e.o.Logger.Debug("authenticating a service principal with a client secret", "source", SourceEnv, "client_id", e.s.ClientID, "tenant", e.s.TenantID)
+		cred, err := azidentity.NewClientSecretCredential(e.s.TenantID, e.s.ClientID, secret, &azidentity.ClientSecretCredentialOptions{
+			ClientOptions:            co,
+			DisableInstanceDiscovery: true,
+		})
+		if err != nil {
+			return EntraToken{}, srcErrorf(SourceEnv, "setting up the client secret credential: %s", srcRedact(err.Error(), secret))
+		}
+		tok, err = srcGetToken(ctx, cred, scope)
+		if err != nil {
+			return EntraToken{}, srcEntraFailure(ctx, h, err, secret)
+		}
+	} else {
+		path := e.o.Getenv(envClientCertPath)
+		e.o.Logger.Debug("authenticating a service principal with a certificate", "source", SourceEnv, "client_id", e.s.ClientID, "tenant", e.s.TenantID, "path", path)
+		data, err := srcReadFile(path)
+		if err != nil {
+			return EntraToken{}, srcErrorf(SourceEnv, "reading the certificate in %s: %v: point it at a PEM or PKCS#12 file holding the certificate and its private key", envClientCertPath, err)
+		}
+		certs, key, err := azidentity.ParseCertificates(data, []byte(password))
+		if err != nil {
+			return EntraToken{}, srcErrorf(SourceEnv, "reading the certificate %q: %s", srcPrintable(path), srcCertProblem(err, password))
+		}
+		sendChain := strings.EqualFold(e.o.Getenv(envClientSendCertChain), "true") || e.o.Getenv(envClientSendCertChain) == "1"
+		cred, err := azidentity.NewClientCertificateCredential(e.s.TenantID, e.s.ClientID, certs, key, &azidentity.ClientCertificateCredentialOptions{
+			ClientOptions:            co,
+			DisableInstanceDiscovery: true,
+			SendCertificateChain:     sendChain,
+		})
+		if err != nil {
+			return EntraToken{}, srcErrorf(SourceEnv, "setting up the client certificate credential: %s", srcRedact(err.Error(), password))
+		}
+		tok, err = srcGetToken(ctx, cred, scope)
+		if err != nil {
+			return EntraToken{}, srcEntraFailure(ctx, h, err, password)
+		}
+	}
+	srcLogToken(e.o, SourceEnv, tok)
+	return tok, nil
+}
+
+// srcCertProblem explains the certificate loader's limits, which its errors
+// don't: it reads PEM only without a password, and PKCS#12 only with the
+// legacy algorithms (3DES/RC2 with SHA-1), not OpenSSL 3's AES default.
+func srcCertProblem(err error, password string) string {
+	const pemForm = "a PEM file holds a CERTIFICATE block and an unencrypted PRIVATE KEY or RSA PRIVATE KEY block"
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "password incorrect"):
+		return "the password is wrong: check " + envClientCertPassword
+	case strings.Contains(msg, "is not supported") || strings.Contains(msg, "unknown digest algorithm"):
+		return "this PKCS#12 file uses an algorithm the loader cannot read: re-export it with legacy algorithms (openssl pkcs12 -export -legacy, or -keypbe PBE-SHA1-3DES -certpbe PBE-SHA1-3DES -macalg sha1), or convert it to PEM"
+	case strings.Contains(msg, "error reading P12 data") && password != "":
+		return "it is not a PKCS#12 file: with " + envClientCertPassword + " set the file must be PKCS#12 (encrypted PEM keys are not supported); for a PEM file, unset the password (" + pemForm + ")"
+	case strings.Contains(msg, "error reading P12 data"):
+		return "it is neither PEM nor PKCS#12: " + pemForm + "; a PKCS#12 file with a password needs " + envClientCertPassword
+	}
+	return srcRedact(msg, password) + ": " + pemForm
+}
+
+// srcReadFile reads a small file. Its errors name the path but never the
+// content.
+func srcReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%q: %v", srcPrintable(path), pe.Err)
+		}
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, srcMaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%q: %v", srcPrintable(path), err)
+	}
+	if len(data) > srcMaxFileSize {
+		return nil, fmt.Errorf("%q is larger than %d bytes: is it the right file?", srcPrintable(path), srcMaxFileSize)
+	}
+	return data, nil
+}

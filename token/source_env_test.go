@@ -1,0 +1,151 @@
+package token
+
+import (
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token/internal/fakeentra"
+)
+
+func TestEnvSource(t *testing.T) {
+	entra := fakeentra.New(t)
+	dir := t.TempDir()
+
+	const secret = "s3cr3t-value-that-must-not-leak"
+	entra.AddApp(fakeentra.App{Tenant: srcTenant, ClientID: "app-secret", Secret: secret})
+
+	cert, _, pemData := srcTestCert(t, "app-cert")
+	pemPath := srcWriteFile(t, dir, "cert.pem", pemData, 0o600)
+	entra.AddApp(fakeentra.App{Tenant: srcTenant, ClientID: "app-cert", Cert: cert})
+	otherCert, _, otherPEM := srcTestCert(t, "other")
+	_ = otherCert
+	otherPath := srcWriteFile(t, dir, "other.pem", otherPEM, 0o600)
+
+	const p12Password = "p12-pass-word-xyz"
+	p12Path, p12AESPath := "", ""
+	if _, err := exec.LookPath("openssl"); err == nil {
+		// OpenSSL 3's default (AES, PBES2) is what users often have; the
+		// loader can't read it, and the error must say how to re-export.
+		p12AESPath = filepath.Join(dir, "aes.p12")
+		cmd := exec.Command("openssl", "pkcs12", "-export", "-in", pemPath, "-inkey", pemPath, "-out", p12AESPath, "-passout", "pass:"+p12Password)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("openssl pkcs12: %v\n%s", err, out)
+		}
+		p12Path = filepath.Join(dir, "cert.p12")
+		// x/crypto/pkcs12, which azidentity uses, reads only the legacy
+		// algorithms, so the file is written with them.
+		cmd = exec.Command("openssl", "pkcs12", "-export", "-in", pemPath, "-inkey", pemPath, "-out", p12Path,
+			"-passout", "pass:"+p12Password, "-keypbe", "PBE-SHA1-3DES", "-certpbe", "PBE-SHA1-3DES", "-macalg", "sha1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("openssl pkcs12: %v\n%s", err, out)
+		}
+	}
+
+	tests := []struct {
+		name      string
+		clientID  string
+		env       srcEnv
+		needP12   bool
+		wantAuth  string // "secret" or "certificate"; "" means an error
+		wantInErr []string
+		wantCode  string
+	}{
+		{name: "secret", clientID: "app-secret", env: srcEnv{envClientSecret: secret}, wantAuth: "secret"},
+		{name: "secret wins over certificate", clientID: "app-secret", env: srcEnv{envClientSecret: secret, envClientCertPath: pemPath}, wantAuth: "secret"},
+		{name: "PEM certificate", clientID: "app-cert", env: srcEnv{envClientCertPath: pemPath}, wantAuth: "certificate"},
+		{name: "PKCS#12 certificate", clientID: "app-cert", needP12: true, env: srcEnv{envClientCertPath: p12Path, envClientCertPassword: p12Password}, wantAuth: "certificate"},
+		{name: "PKCS#12 wrong password", clientID: "app-cert", needP12: true, env: srcEnv{envClientCertPath: p12Path, envClientCertPassword: "wrong-password-123"},
+			wantInErr: []string{"password is wrong", envClientCertPassword}},
+		{name: "PKCS#12 with AES", clientID: "app-cert", needP12: true, env: srcEnv{envClientCertPath: p12AESPath, envClientCertPassword: p12Password},
+			wantInErr: []string{"re-export it with legacy algorithms"}},
+		{name: "wrong secret", clientID: "app-secret", env: srcEnv{envClientSecret: "not-the-secret-value"},
+			wantInErr: []string{"AADSTS7000215", "secret's value, not its ID"}, wantCode: "AADSTS7000215"},
+		{name: "unregistered certificate", clientID: "app-cert", env: srcEnv{envClientCertPath: otherPath},
+			wantInErr: []string{"AADSTS700027", "upload this certificate"}, wantCode: "AADSTS700027"},
+		{name: "unknown application", clientID: "no-such-app", env: srcEnv{envClientSecret: secret},
+			wantInErr: []string{"AADSTS700016", `"no-such-app"`, "check AZURE_CLIENT_ID and AZURE_TENANT_ID"}, wantCode: "AADSTS700016"},
+		{name: "missing certificate file", clientID: "app-cert", env: srcEnv{envClientCertPath: filepath.Join(dir, "absent.pem")},
+			wantInErr: []string{"absent.pem", "no such file"}},
+		{name: "not a certificate", clientID: "app-cert", env: srcEnv{envClientCertPath: srcWriteFile(t, dir, "junk.pem", []byte("hello"), 0o600)},
+			wantInErr: []string{"junk.pem", "neither PEM nor PKCS#12"}},
+		{name: "PEM with a password", clientID: "app-cert", env: srcEnv{envClientCertPath: pemPath, envClientCertPassword: "pw-for-pem-file"},
+			wantInErr: []string{"must be PKCS#12"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.needP12 && p12Path == "" {
+				t.Skip("openssl is not installed: the PKCS#12 case cannot generate its file")
+			}
+			var logs srcLogBuffer
+			src, err := NewSources([]string{"env"}, SourceSettings{ClientID: tc.clientID, TenantID: srcTenant}, srcTestOptions(tc.env, entra.Client(), &logs))
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := len(entra.Requests())
+			tok, err := src[0].EntraToken(srcHangGuard(t), srcFakeCloud(entra), DefaultScope)
+			srcAssertNoSecrets(t, []string{srcErrText(err), logs.String()}, secret, p12Password, "wrong-password-123", "not-the-secret-value", "pw-for-pem-file")
+			if tc.wantAuth != "" {
+				if err != nil {
+					t.Fatalf("EntraToken: %v", err)
+				}
+				srcAssertIssuedTo(t, entra, tok, srcTenant, tc.clientID, srcResource)
+				reqs := entra.Requests()[before:]
+				if len(reqs) != 1 || reqs[0].Auth != tc.wantAuth {
+					t.Errorf("Entra saw %+v, want one %s request", reqs, tc.wantAuth)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("EntraToken succeeded, want an error")
+			}
+			t.Logf("error: %v", err)
+			if errors.Is(err, ErrSourceUnavailable) {
+				t.Errorf("a configured service principal that fails must not be 'unavailable': %v", err)
+			}
+			for _, w := range tc.wantInErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			var se *SourceError
+			if !errors.As(err, &se) || se.Code != tc.wantCode {
+				t.Errorf("error code = %+v, want %q", se, tc.wantCode)
+			}
+		})
+	}
+}
+
+func TestEnvSourceAvailability(t *testing.T) {
+	tests := []struct {
+		name        string
+		s           SourceSettings
+		env         srcEnv
+		unavailable bool
+		want        string
+	}{
+		{name: "nothing set", s: SourceSettings{ClientID: "c", TenantID: srcTenant}, env: srcEnv{}, unavailable: true, want: "neither AZURE_CLIENT_SECRET nor AZURE_CLIENT_CERTIFICATE_PATH"},
+		{name: "secret without client", s: SourceSettings{TenantID: srcTenant}, env: srcEnv{envClientSecret: "abcdefgh"}, want: "AZURE_CLIENT_SECRET is set but AZURE_CLIENT_ID is not"},
+		{name: "certificate without tenant", s: SourceSettings{ClientID: "c"}, env: srcEnv{envClientCertPath: "/x.pem"}, want: "AZURE_CLIENT_CERTIFICATE_PATH is set but AZURE_TENANT_ID is not"},
+		{name: "bad tenant", s: SourceSettings{ClientID: "c", TenantID: "a b/c"}, env: srcEnv{envClientSecret: "abcdefgh"}, want: "tenant ID \"a b/c\" is not valid"},
+		{name: "http authority", s: SourceSettings{ClientID: "c", TenantID: srcTenant, AuthorityHost: "http://login.example/"}, env: srcEnv{envClientSecret: "abcdefgh"}, want: "is not https"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := &srcNoNetTransport{}
+			var logs srcLogBuffer
+			src, _ := NewSources([]string{"env"}, tc.s, srcTestOptions(tc.env, tr, &logs))
+			_, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), DefaultScope)
+			t.Logf("error: %v", err)
+			if err == nil || errors.Is(err, ErrSourceUnavailable) != tc.unavailable || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v (unavailable %v), want %q with unavailable %v", err, errors.Is(err, ErrSourceUnavailable), tc.want, tc.unavailable)
+			}
+			if tr.count() != 0 {
+				t.Errorf("%d requests were sent; a bad configuration must fail before any", tr.count())
+			}
+			srcAssertNoSecrets(t, []string{srcErrText(err), logs.String()}, "abcdefgh")
+		})
+	}
+}

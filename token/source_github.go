@@ -1,0 +1,79 @@
+package token
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+)
+
+// Environment of a GitHub Actions job whose workflow has
+// "permissions: id-token: write".
+const (
+	envGitHubTokenURL   = "ACTIONS_ID_TOKEN_REQUEST_URL"
+	envGitHubTokenToken = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
+)
+
+// srcFederatedAudience is the audience Entra expects in federated tokens,
+// and the default of azure/login and of federated identity credentials.
+const srcFederatedAudience = "api://AzureADTokenExchange"
+
+// githubSource is GitHub Actions OIDC: the job's ID token, requested for
+// Entra's audience, is the client assertion for AZURE_CLIENT_ID in
+// AZURE_TENANT_ID. ID tokens live minutes, so one is requested for every
+// Entra token, never kept.
+type githubSource struct {
+	s SourceSettings
+	o SourceOptions
+}
+
+func (g *githubSource) Name() string { return SourceGitHub }
+
+func (g *githubSource) Identity() string {
+	return srcIdentity(SourceGitHub, "client_id", g.s.ClientID, "tenant", g.s.TenantID, "authority", g.s.AuthorityHost)
+}
+
+func (g *githubSource) check() (unavailable, misconfigured string) {
+	if n := srcRequire(envGitHubTokenURL, g.o.Getenv(envGitHubTokenURL), envGitHubTokenToken, g.o.Getenv(envGitHubTokenToken)); n != "" {
+		return n + " is not set: not a GitHub Actions job, or the workflow lacks \"permissions: id-token: write\"", ""
+	}
+	if n := srcRequire("AZURE_CLIENT_ID", g.s.ClientID, "AZURE_TENANT_ID", g.s.TenantID); n != "" {
+		return "", srcMissing("this is a GitHub Actions job with an ID token", n, "set it to the app registration or user-assigned identity that has a federated credential for this repository")
+	}
+	return "", ""
+}
+
+func (g *githubSource) EntraToken(ctx context.Context, c Cloud, scope string) (EntraToken, error) {
+	if unavail, misconf := g.check(); unavail != "" {
+		return EntraToken{}, srcUnavailablef(SourceGitHub, "%s", unavail)
+	} else if misconf != "" {
+		return EntraToken{}, srcErrorf(SourceGitHub, "%s", misconf)
+	}
+	h, err := srcConfidentialContext(SourceGitHub, g.s, c, g.s.ClientID, g.s.TenantID)
+	if err != nil {
+		return EntraToken{}, err
+	}
+	bearer := g.o.Getenv(envGitHubTokenToken)
+	u, err := url.Parse(g.o.Getenv(envGitHubTokenURL))
+	if err != nil || u.Host == "" {
+		return EntraToken{}, srcErrorf(SourceGitHub, "%s is not a URL: it is set by the GitHub Actions runner; don't override it", envGitHubTokenURL)
+	}
+	// The runner's URL already has a query (api-version): add to it, as
+	// GitHub's own toolkit does.
+	aud := "audience=" + url.QueryEscape(srcFederatedAudience)
+	if u.RawQuery == "" {
+		u.RawQuery = aud
+	} else {
+		u.RawQuery += "&" + aud
+	}
+	req := srcOIDCRequest{
+		source:  SourceGitHub,
+		service: "GitHub Actions' ID token service",
+		method:  http.MethodGet,
+		url:     u,
+		bearer:  bearer,
+		field:   "value",
+		hint:    "the job's request token (" + envGitHubTokenToken + ") is valid only inside the running job, and the workflow or job needs \"permissions: id-token: write\"",
+	}
+	fetch := func(ctx context.Context) (string, error) { return srcFetchOIDC(ctx, g.o, req) }
+	return srcTokenWithAssertion(ctx, h, g.o, scope, fetch, bearer)
+}

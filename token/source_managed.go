@@ -1,0 +1,212 @@
+package token
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/managedidentity"
+)
+
+// imdsEndpoint is hard-coded in MSAL too: no setting moves it.
+const imdsEndpoint = "http://169.254.169.254/metadata/identity/oauth2/token"
+
+// imdsProbeTimeout bounds the check for IMDS, as DefaultAzureCredential
+// does: IMDS answers in milliseconds; where it does not exist, packets to
+// 169.254.169.254 may be dropped silently and only a timeout tells.
+const imdsProbeTimeout = time.Second
+
+// managedSource is an Azure managed identity: system-assigned, or
+// user-assigned by client, resource or object ID.
+//
+// azidentity (through MSAL) picks the endpoint from the process environment,
+// not from SourceOptions.Getenv: IDENTITY_ENDPOINT and IDENTITY_HEADER (App
+// Service, Container Apps, Functions), IDENTITY_SERVER_THUMBPRINT (Service
+// Fabric), MSI_ENDPOINT and MSI_SECRET (Cloud Shell, Azure ML),
+// IMDS_ENDPOINT or the himds agent file (Azure Arc); else IMDS. Its tokens
+// sit in a process-wide MSAL cache keyed by identity and resource.
+type managedSource struct {
+	s SourceSettings
+	o SourceOptions
+
+	mu       sync.Mutex
+	imdsSeen bool // IMDS answered a probe: skip further probes in this process
+}
+
+func (m *managedSource) Name() string { return SourceManaged }
+
+func (m *managedSource) Identity() string {
+	if m.s.ClientID == "" && m.s.ResourceID == "" && m.s.ObjectID == "" {
+		return SourceManaged + ":system"
+	}
+	return srcIdentity(SourceManaged, "client_id", m.s.ClientID, "resource_id", m.s.ResourceID, "object_id", m.s.ObjectID)
+}
+
+// id picks the user-assigned identity, if any.
+func (m *managedSource) id() (azidentity.ManagedIDKind, string, error) {
+	n := 0
+	var id azidentity.ManagedIDKind
+	var desc string
+	if m.s.ClientID != "" {
+		n, id, desc = n+1, azidentity.ClientID(m.s.ClientID), fmt.Sprintf("user-assigned identity with client ID %q", m.s.ClientID)
+	}
+	if m.s.ResourceID != "" {
+		n, id, desc = n+1, azidentity.ResourceID(m.s.ResourceID), fmt.Sprintf("user-assigned identity %q", m.s.ResourceID)
+	}
+	if m.s.ObjectID != "" {
+		n, id, desc = n+1, azidentity.ObjectID(m.s.ObjectID), fmt.Sprintf("user-assigned identity with object ID %q", m.s.ObjectID)
+	}
+	if n > 1 {
+		return nil, "", srcErrorf(SourceManaged, "more than one of client ID, resource ID and object ID is set: a managed identity is named by one of them")
+	}
+	if n == 0 {
+		return nil, "the system-assigned identity", nil
+	}
+	return id, desc, nil
+}
+
+func (m *managedSource) EntraToken(ctx context.Context, _ Cloud, scope string) (EntraToken, error) {
+	id, desc, err := m.id()
+	if err != nil {
+		return EntraToken{}, err
+	}
+	kind, err := managedidentity.GetSource()
+	if err != nil {
+		return EntraToken{}, srcErrorf(SourceManaged, "detecting the managed identity endpoint: %v", err)
+	}
+	imds := kind == managedidentity.DefaultToIMDS
+	endpoint := srcManagedEndpointName(kind)
+	m.o.Logger.Debug("using managed identity", "source", SourceManaged, "endpoint", endpoint, "identity", desc)
+	if imds {
+		if err := m.probe(ctx); err != nil {
+			return EntraToken{}, err
+		}
+	}
+	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
+		ClientOptions: azcore.ClientOptions{
+			// IMDS throttles (429) and has brief 5xx and 404/410 spells while
+			// a VM or identity is being set up; a few short retries ride
+			// those out without the defaults' 6 retries from 2 s. azidentity
+			// fills in its IMDS status list because StatusCodes is nil.
+			Retry: policy.RetryOptions{
+				MaxRetries:    3,
+				RetryDelay:    250 * time.Millisecond,
+				MaxRetryDelay: 2 * time.Second,
+				TryTimeout:    10 * time.Second,
+			},
+			Transport: m.o.Transport,
+			Telemetry: policy.TelemetryOptions{ApplicationID: "docker-credential-acr"},
+		},
+		ID: id,
+	})
+	if err != nil {
+		return EntraToken{}, srcErrorf(SourceManaged, "setting up %s at the %s: %s", desc, endpoint, srcRedact(srcFirstLine(err.Error())))
+	}
+	tok, err := srcGetToken(ctx, cred, scope)
+	if err != nil {
+		return EntraToken{}, m.failure(ctx, err, imds, endpoint, desc)
+	}
+	srcLogToken(m.o, SourceManaged, tok)
+	return tok, nil
+}
+
+// probe asks IMDS something it refuses (no Metadata header) with a short
+// timeout. Any HTTP answer means IMDS is there; no answer means this is not
+// an Azure machine, and the next source may be tried at once.
+func (m *managedSource) probe(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.imdsSeen {
+		return nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, imdsProbeTimeout)
+	defer cancel()
+	pl := runtime.NewPipeline("docker-credential-acr", "v1", runtime.PipelineOptions{}, &policy.ClientOptions{
+		Transport: m.o.Transport,
+		Retry:     policy.RetryOptions{MaxRetries: -1},
+		Telemetry: policy.TelemetryOptions{Disabled: true},
+	})
+	req, err := runtime.NewRequest(pctx, http.MethodGet, imdsEndpoint)
+	if err != nil {
+		return srcErrorf(SourceManaged, "building the IMDS probe: %v", err)
+	}
+	resp, err := pl.Do(req)
+	if err != nil {
+		if cerr := srcCtxError(ctx, SourceManaged, "probing IMDS"); cerr != nil {
+			return cerr
+		}
+		why := srcFirstLine(err.Error())
+		if errors.Is(err, context.DeadlineExceeded) {
+			why = "no answer within " + imdsProbeTimeout.String()
+		}
+		m.o.Logger.Debug("IMDS did not answer the probe", "source", SourceManaged, "error", why)
+		return srcUnavailablef(SourceManaged, "no managed identity endpoint: IMDS at 169.254.169.254 did not answer (%s): this is not an Azure VM, scale set or AKS node, or IMDS is blocked; App Service and Container Apps set IDENTITY_ENDPOINT and IDENTITY_HEADER", why)
+	}
+	resp.Body.Close()
+	m.o.Logger.Debug("IMDS answered the probe", "source", SourceManaged, "status", resp.StatusCode)
+	m.imdsSeen = true
+	return nil
+}
+
+// failure classifies a managed identity error. Like DefaultAzureCredential,
+// it treats as unavailable what azidentity reports as such (no
+// system-assigned identity on this machine, Docker Desktop's IMDS stand-in)
+// and an answer at the IMDS address that is not JSON (a proxy); everything
+// else is a failure of an identity that exists.
+func (m *managedSource) failure(ctx context.Context, err error, imds bool, endpoint, desc string) error {
+	if cerr := srcCtxError(ctx, SourceManaged, "getting a token for "+desc+" from the "+endpoint); cerr != nil {
+		return cerr
+	}
+	f := srcDescribe(err)
+	var afe *azidentity.AuthenticationFailedError
+	if !errors.As(err, &afe) {
+		return srcUnavailablef(SourceManaged, "%s", srcRedact(fmt.Sprintf("%s has no usable managed identity: %s", endpoint, f.text)))
+	}
+	if imds && afe.RawResponse != nil {
+		if body, _ := runtime.Payload(afe.RawResponse); !json.Valid(body) {
+			return srcUnavailablef(SourceManaged, "%s", srcRedact(fmt.Sprintf("something other than IMDS answered at 169.254.169.254 (%s): if a proxy is configured, add 169.254.169.254 to NO_PROXY", f.text)))
+		}
+	}
+	msg := fmt.Sprintf("the %s refused a token for %s: %s", endpoint, desc, f.text)
+	switch {
+	case f.status == http.StatusBadRequest && imds && desc != "the system-assigned identity":
+		msg += ": assign this identity to the VM, scale set or AKS node pool, or fix the client, resource or object ID"
+	case f.status == http.StatusTooManyRequests:
+		msg += ": IMDS is throttling requests; retry in a few seconds"
+	case f.status == 0:
+		msg += ": the endpoint could not be reached"
+	default:
+		if hint := srcAADSTSHint(f.code, srcHintContext{source: SourceManaged}); hint != "" {
+			msg += ": " + hint
+		}
+	}
+	e := srcErrorf(SourceManaged, "%s", srcRedact(msg))
+	e.Code = f.code
+	return e
+}
+
+func srcManagedEndpointName(kind managedidentity.Source) string {
+	switch kind {
+	case managedidentity.DefaultToIMDS:
+		return "IMDS (169.254.169.254)"
+	case managedidentity.AppService:
+		return "App Service managed identity endpoint (IDENTITY_ENDPOINT)"
+	case managedidentity.ServiceFabric:
+		return "Service Fabric managed identity endpoint (IDENTITY_ENDPOINT)"
+	case managedidentity.AzureArc:
+		return "Azure Arc managed identity endpoint"
+	case managedidentity.CloudShell:
+		return "Cloud Shell managed identity endpoint (MSI_ENDPOINT)"
+	case managedidentity.AzureML:
+		return "Azure ML managed identity endpoint (MSI_ENDPOINT)"
+	}
+	return string(kind) + " managed identity endpoint"
+}

@@ -1,0 +1,117 @@
+package token
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+)
+
+// srcOIDCRequest describes a request for a CI job's ID token (GitHub
+// Actions, Azure Pipelines). Both services authenticate the request with a
+// bearer token that the CI system gives the job.
+type srcOIDCRequest struct {
+	source  string            // "github"
+	service string            // "GitHub Actions' ID token service", for messages
+	method  string            // GET or POST
+	url     *url.URL          // complete, with the query
+	bearer  string            // the job's request token: a secret
+	header  map[string]string // extra headers
+	field   string            // the JSON field holding the ID token
+	hint    string            // what to do on 401/403/404
+}
+
+// srcOIDCMaxBody caps the answer: an ID token is a few kilobytes.
+const srcOIDCMaxBody = 1 << 20
+
+// srcFetchOIDC returns the ID token. Its errors never hold the bearer token
+// or the ID token.
+func srcFetchOIDC(ctx context.Context, o SourceOptions, r srcOIDCRequest) (string, error) {
+	// A short retry for the CI services' occasional 5xx and 429, and a
+	// per-try timeout so that a hung service fails instead of hanging docker.
+	pl := runtime.NewPipeline("docker-credential-acr", "v1", runtime.PipelineOptions{}, &policy.ClientOptions{
+		Transport: o.Transport,
+		Retry: policy.RetryOptions{
+			MaxRetries:    2,
+			RetryDelay:    500 * time.Millisecond,
+			MaxRetryDelay: 3 * time.Second,
+			TryTimeout:    15 * time.Second,
+		},
+		Telemetry: policy.TelemetryOptions{ApplicationID: "docker-credential-acr"},
+	})
+	where := r.url.Scheme + "://" + r.url.Host + r.url.Path
+	fail := func(format string, a ...any) error {
+		return srcErrorf(r.source, "%s", srcRedact(fmt.Sprintf(format, a...), r.bearer))
+	}
+	req, err := runtime.NewRequest(ctx, r.method, r.url.String())
+	if err != nil {
+		return "", fail("building the ID token request for %s: %v", where, err)
+	}
+	req.Raw().Header.Set("Authorization", "Bearer "+r.bearer)
+	req.Raw().Header.Set("Accept", "application/json")
+	for k, v := range r.header {
+		req.Raw().Header.Set(k, v)
+	}
+	// We read the body ourselves, with a cap.
+	runtime.SkipBodyDownload(req)
+	o.Logger.Debug("requesting the CI job's ID token", "source", r.source, "url", where)
+	resp, err := pl.Do(req)
+	if err != nil {
+		if cerr := srcCtxError(ctx, r.source, "requesting the job's ID token from "+r.service); cerr != nil {
+			return "", cerr
+		}
+		return "", fail("requesting the job's ID token from %s at %s: %v: check the network and proxy settings", r.service, where, srcFirstLine(err.Error()))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, srcOIDCMaxBody+1))
+	if err != nil {
+		return "", fail("reading the answer of %s at %s: %v", r.service, where, err)
+	}
+	if len(body) > srcOIDCMaxBody {
+		return "", fail("%s at %s answered with more than %d bytes: this is not an ID token answer", r.service, where, srcOIDCMaxBody)
+	}
+	if resp.StatusCode != http.StatusOK {
+		msg := fmt.Sprintf("%s at %s answered HTTP %d %s", r.service, where, resp.StatusCode, http.StatusText(resp.StatusCode))
+		if snippet := srcErrorSnippet(body); snippet != "" {
+			msg += ": " + snippet
+		}
+		switch resp.StatusCode {
+		case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
+			msg += ": " + r.hint
+		}
+		return "", fail("%s", msg)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		return "", fail("%s at %s answered with something that is not JSON", r.service, where)
+	}
+	var tok string
+	if raw, ok := m[r.field]; !ok || json.Unmarshal(raw, &tok) != nil || strings.TrimSpace(tok) == "" {
+		return "", fail("%s at %s answered without an ID token in %q", r.service, where, r.field)
+	}
+	return strings.TrimSpace(tok), nil
+}
+
+// srcErrorSnippet picks a service's error message out of its body: a JSON
+// "message" (GitHub, Azure DevOps), else the start of the text. Never called
+// on a successful answer, which would hold a token.
+func srcErrorSnippet(body []byte) string {
+	var m struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(body, &m) == nil && m.Message != "" {
+		return fmt.Sprintf("%q", srcClip(srcFirstLine(m.Message), 300))
+	}
+	s := strings.TrimSpace(string(body))
+	if s == "" {
+		return ""
+	}
+	return fmt.Sprintf("%q", srcClip(srcFirstLine(s), 200))
+}

@@ -1,0 +1,112 @@
+package token
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+)
+
+// Environment of an Azure Pipelines job using a service connection with
+// workload identity federation. The AzureCLI@2 task sets the
+// AZURESUBSCRIPTION_* variables; SYSTEM_ACCESSTOKEN must be mapped by the
+// pipeline (env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)).
+const (
+	envPipelinesConnectionID = "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID"
+	envPipelinesClientID     = "AZURESUBSCRIPTION_CLIENT_ID"
+	envPipelinesTenantID     = "AZURESUBSCRIPTION_TENANT_ID"
+	envPipelinesAccessToken  = "SYSTEM_ACCESSTOKEN"
+	envPipelinesOIDCURI      = "SYSTEM_OIDCREQUESTURI"
+)
+
+// pipelinesSource is an Azure Pipelines service connection: Azure DevOps
+// issues an ID token for the service connection, which is the client
+// assertion for the connection's service principal.
+//
+// It speaks the protocol of azidentity's AzurePipelinesCredential itself
+// (POST SYSTEM_OIDCREQUESTURI?api-version=7.1&serviceConnectionId=…, bearer
+// SYSTEM_ACCESSTOKEN, answer {"oidcToken"}) instead of calling it, because
+// that credential reads SYSTEM_OIDCREQUESTURI from the process environment
+// and puts whole response bodies in its errors; here every variable comes
+// through SourceOptions.Getenv and errors are short and redacted.
+//
+// The service connection names its service principal, so
+// AZURESUBSCRIPTION_CLIENT_ID and AZURESUBSCRIPTION_TENANT_ID win over
+// SourceSettings' ClientID and TenantID, which are the fallback.
+type pipelinesSource struct {
+	s SourceSettings
+	o SourceOptions
+}
+
+func (p *pipelinesSource) Name() string { return SourcePipelines }
+
+func (p *pipelinesSource) ids() (clientID, tenantID, connectionID string) {
+	clientID = p.o.Getenv(envPipelinesClientID)
+	if clientID == "" {
+		clientID = p.s.ClientID
+	}
+	tenantID = p.o.Getenv(envPipelinesTenantID)
+	if tenantID == "" {
+		tenantID = p.s.TenantID
+	}
+	return clientID, tenantID, p.o.Getenv(envPipelinesConnectionID)
+}
+
+func (p *pipelinesSource) Identity() string {
+	clientID, tenantID, conn := p.ids()
+	return srcIdentity(SourcePipelines, "client_id", clientID, "tenant", tenantID, "service_connection", conn, "authority", p.s.AuthorityHost)
+}
+
+func (p *pipelinesSource) check() (unavailable, misconfigured string) {
+	if p.o.Getenv(envPipelinesOIDCURI) == "" {
+		return envPipelinesOIDCURI + " is not set: not an Azure Pipelines job", ""
+	}
+	clientID, tenantID, conn := p.ids()
+	if conn == "" {
+		return envPipelinesConnectionID + " is not set: run the helper in an AzureCLI@2 task with a service connection, or set it to the service connection's ID", ""
+	}
+	if n := srcRequire(envPipelinesClientID, clientID, envPipelinesTenantID, tenantID); n != "" {
+		return "", srcMissing(envPipelinesConnectionID, n, "set it to the service connection's service principal (client) ID and tenant")
+	}
+	if p.o.Getenv(envPipelinesAccessToken) == "" {
+		return "", srcMissing(envPipelinesConnectionID, envPipelinesAccessToken, "map it in the step: env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)")
+	}
+	return "", ""
+}
+
+func (p *pipelinesSource) EntraToken(ctx context.Context, c Cloud, scope string) (EntraToken, error) {
+	if unavail, misconf := p.check(); unavail != "" {
+		return EntraToken{}, srcUnavailablef(SourcePipelines, "%s", unavail)
+	} else if misconf != "" {
+		return EntraToken{}, srcErrorf(SourcePipelines, "%s", misconf)
+	}
+	clientID, tenantID, conn := p.ids()
+	h, err := srcConfidentialContext(SourcePipelines, p.s, c, clientID, tenantID)
+	if err != nil {
+		return EntraToken{}, err
+	}
+	bearer := p.o.Getenv(envPipelinesAccessToken)
+	u, err := url.Parse(p.o.Getenv(envPipelinesOIDCURI))
+	if err != nil || u.Host == "" {
+		return EntraToken{}, srcErrorf(SourcePipelines, "%s is not a URL: it is set by the Azure Pipelines agent; don't override it", envPipelinesOIDCURI)
+	}
+	q := "api-version=7.1&serviceConnectionId=" + url.QueryEscape(conn)
+	if u.RawQuery == "" {
+		u.RawQuery = q
+	} else {
+		u.RawQuery += "&" + q
+	}
+	req := srcOIDCRequest{
+		source:  SourcePipelines,
+		service: "Azure DevOps' OIDC token service",
+		method:  http.MethodPost,
+		url:     u,
+		bearer:  bearer,
+		// Ask for a 401 rather than a redirect to a sign-in page when the
+		// access token is refused.
+		header: map[string]string{"X-TFS-FedAuthRedirect": "Suppress"},
+		field:  "oidcToken",
+		hint:   "check " + envPipelinesConnectionID + ", that this pipeline is authorised to use the service connection, and that SYSTEM_ACCESSTOKEN is mapped from $(System.AccessToken)",
+	}
+	fetch := func(ctx context.Context) (string, error) { return srcFetchOIDC(ctx, p.o, req) }
+	return srcTokenWithAssertion(ctx, h, p.o, scope, fetch, bearer)
+}

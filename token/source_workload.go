@@ -1,0 +1,74 @@
+package token
+
+import (
+	"context"
+	"strings"
+)
+
+// envFederatedToken carries the federated token itself, for CI systems that
+// hand it over as a variable (GitLab id_tokens) rather than as a file.
+const envFederatedToken = "AZURE_FEDERATED_TOKEN"
+
+// workloadSource is workload identity federation: a token issued by a
+// trusted OIDC issuer (the AKS cluster, GitLab, ...) is the client assertion
+// for an application or user-assigned identity. The token comes from
+// AZURE_FEDERATED_TOKEN_FILE, read anew for every Entra token because
+// Kubernetes rotates it, or else from AZURE_FEDERATED_TOKEN. When both are
+// set the file wins: it is the one that stays fresh.
+type workloadSource struct {
+	s SourceSettings
+	o SourceOptions
+}
+
+func (w *workloadSource) Name() string { return SourceWorkload }
+
+func (w *workloadSource) Identity() string {
+	return srcIdentity(SourceWorkload, "client_id", w.s.ClientID, "tenant", w.s.TenantID, "authority", w.s.AuthorityHost)
+}
+
+func (w *workloadSource) check() (unavailable, misconfigured string) {
+	what := "AZURE_FEDERATED_TOKEN_FILE"
+	if w.s.FederatedTokenFile == "" {
+		if w.o.Getenv(envFederatedToken) == "" {
+			return "neither AZURE_FEDERATED_TOKEN_FILE nor " + envFederatedToken + " is set", ""
+		}
+		what = envFederatedToken
+	}
+	if n := srcRequire("AZURE_CLIENT_ID", w.s.ClientID, "AZURE_TENANT_ID", w.s.TenantID); n != "" {
+		return "", srcMissing(what, n, "workload identity needs the client ID of the app or managed identity that trusts the token, and its tenant")
+	}
+	return "", ""
+}
+
+func (w *workloadSource) EntraToken(ctx context.Context, c Cloud, scope string) (EntraToken, error) {
+	if unavail, misconf := w.check(); unavail != "" {
+		return EntraToken{}, srcUnavailablef(SourceWorkload, "%s", unavail)
+	} else if misconf != "" {
+		return EntraToken{}, srcErrorf(SourceWorkload, "%s", misconf)
+	}
+	h, err := srcConfidentialContext(SourceWorkload, w.s, c, w.s.ClientID, w.s.TenantID)
+	if err != nil {
+		return EntraToken{}, err
+	}
+	file := w.s.FederatedTokenFile
+	inline := w.o.Getenv(envFederatedToken)
+	w.o.Logger.Debug("authenticating with a federated token", "source", SourceWorkload, "client_id", w.s.ClientID, "tenant", w.s.TenantID, "file", file, "from_variable", file == "")
+	fetch := func(context.Context) (string, error) {
+		if file == "" {
+			if t := strings.TrimSpace(inline); t != "" {
+				return t, nil
+			}
+			return "", srcErrorf(SourceWorkload, "%s holds only white space: set it to the CI job's ID token", envFederatedToken)
+		}
+		data, err := srcReadFile(file)
+		if err != nil {
+			return "", srcErrorf(SourceWorkload, "reading the federated token in AZURE_FEDERATED_TOKEN_FILE: %v: on AKS, check that the pod has the label azure.workload.identity/use: \"true\" and its service account the client-id annotation", err)
+		}
+		t := strings.TrimSpace(string(data))
+		if t == "" {
+			return "", srcErrorf(SourceWorkload, "the federated token file %q is empty", srcPrintable(file))
+		}
+		return t, nil
+	}
+	return srcTokenWithAssertion(ctx, h, w.o, scope, fetch, inline)
+}

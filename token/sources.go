@@ -1,0 +1,266 @@
+package token
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+)
+
+// The names of the identity sources, as used in DOCKER_CREDENTIAL_ACR_SOURCES
+// and the config file.
+const (
+	SourceEnv       = "env"       // service principal: AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH
+	SourceWorkload  = "workload"  // federated token file or AZURE_FEDERATED_TOKEN (AKS, GitLab, any OIDC CI)
+	SourceGitHub    = "github"    // GitHub Actions OIDC
+	SourcePipelines = "pipelines" // Azure Pipelines service connection with workload identity federation
+	SourceManaged   = "managed"   // managed identity: IMDS, App Service, Container Apps, Arc, ...
+	SourceCLI       = "cli"       // Azure CLI login
+	SourceAzd       = "azd"       // Azure Developer CLI login
+)
+
+// SourceSettings selects the identity. The front end fills it from
+// environment variables and the per-registry config file.
+type SourceSettings struct {
+	// ClientID is AZURE_CLIENT_ID: the application (env, workload, github)
+	// or the user-assigned managed identity (managed). The pipelines source
+	// prefers AZURESUBSCRIPTION_CLIENT_ID.
+	ClientID string
+	// TenantID is AZURE_TENANT_ID. The cli and azd sources pass it to the
+	// tool; the pipelines source prefers AZURESUBSCRIPTION_TENANT_ID.
+	TenantID string
+	// ResourceID and ObjectID are alternatives to ClientID for a
+	// user-assigned managed identity. At most one of the three may be set
+	// for the managed source.
+	ResourceID string
+	ObjectID   string
+	// FederatedTokenFile is AZURE_FEDERATED_TOKEN_FILE.
+	FederatedTokenFile string
+	// AuthorityHost is AZURE_AUTHORITY_HOST. Empty means the registry's
+	// cloud decides. It must be https.
+	AuthorityHost string
+}
+
+// SourceOptions are the process-level dependencies of the sources.
+type SourceOptions struct {
+	// Getenv reads the variables that carry secrets or CI context:
+	// AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_*, AZURE_FEDERATED_TOKEN,
+	// ACTIONS_ID_TOKEN_REQUEST_*, SYSTEM_*, AZURESUBSCRIPTION_*. Nil means an
+	// empty environment; pass os.Getenv for the process's own. (Managed
+	// identity's IDENTITY_ENDPOINT and friends, and the PATH used to run az
+	// and azd, are read by azidentity from the process environment.)
+	Getenv func(string) string
+	// Logger receives debug lines; never a token or secret. Nil discards.
+	Logger *slog.Logger
+	// Transport sends every HTTP request the sources make, to Entra, IMDS,
+	// and the CI token services. Nil means azcore's default transport.
+	Transport policy.Transporter
+	// LookPath finds az and azd. Nil means exec.LookPath.
+	LookPath func(string) (string, error)
+}
+
+func (o SourceOptions) normalized() SourceOptions {
+	if o.Getenv == nil {
+		o.Getenv = func(string) string { return "" }
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.LookPath == nil {
+		o.LookPath = exec.LookPath
+	}
+	return o
+}
+
+// A configuredSource can tell, without I/O, whether its environment is
+// present and complete.
+type configuredSource interface {
+	Source
+	// check returns a non-empty unavailable reason when the source's
+	// environment is absent, or a non-empty misconfigured reason when it is
+	// present but incomplete. The automatic order skips the source in both
+	// cases; an explicitly listed source reports the first as unavailable and
+	// the second as a failure.
+	check() (unavailable, misconfigured string)
+}
+
+// SourceNames lists the valid source names in the automatic order's
+// precedence.
+func SourceNames() []string {
+	return []string{SourceEnv, SourceWorkload, SourceGitHub, SourcePipelines, SourceManaged, SourceCLI, SourceAzd}
+}
+
+// NewSources builds the named sources in the given order. Names are
+// case-insensitive and may carry surrounding spaces. An unknown, empty or
+// repeated name fails with the list of valid ones. Nothing is read from disk
+// or network.
+func NewSources(names []string, s SourceSettings, o SourceOptions) ([]Source, error) {
+	o = o.normalized()
+	valid := strings.Join(SourceNames(), ", ")
+	if len(names) == 0 {
+		return nil, fmt.Errorf("identity sources: the list is empty: name one or more of %s", valid)
+	}
+	seen := make(map[string]bool, len(names))
+	out := make([]Source, 0, len(names))
+	for _, raw := range names {
+		n := strings.ToLower(strings.TrimSpace(raw))
+		if n == "" {
+			return nil, fmt.Errorf("identity sources: empty name in the list: valid sources are %s", valid)
+		}
+		if seen[n] {
+			return nil, fmt.Errorf("identity sources: %q is listed twice: name each source once", n)
+		}
+		seen[n] = true
+		src := newSource(n, s, o)
+		if src == nil {
+			return nil, fmt.Errorf("identity sources: unknown source %q: valid sources are %s", srcPrintable(raw), valid)
+		}
+		out = append(out, src)
+	}
+	return out, nil
+}
+
+// AutoSources returns the automatic order: the sources whose environment is
+// present and complete, in SourceNames order, and for each other one a reason
+// for the debug log ("github: ACTIONS_ID_TOKEN_REQUEST_URL is not set ...").
+// It reads environment variables and looks az and azd up on PATH; it does no
+// network I/O. The managed source is always included: whether IMDS exists is
+// found out, quickly, only when a token is needed.
+func AutoSources(s SourceSettings, o SourceOptions) (sources []Source, skipped []string) {
+	o = o.normalized()
+	for _, n := range SourceNames() {
+		src := newSource(n, s, o)
+		if c, ok := src.(configuredSource); ok {
+			unavail, misconf := c.check()
+			if unavail != "" {
+				skipped = append(skipped, n+": "+unavail)
+				continue
+			}
+			if misconf != "" {
+				skipped = append(skipped, n+": "+misconf)
+				continue
+			}
+		}
+		sources = append(sources, src)
+	}
+	return sources, skipped
+}
+
+func newSource(name string, s SourceSettings, o SourceOptions) Source {
+	switch name {
+	case SourceEnv:
+		return &envSource{s: s, o: o}
+	case SourceWorkload:
+		return &workloadSource{s: s, o: o}
+	case SourceGitHub:
+		return &githubSource{s: s, o: o}
+	case SourcePipelines:
+		return &pipelinesSource{s: s, o: o}
+	case SourceManaged:
+		return &managedSource{s: s, o: o}
+	case SourceCLI:
+		return &cliSource{s: s, o: o}
+	case SourceAzd:
+		return &azdSource{s: s, o: o}
+	}
+	return nil
+}
+
+// srcIdentity formats "name:k=v,k=v" with empty values left out. Values are
+// escaped so that no two different settings give the same string.
+func srcIdentity(name string, kv ...string) string {
+	esc := strings.NewReplacer("%", "%25", ",", "%2C", "=", "%3D")
+	var parts []string
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] != "" {
+			parts = append(parts, kv[i]+"="+esc.Replace(kv[i+1]))
+		}
+	}
+	if len(parts) == 0 {
+		return name
+	}
+	return name + ":" + strings.Join(parts, ",")
+}
+
+// srcAuthority returns the Entra authority host for a confidential-client
+// source: the explicit override, else the registry's cloud, else the public
+// cloud. It must be an absolute https URL.
+func srcAuthority(s SourceSettings, c Cloud) (string, error) {
+	host, from := s.AuthorityHost, "AZURE_AUTHORITY_HOST"
+	if host == "" {
+		host, from = c.AuthorityHost, "the "+c.Name+" cloud's authority host"
+	}
+	if host == "" {
+		host = PublicCloud().AuthorityHost
+	}
+	u, err := url.Parse(host)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("%s %q is not a URL: use e.g. https://login.microsoftonline.com/", from, srcPrintable(host))
+	}
+	if u.Scheme != "https" {
+		return "", fmt.Errorf("%s %q is not https: Entra tokens are only requested over https; use e.g. https://login.microsoftonline.com/", from, srcPrintable(host))
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("%s %q must be a plain https://host/ URL", from, srcPrintable(host))
+	}
+	if !strings.HasSuffix(host, "/") {
+		host += "/"
+	}
+	return host, nil
+}
+
+// srcValidTenant mirrors azidentity's rule, so that a bad tenant is reported
+// with the variable to fix instead of azidentity's generic text.
+func srcValidTenant(t string) bool {
+	if t == "" {
+		return false
+	}
+	for _, r := range t {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || r == '.' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// srcEntraClientOptions configures azidentity's confidential-client
+// credentials. Retries are few and short: docker waits for us, and Entra's
+// transient failures clear within seconds or not at all. TryTimeout bounds a
+// hung connection even when the caller set no deadline.
+func srcEntraClientOptions(authority string, o SourceOptions) azcore.ClientOptions {
+	return azcore.ClientOptions{
+		Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: authority},
+		Retry: policy.RetryOptions{
+			MaxRetries:    2,
+			RetryDelay:    500 * time.Millisecond,
+			MaxRetryDelay: 4 * time.Second,
+			TryTimeout:    20 * time.Second,
+		},
+		Transport: o.Transport,
+		Telemetry: policy.TelemetryOptions{ApplicationID: "docker-credential-acr"},
+	}
+}
+
+// srcPrintable shortens and sanitises a user-supplied value for an error
+// message (not a secret: secrets never reach this function).
+func srcPrintable(s string) string {
+	const limit = 200
+	var b strings.Builder
+	for i, r := range s {
+		if i >= limit {
+			b.WriteString("…")
+			break
+		}
+		if r < 0x20 || r == 0x7f {
+			r = '?'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

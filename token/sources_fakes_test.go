@@ -1,0 +1,228 @@
+package token
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token/internal/fakeentra"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Shared fakes and checks for the source tests.
+
+const (
+	srcTenant   = "11111111-2222-3333-4444-555555555555"
+	srcResource = "https://containerregistry.azure.net"
+)
+
+// srcLogBuffer collects log output from several goroutines.
+type srcLogBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *srcLogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *srcLogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// srcEnv is a fake environment.
+type srcEnv map[string]string
+
+func (e srcEnv) get(k string) string { return e[k] }
+
+// srcTestOptions builds SourceOptions with a debug logger writing to logs.
+func srcTestOptions(env srcEnv, tr interface {
+	Do(*http.Request) (*http.Response, error)
+}, logs *srcLogBuffer) SourceOptions {
+	o := SourceOptions{
+		Getenv:   env.get,
+		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		LookPath: func(string) (string, error) { return "", errors.New("not found") },
+	}
+	if tr != nil {
+		o.Transport = tr
+	}
+	return o
+}
+
+func srcFakeCloud(e *fakeentra.Server) Cloud {
+	return Cloud{Name: "test", AuthorityHost: e.AuthorityHost()}
+}
+
+// srcAssertNoSecrets fails if any secret appears in any of the texts.
+func srcAssertNoSecrets(t *testing.T, texts []string, secrets ...string) {
+	t.Helper()
+	for _, txt := range texts {
+		for _, s := range secrets {
+			if s != "" && strings.Contains(txt, s) {
+				t.Errorf("a secret leaked: %q contains %q", txt, s)
+			}
+		}
+	}
+}
+
+func srcErrText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// srcAssertIssuedTo checks that tok was issued by the fake to exactly clientID.
+func srcAssertIssuedTo(t *testing.T, e *fakeentra.Server, tok EntraToken, tenant, clientID, audience string) {
+	t.Helper()
+	c, err := e.Parse(tok.Token)
+	if err != nil {
+		t.Fatalf("the token is not one the fake issued: %v", err)
+	}
+	if c.ClientID != clientID || c.Tenant != tenant || c.Audience != audience {
+		t.Errorf("token issued to client %q tenant %q audience %q; want %q %q %q", c.ClientID, c.Tenant, c.Audience, clientID, tenant, audience)
+	}
+	if tok.ExpiresOn.IsZero() || tok.ExpiresOn.Before(time.Now()) {
+		t.Errorf("ExpiresOn = %v, want a future time", tok.ExpiresOn)
+	}
+}
+
+// srcTestJWT makes a federated token with the given claims, signed by a
+// throwaway key (the fake checks federated assertions by equality).
+func srcTestJWT(t *testing.T, iss, sub, aud string) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"iss": iss, "sub": sub, "aud": aud, "jti": fmt.Sprint(time.Now().UnixNano()),
+		"exp": time.Now().Add(10 * time.Minute).Unix(),
+	}).SignedString([]byte("test-signing-key-" + sub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// srcTestCert makes a self-signed certificate and key.
+func srcTestCert(t *testing.T, cn string) (*x509.Certificate, *rsa.PrivateKey, []byte) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pemData []byte
+	pemData = append(pemData, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	pemData = append(pemData, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8})...)
+	return cert, key, pemData
+}
+
+func srcWriteFile(t *testing.T, dir, name string, data []byte, mode os.FileMode) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, mode); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// srcIMDSTransport sends requests for 169.254.169.254 to a test handler and
+// everything else through next; it counts what it routed.
+type srcIMDSTransport struct {
+	imds *httptest.Server
+	next *http.Client
+
+	mu       sync.Mutex
+	imdsHits int
+}
+
+func (tr *srcIMDSTransport) Do(req *http.Request) (*http.Response, error) {
+	if req.URL.Hostname() == "169.254.169.254" {
+		tr.mu.Lock()
+		tr.imdsHits++
+		tr.mu.Unlock()
+		u, _ := url.Parse(tr.imds.URL)
+		r := req.Clone(req.Context())
+		r.URL.Scheme, r.URL.Host, r.Host = u.Scheme, u.Host, ""
+		return tr.imds.Client().Do(r)
+	}
+	return tr.next.Do(req)
+}
+
+func (tr *srcIMDSTransport) hits() int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return tr.imdsHits
+}
+
+// srcNoNetTransport fails like a machine where nothing listens at an address
+// or no route leads to it.
+type srcNoNetTransport struct {
+	mu    sync.Mutex
+	calls []string
+	hang  bool // wait for the request's context instead of failing at once
+}
+
+func (tr *srcNoNetTransport) Do(req *http.Request) (*http.Response, error) {
+	tr.mu.Lock()
+	tr.calls = append(tr.calls, req.URL.Host+req.URL.Path)
+	tr.mu.Unlock()
+	if tr.hang {
+		<-req.Context().Done()
+		return nil, req.Context().Err()
+	}
+	return nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.EHOSTUNREACH)}
+}
+
+func (tr *srcNoNetTransport) count() int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return len(tr.calls)
+}
+
+// srcHangGuard bounds a test that would otherwise wait forever on a bug; it is
+// not a timing assertion.
+func srcHangGuard(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
