@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -277,10 +278,18 @@ type Result struct {
 	Err      error // set when the command could not start or did not exit 0
 }
 
-// Failure describes a failed run for a test message.
+// Failure describes a failed run for a test message, with any JWT in the
+// output redacted: even simulated tokens stay out of logs.
 func (r Result) Failure() string {
-	return fmt.Sprintf("%s: exit %d (%v)\nstdout:\n%s\nstderr:\n%s", r.Cmd, r.Code, r.Err, r.Stdout, r.Stderr)
+	return fmt.Sprintf("%s: exit %d (%v)\nstdout:\n%s\nstderr:\n%s", r.Cmd, r.Code, r.Err, Redact(r.Stdout), Redact(r.Stderr))
 }
+
+// Redact replaces anything shaped like a JWT with a placeholder.
+func Redact(s string) string { return jwtShape.ReplaceAllString(s, "<jwt redacted>") }
+
+// jwtShape matches compact JWS: three base64url segments, the first a
+// JSON header ("eyJ").
+var jwtShape = regexp.MustCompile(`eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*`)
 
 // Run runs a program as the user, with stdin.
 func (u *User) Run(ctx context.Context, stdin, name string, args ...string) Result {

@@ -1,0 +1,168 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker-credential-acr/docker-credential-acr/test/azuresim"
+	"github.com/docker-credential-acr/docker-credential-acr/test/harness"
+)
+
+// TestHostileHosts: for anything that is not an ACR login server the
+// helper answers "not found" and sends nothing anywhere — not to IMDS, not
+// to Entra, not to the look-alike host (which the namespace maps to the
+// simulator, so a request would be seen).
+func TestHostileHosts(t *testing.T) {
+	u := newUser(t, harness.UserOptions{Sources: "auto", FakeAz: true, Env: map[string]string{"DOCKER_CREDENTIAL_ACR_LOG": "debug"}})
+	inputs := []string{
+		"myreg.azurecr.io.evil.test",
+		"https://myreg.azurecr.io.evil.test",
+		"myreg.azurecr.io.evil.test:443",
+		"evilazurecr.io",
+		"azurecr.io",
+		"myreg.westeurope.data.azurecr.io",
+		"https://user@myreg.azurecr.io",
+		"myreg.azurecr.io:8443",
+		"myreg.azurecr.io/v2/evil",
+		"docker.io",
+		"localhost:5000",
+		"127.0.0.1",
+		"169.254.169.254",
+		"login.microsoftonline.com",
+	}
+	before := world.Sim.Stats()
+	for _, in := range inputs {
+		t.Run(in, func(t *testing.T) {
+			r := get(t, u, in)
+			if r.Code != 1 || !strings.Contains(r.Stdout, "credentials not found in native keychain") {
+				t.Errorf("get %q: exit %d, stdout %q; want exit 1 and the not-found text", in, r.Code, r.Stdout)
+			}
+		})
+	}
+	d := world.Sim.Stats().Since(before)
+	if len(d.Requests) != 0 {
+		t.Errorf("the helper sent %d request(s) for hosts that are not login servers, to %v:\n%s", len(d.Requests), hostsOf(d), d.CountSummary())
+	}
+}
+
+// TestIdentitySources: each identity source alone gives a refresh token
+// for exactly its identity, which a real client then uses, and a second
+// `get` is served from the cache.
+func TestIdentitySources(t *testing.T) {
+	ensureImage(t)
+	sim := world.Sim
+	const (
+		uaClient = "11111111-1111-4111-8111-111111111111"
+		wiClient = "22222222-2222-4222-8222-222222222222"
+		subject  = "system:serviceaccount:default:builder"
+	)
+	sim.AddUserAssignedIdentity(uaClient)
+	sim.AddApp(azuresim.App{ClientID: wiClient, Federated: []azuresim.FederatedCredential{{Issuer: sim.OIDCIssuer(), Subject: subject}}})
+	tokenFile := filepath.Join(world.Dir, "federated-token")
+	tok, err := sim.FederatedToken(subject, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tokenFile, []byte(tok), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	workloadEnv := map[string]string{
+		"AZURE_CLIENT_ID":            wiClient,
+		"AZURE_TENANT_ID":            sim.TenantID(),
+		"AZURE_FEDERATED_TOKEN_FILE": tokenFile,
+		"AZURE_AUTHORITY_HOST":       "https://login.microsoftonline.com/",
+	}
+
+	tests := []struct {
+		name     string
+		opts     harness.UserOptions
+		identity string
+		entra    string // endpoint that must have given the Entra token
+	}{
+		{"managed system-assigned", harness.UserOptions{Sources: "managed"}, "managed:system", azuresim.EndpointIMDS},
+		{"managed user-assigned", harness.UserOptions{Sources: "managed", Env: map[string]string{"AZURE_CLIENT_ID": uaClient}}, "managed:" + uaClient, azuresim.EndpointIMDS},
+		{"workload identity", harness.UserOptions{Sources: "workload", Env: workloadEnv}, "workload:" + wiClient, azuresim.EndpointEntraToken},
+		{"workload identity, automatic order", harness.UserOptions{Sources: "auto", Env: workloadEnv}, "workload:" + wiClient, azuresim.EndpointEntraToken},
+		{"azure cli", harness.UserOptions{Sources: "cli", FakeAz: true}, "cli:" + sim.CLIUser().ObjectID, azuresim.EndpointAz},
+		{"azure cli with tenant", harness.UserOptions{Sources: "cli", FakeAz: true, Env: map[string]string{"AZURE_TENANT_ID": sim.TenantID()}}, "cli:" + sim.CLIUser().ObjectID, azuresim.EndpointAz},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.opts.Env = merge(tt.opts.Env, map[string]string{"DOCKER_CREDENTIAL_ACR_LOG": "debug"})
+			u := newUser(t, tt.opts)
+			before := sim.Stats()
+			r := get(t, u, harness.Registry1)
+			if r.Code != 0 {
+				t.Fatalf("%s", r.Failure())
+			}
+			creds, err := harness.ParseGet(r.Stdout)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if creds.Username != "<token>" || creds.ServerURL != harness.Registry1 {
+				t.Errorf("get answered %q / %q, want <token> / %s", creds.Username, creds.ServerURL, harness.Registry1)
+			}
+			if _, err := sim.VerifyRefreshToken(harness.Registry1, creds.Secret); err != nil {
+				t.Errorf("the secret is not a valid refresh token of %s: %v", harness.Registry1, err)
+			}
+			d := sim.Stats().Since(before)
+			if len(d.Exchanges) != 1 || d.Exchanges[0].Identity != tt.identity || d.Exchanges[0].Status != 200 {
+				t.Fatalf("exchanges %v, want one for %s", identities(d.Exchanges), tt.identity)
+			}
+			if d.Total(tt.entra) != 1 {
+				t.Errorf("the Entra token should come from %s once:\n%s", tt.entra, d.CountSummary())
+			}
+
+			// A real client uses it, through credHelpers and the cache.
+			before = sim.Stats()
+			run(t, u, "crane", "digest", ref1)
+			d = sim.Stats().Since(before)
+			if n := d.Total(azuresim.EndpointExchange); n != 0 {
+				t.Errorf("crane after get made %d exchange(s), want 0 (cached)", n)
+			}
+			if d.Total(azuresim.EndpointACRToken) == 0 {
+				t.Errorf("crane did not use the refresh token at /oauth2/token")
+			}
+		})
+	}
+}
+
+// TestARMAudience: with an ARM scope the exchange refuses while the
+// registry's ARM policy is off, and the helper says so; with the policy on
+// the token works.
+func TestARMAudience(t *testing.T) {
+	if err := world.Sim.AllowARMAudience(harness.Registry2, true); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = world.Sim.AllowARMAudience(harness.Registry2, false) })
+	u := newUser(t, harness.UserOptions{Env: map[string]string{"DOCKER_CREDENTIAL_ACR_SCOPE": "https://management.azure.com/.default", "DOCKER_CREDENTIAL_ACR_LOG": "debug"}})
+
+	r := get(t, u, harness.Registry1)
+	if r.Code == 0 || !strings.Contains(r.Stdout+r.Stderr, "arm aad token disallowed") {
+		t.Errorf("ARM token at a registry that refuses it: exit %d, want a failure quoting ACR's %q:\n%s", r.Code, "arm aad token disallowed", r.Failure())
+	}
+	r = get(t, u, harness.Registry2)
+	if r.Code != 0 {
+		t.Fatalf("ARM token at a registry that allows it: %s", r.Failure())
+	}
+	ex := world.Sim.Stats().Exchanges
+	if last := ex[len(ex)-1]; strings.TrimSuffix(last.Audience, "/") != azuresim.ARMAudience {
+		t.Errorf("last exchange had audience %q, want the ARM audience", last.Audience)
+	}
+}
+
+func merge(a, b map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
