@@ -1,0 +1,174 @@
+package token
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseChallenges(t *testing.T) {
+	type m = map[string]string
+	tests := []struct {
+		name    string
+		headers []string
+		want    []Challenge
+		wantErr string // substring of the error; "" means success
+	}{
+		{
+			name:    "acr",
+			headers: []string{`Bearer realm="https://myreg.azurecr.io/oauth2/token",service="myreg.azurecr.io"`},
+			want:    []Challenge{{"bearer", m{"realm": "https://myreg.azurecr.io/oauth2/token", "service": "myreg.azurecr.io"}}},
+		},
+		{
+			name:    "params in another order with spaces and extra params",
+			headers: []string{`Bearer  service = "myreg.azurecr.io" ,  scope="repository:x:pull",realm="https://r/t", error=invalid_token`},
+			want: []Challenge{{"bearer", m{
+				"service": "myreg.azurecr.io", "scope": "repository:x:pull", "realm": "https://r/t", "error": "invalid_token",
+			}}},
+		},
+		{
+			name:    "case-insensitive scheme and names, values kept",
+			headers: []string{`BEARER Realm="https://R/T",SERVICE=MyReg`},
+			want:    []Challenge{{"bearer", m{"realm": "https://R/T", "service": "MyReg"}}},
+		},
+		{
+			name:    "unquoted token values",
+			headers: []string{`Bearer realm=abc,service=my-reg.azurecr.io`},
+			want:    []Challenge{{"bearer", m{"realm": "abc", "service": "my-reg.azurecr.io"}}},
+		},
+		{
+			name:    "quoted-pair escapes",
+			headers: []string{`Bearer realm="a\"b\\c\d", service="x,y=z"`},
+			want:    []Challenge{{"bearer", m{"realm": `a"b\cd`, "service": "x,y=z"}}},
+		},
+		{
+			name:    "empty quoted value",
+			headers: []string{`Bearer realm="", service="s"`},
+			want:    []Challenge{{"bearer", m{"realm": "", "service": "s"}}},
+		},
+		{
+			name:    "several challenges in one header",
+			headers: []string{`Basic realm="basic", Bearer realm="https://r/t",service="s", Newauth`},
+			want: []Challenge{
+				{"basic", m{"realm": "basic"}},
+				{"bearer", m{"realm": "https://r/t", "service": "s"}},
+				{"newauth", m{}},
+			},
+		},
+		{
+			name:    "several header lines",
+			headers: []string{`Basic realm="b"`, `Bearer realm="https://r/t"`},
+			want:    []Challenge{{"basic", m{"realm": "b"}}, {"bearer", m{"realm": "https://r/t"}}},
+		},
+		{
+			name:    "token68 challenges are skipped",
+			headers: []string{`Negotiate YIIabc+/==, Bearer realm="https://r/t", NTLM abc`},
+			want:    []Challenge{{"bearer", m{"realm": "https://r/t"}}},
+		},
+		{
+			name:    "token68 ending in = before a challenge",
+			headers: []string{`Foo abc=, Bearer realm=x`},
+			want:    []Challenge{{"bearer", m{"realm": "x"}}},
+		},
+		{
+			name:    "empty list elements and surrounding whitespace",
+			headers: []string{` , ,Bearer realm="https://r/t" ,, service="s" , , `, "", "  ", ","},
+			want:    []Challenge{{"bearer", m{"realm": "https://r/t", "service": "s"}}},
+		},
+		{
+			name:    "tabs as whitespace",
+			headers: []string{"Bearer\trealm\t=\t\"x\"\t,\tservice=s"},
+			want:    []Challenge{{"bearer", m{"realm": "x", "service": "s"}}},
+		},
+		{
+			name:    "scheme alone",
+			headers: []string{`Bearer`},
+			want:    []Challenge{{"bearer", m{}}},
+		},
+		{
+			name:    "obs-text in a quoted value",
+			headers: []string{"Bearer realm=\"caf\xc3\xa9\""},
+			want:    []Challenge{{"bearer", m{"realm": "café"}}},
+		},
+		{name: "no headers", headers: nil, want: nil},
+
+		// Malformed.
+		{name: "unterminated quote", headers: []string{`Bearer realm="https://r/t,service="s`}, wantErr: "expected ','"},
+		{name: "unterminated quote at end", headers: []string{`Bearer realm="https://r/t`}, wantErr: "unterminated quoted string"},
+		{name: "backslash at end", headers: []string{`Bearer realm="abc\`}, wantErr: "unterminated quoted string"},
+		{name: "missing =", headers: []string{`Bearer realm "https://r/t"`}, wantErr: "expected '=' after parameter \"realm\""},
+		{name: "missing value", headers: []string{`Bearer realm=,service="s"`}, wantErr: "expected a space after auth-scheme \"service\""},
+		{name: "missing value at end", headers: []string{`Bearer service="s", realm=`}, wantErr: "expected a token or quoted-string value"},
+		{name: "missing comma", headers: []string{`Bearer realm="a" service="s"`}, wantErr: "expected ','"},
+		{name: "unquoted URL", headers: []string{`Bearer realm=https://r/t,service=s`}, wantErr: "expected ','"},
+		{name: "duplicate parameter", headers: []string{`Bearer realm="https://r/t", REALM="https://evil/t"`}, wantErr: "appears twice"},
+		{name: "garbage", headers: []string{`"}{`}, wantErr: "expected an auth-scheme"},
+		{name: "equals first", headers: []string{`=abc`}, wantErr: "expected an auth-scheme"},
+		{name: "no space after scheme", headers: []string{`Bearer"realm"`}, wantErr: "expected a space"},
+		{name: "control char in quoted value", headers: []string{"Bearer realm=\"a\x01b\""}, wantErr: "invalid character"},
+		{name: "newline in quoted value", headers: []string{"Bearer realm=\"a\nb\""}, wantErr: "invalid character"},
+		{name: "invalid escape", headers: []string{"Bearer realm=\"a\\\x01\""}, wantErr: "invalid escape"},
+		{name: "bad second line", headers: []string{`Bearer realm="x"`, `Basic realm="y`}, wantErr: "line 2"},
+		{name: "param name garbage", headers: []string{`Bearer realm="x", ="y"`}, wantErr: "expected an auth-scheme"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseChallenges(tt.headers)
+			if tt.wantErr != "" {
+				if err == nil {
+					t.Fatalf("ParseChallenges(%q) = %v, want error containing %q", tt.headers, got, tt.wantErr)
+				}
+				if !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("ParseChallenges(%q) error = %q, want it to contain %q", tt.headers, err, tt.wantErr)
+				}
+				if !strings.HasPrefix(err.Error(), "malformed WWW-Authenticate header") {
+					t.Errorf("error %q does not say what was malformed", err)
+				}
+				if got != nil {
+					t.Errorf("ParseChallenges returned %v with an error", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseChallenges(%q) error: %v", tt.headers, err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("ParseChallenges(%q)\n got %#v\nwant %#v", tt.headers, got, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzParseChallenges(f *testing.F) {
+	for _, s := range []string{
+		`Bearer realm="https://myreg.azurecr.io/oauth2/token",service="myreg.azurecr.io"`,
+		`Basic realm="b", Bearer realm=x, Negotiate abc==`,
+		`Bearer realm="a\"b", , service = s`,
+		`Bearer realm="unterminated`,
+		`Bearer realm`,
+		`=,"\`,
+		"Bearer\trealm=\"\xff\"",
+	} {
+		f.Add(s, "")
+		f.Add(s, `Bearer realm="x"`)
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		cs, err := ParseChallenges([]string{a, b})
+		if err != nil {
+			if cs != nil {
+				t.Fatalf("result %v returned with error %v", cs, err)
+			}
+			return
+		}
+		for _, c := range cs {
+			if c.Scheme == "" || c.Scheme != strings.ToLower(c.Scheme) || c.Params == nil {
+				t.Fatalf("bad challenge %#v", c)
+			}
+			for k := range c.Params {
+				if k == "" || k != strings.ToLower(k) {
+					t.Fatalf("bad parameter name %q", k)
+				}
+			}
+		}
+	})
+}
