@@ -183,7 +183,11 @@ func (e *ExchangeError) Error() string {
 	b.WriteString(" at ")
 	b.WriteString(e.LoginServer)
 	b.WriteString(": ")
-	b.WriteString(e.detail)
+	if e.detail != "" {
+		b.WriteString(e.detail)
+	} else {
+		b.WriteString("failed")
+	}
 	if e.Hint != "" {
 		b.WriteString(": ")
 		b.WriteString(e.Hint)
@@ -626,10 +630,10 @@ func (x *Exchanger) statusError(step, loginServer, tenant string, resp *response
 		e.Hint = "the registry has no /v2/ endpoint: is this a container registry login server?"
 	case resp.status == http.StatusTooManyRequests:
 		e.Kind = ExchangeThrottled
-		e.Hint = fmt.Sprintf("the registry is throttling requests (tried %d times); try again shortly", x.maxRetries+1)
+		e.Hint = fmt.Sprintf("the registry is throttling requests (attempts: %d); try again shortly", x.maxRetries+1)
 	case resp.status >= 500:
 		e.Kind = ExchangeUnavailable
-		e.Hint = fmt.Sprintf("the registry is failing (tried %d times); try again shortly", x.maxRetries+1)
+		e.Hint = fmt.Sprintf("the registry is failing (attempts: %d); try again shortly", x.maxRetries+1)
 	default:
 		e.Kind = ExchangeUnexpectedStatus
 		e.Hint = "unexpected answer; rerun with DOCKER_CREDENTIAL_ACR_LOG=debug for details"

@@ -328,7 +328,7 @@ func TestExchange(t *testing.T) {
 			name:     "503 always",
 			setup:    func(e env, _ *ExchangerOptions) { e.f.exchange = acrError(503, "UNAVAILABLE", "try later") },
 			wantKind: ExchangeUnavailable,
-			wantErr:  []string{`503 UNAVAILABLE "try later"`, "tried 3 times"},
+			wantErr:  []string{`503 UNAVAILABLE "try later"`, "attempts: 3"},
 			waits:    []time.Duration{200 * time.Millisecond, 400 * time.Millisecond},
 		},
 		{
@@ -347,7 +347,7 @@ func TestExchange(t *testing.T) {
 				e.f.exchange = acrError(503, "", "")
 			},
 			wantKind: ExchangeUnavailable,
-			wantErr:  []string{"tried 1 times"},
+			wantErr:  []string{"attempts: 1"},
 		},
 		{
 			name: "429 with Retry-After",
