@@ -2,6 +2,7 @@ package token
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -125,6 +126,10 @@ func srcToolFailure(ctx context.Context, source, tool, login string, notLoggedIn
 
 	if strings.Contains(msg, "executable not found on path") {
 		return srcUnavailablef(source, "%s could not be run (not found by /bin/sh on PATH)", tool)
+	}
+	var syntax *json.SyntaxError
+	if errors.As(err, &syntax) {
+		return srcErrorf(source, "%s printed something that is not a token in JSON (%s): check that %q works, then try again", tool, text, login)
 	}
 	if errors.Is(err, context.DeadlineExceeded) || strings.Contains(msg, "signal: killed") {
 		return srcErrorf(source, "%s did not answer in time: %s: run %q by hand to see what it waits for", tool, text, login)

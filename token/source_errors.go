@@ -106,9 +106,13 @@ func srcDescribe(err error) srcFailure {
 		f.status = afe.RawResponse.StatusCode
 		body, _ := runtime.Payload(afe.RawResponse)
 		var eb struct {
-			Error string `json:"error"`
-			Desc  string `json:"error_description"`
-			Codes []int  `json:"error_codes"`
+			Error   string `json:"error"`
+			Desc    string `json:"error_description"`
+			Codes   []int  `json:"error_codes"`
+			Message string `json:"message"` // App Service and other managed identity endpoints
+		}
+		if json.Unmarshal(body, &eb) == nil && eb.Desc == "" {
+			eb.Desc = eb.Message
 		}
 		if json.Unmarshal(body, &eb) == nil && (eb.Error != "" || eb.Desc != "") {
 			desc := eb.Desc

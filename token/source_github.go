@@ -37,7 +37,7 @@ func (g *githubSource) check() (unavailable, misconfigured string) {
 		return n + " is not set: not a GitHub Actions job, or the workflow lacks \"permissions: id-token: write\"", ""
 	}
 	if n := srcRequire("AZURE_CLIENT_ID", g.s.ClientID, "AZURE_TENANT_ID", g.s.TenantID); n != "" {
-		return "", srcMissing("this is a GitHub Actions job with an ID token", n, "set it to the app registration or user-assigned identity that has a federated credential for this repository")
+		return "", "this GitHub Actions job can get an ID token, but " + n + " is not set: set it to the app registration or user-assigned identity that has a federated credential for this repository"
 	}
 	return "", ""
 }

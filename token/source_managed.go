@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -168,7 +169,8 @@ func (m *managedSource) failure(ctx context.Context, err error, imds bool, endpo
 	f := srcDescribe(err)
 	var afe *azidentity.AuthenticationFailedError
 	if !errors.As(err, &afe) {
-		return srcUnavailablef(SourceManaged, "%s", srcRedact(fmt.Sprintf("%s has no usable managed identity: %s", endpoint, f.text)))
+		text := strings.TrimPrefix(f.text, "ManagedIdentityCredential: ")
+		return srcUnavailablef(SourceManaged, "%s", srcRedact(fmt.Sprintf("%s has no usable managed identity: %s: give this machine a system-assigned identity, or name a user-assigned one with AZURE_CLIENT_ID", endpoint, text)))
 	}
 	if imds && afe.RawResponse != nil {
 		if body, _ := runtime.Payload(afe.RawResponse); !json.Valid(body) {
@@ -196,7 +198,7 @@ func (m *managedSource) failure(ctx context.Context, err error, imds bool, endpo
 func srcManagedEndpointName(kind managedidentity.Source) string {
 	switch kind {
 	case managedidentity.DefaultToIMDS:
-		return "IMDS (169.254.169.254)"
+		return "instance metadata service (IMDS)"
 	case managedidentity.AppService:
 		return "App Service managed identity endpoint (IDENTITY_ENDPOINT)"
 	case managedidentity.ServiceFabric:

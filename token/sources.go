@@ -207,7 +207,7 @@ func srcAuthority(s SourceSettings, c Cloud) (string, error) {
 		return "", fmt.Errorf("%s %q is not https: Entra tokens are only requested over https; use e.g. https://login.microsoftonline.com/", from, srcPrintable(host))
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("%s %q must be a plain https://host/ URL", from, srcPrintable(host))
+		return "", fmt.Errorf("%s %q must be a plain https://host/ URL", from, srcPrintable(u.Redacted()))
 	}
 	if !strings.HasSuffix(host, "/") {
 		host += "/"

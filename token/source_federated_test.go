@@ -1,0 +1,408 @@
+package token
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token/internal/fakeentra"
+)
+
+// federatedApp registers an app that accepts exactly the assertions in
+// accepted (which the test may add to while it runs).
+type federatedApp struct {
+	mu       sync.Mutex
+	accepted map[string]bool
+}
+
+func (f *federatedApp) accept(a string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.accepted == nil {
+		f.accepted = map[string]bool{}
+	}
+	f.accepted[a] = true
+}
+
+func (f *federatedApp) check(a string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.accepted[a]
+}
+
+func TestWorkloadSource(t *testing.T) {
+	entra := fakeentra.New(t)
+	fed := &federatedApp{}
+	entra.AddApp(fakeentra.App{Tenant: srcTenant, ClientID: "wl-app", Federated: fed.check})
+	dir := t.TempDir()
+
+	t.Run("file is read again for every token", func(t *testing.T) {
+		first := srcTestJWT(t, "https://oidc.aks.example/issuer", "system:serviceaccount:ns:sa", srcFederatedAudience)
+		second := srcTestJWT(t, "https://oidc.aks.example/issuer", "system:serviceaccount:ns:sa2", srcFederatedAudience)
+		fed.accept(first)
+		fed.accept(second)
+		file := srcWriteFile(t, dir, "token", []byte(first+"\n"), 0o600)
+		var logs srcLogBuffer
+		s := SourceSettings{ClientID: "wl-app", TenantID: srcTenant, FederatedTokenFile: file, AuthorityHost: entra.AuthorityHost()}
+		src, _ := NewSources([]string{"workload"}, s, srcTestOptions(srcEnv{}, entra.Client(), &logs))
+
+		before := len(entra.Requests())
+		tok, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), DefaultScope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcAssertIssuedTo(t, entra, tok, srcTenant, "wl-app", srcResource)
+		srcWriteFile(t, dir, "token", []byte(second), 0o600)
+		if _, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), DefaultScope); err != nil {
+			t.Fatal(err)
+		}
+		reqs := entra.Requests()[before:]
+		if len(reqs) != 2 || reqs[0].Assertion != first || reqs[1].Assertion != second {
+			t.Errorf("Entra saw %d requests; want the first then the rotated token", len(reqs))
+		}
+		srcAssertNoSecrets(t, []string{logs.String()}, first, second)
+	})
+
+	t.Run("token in AZURE_FEDERATED_TOKEN", func(t *testing.T) {
+		tokenValue := srcTestJWT(t, "https://gitlab.example.com", "project_path:group/proj:ref_type:branch:ref:main", srcFederatedAudience)
+		fed.accept(tokenValue)
+		var logs srcLogBuffer
+		s := SourceSettings{ClientID: "wl-app", TenantID: srcTenant}
+		src, _ := NewSources([]string{"workload"}, s, srcTestOptions(srcEnv{envFederatedToken: tokenValue + "\n"}, entra.Client(), &logs))
+		tok, err := src[0].EntraToken(srcHangGuard(t), srcFakeCloud(entra), DefaultScope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcAssertIssuedTo(t, entra, tok, srcTenant, "wl-app", srcResource)
+		srcAssertNoSecrets(t, []string{logs.String()}, tokenValue)
+	})
+
+	mismatch := srcTestJWT(t, "https://token.actions.githubusercontent.com", "repo:octo/app:ref:refs/heads/feature", srcFederatedAudience)
+	tests := []struct {
+		name        string
+		s           SourceSettings
+		env         srcEnv
+		unavailable bool
+		want        []string
+		code        string
+		requests    bool // whether Entra may be asked at all
+	}{
+		{name: "no federated credential matches", s: SourceSettings{ClientID: "wl-app", TenantID: srcTenant},
+			env: srcEnv{envFederatedToken: mismatch}, requests: true, code: "AADSTS70021",
+			want: []string{"AADSTS70021", `issuer "https://token.actions.githubusercontent.com"`, `subject "repo:octo/app:ref:refs/heads/feature"`, "add a federated credential"}},
+		{name: "unknown tenant", s: SourceSettings{ClientID: "wl-app", TenantID: "no-such-tenant"},
+			env: srcEnv{envFederatedToken: mismatch}, requests: true, code: "AADSTS90002",
+			want: []string{"AADSTS90002", `tenant "no-such-tenant" is not known at https://127.0.0.1`, "AZURE_AUTHORITY_HOST"}},
+		{name: "missing file", s: SourceSettings{ClientID: "wl-app", TenantID: srcTenant, FederatedTokenFile: filepath.Join(dir, "absent")}, requests: true,
+			want: []string{"AZURE_FEDERATED_TOKEN_FILE", "absent", "no such file"}},
+		{name: "empty file", s: SourceSettings{ClientID: "wl-app", TenantID: srcTenant, FederatedTokenFile: srcWriteFile(t, dir, "empty", nil, 0o600)}, requests: true,
+			want: []string{"is empty"}},
+		{name: "nothing set", s: SourceSettings{ClientID: "wl-app", TenantID: srcTenant}, unavailable: true,
+			want: []string{"neither AZURE_FEDERATED_TOKEN_FILE nor AZURE_FEDERATED_TOKEN is set"}},
+		{name: "no client ID", s: SourceSettings{TenantID: srcTenant, FederatedTokenFile: "/var/run/token"},
+			want: []string{"AZURE_FEDERATED_TOKEN_FILE is set but AZURE_CLIENT_ID is not"}},
+		{name: "http authority", s: SourceSettings{ClientID: "wl-app", TenantID: srcTenant, AuthorityHost: "http://127.0.0.1/"}, env: srcEnv{envFederatedToken: mismatch},
+			want: []string{`AZURE_AUTHORITY_HOST "http://127.0.0.1/" is not https`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs srcLogBuffer
+			before := len(entra.Requests())
+			src, _ := NewSources([]string{"workload"}, tc.s, srcTestOptions(tc.env, entra.Client(), &logs))
+			_, err := src[0].EntraToken(srcHangGuard(t), srcFakeCloud(entra), DefaultScope)
+			t.Logf("error: %v", err)
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			if errors.Is(err, ErrSourceUnavailable) != tc.unavailable {
+				t.Errorf("unavailable = %v, want %v", !tc.unavailable, tc.unavailable)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not mention %q", w)
+				}
+			}
+			var se *SourceError
+			if errors.As(err, &se); se == nil || se.Code != tc.code {
+				t.Errorf("SourceError %+v, want code %q", se, tc.code)
+			}
+			if !tc.requests && len(entra.Requests()) != before {
+				t.Error("Entra was asked although the configuration is incomplete")
+			}
+			srcAssertNoSecrets(t, []string{err.Error(), logs.String()}, mismatch)
+		})
+	}
+}
+
+// fakeGitHub is GitHub Actions' ID token service.
+type fakeGitHub struct {
+	*httptest.Server
+	bearer string
+	fed    *federatedApp
+	t      *testing.T
+
+	mu     sync.Mutex
+	issued []string
+	status int    // non-zero: answer with this status
+	body   string // with status
+}
+
+func newFakeGitHub(t *testing.T, bearer string, fed *federatedApp) *fakeGitHub {
+	g := &fakeGitHub{bearer: bearer, fed: fed, t: t}
+	g.Server = httptest.NewTLSServer(http.HandlerFunc(g.serve))
+	t.Cleanup(g.Close)
+	return g
+}
+
+func (g *fakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.status != 0 {
+		w.WriteHeader(g.status)
+		fmt.Fprint(w, g.body)
+		return
+	}
+	q := r.URL.Query()
+	if r.Method != http.MethodGet || r.URL.Path != "/idtoken" || r.Header.Get("Authorization") != "Bearer "+g.bearer ||
+		q.Get("api-version") != "2.0" || q.Get("audience") != "api://AzureADTokenExchange" {
+		g.t.Errorf("unexpected ID token request %s %s (authorization ok: %v)", r.Method, r.URL, r.Header.Get("Authorization") == "Bearer "+g.bearer)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	tok := srcTestJWT(g.t, "https://token.actions.githubusercontent.com", fmt.Sprintf("repo:octo/app:ref:refs/heads/main:%d", len(g.issued)), q.Get("audience"))
+	g.issued = append(g.issued, tok)
+	g.fed.accept(tok)
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"count":1,"value":%q}`, tok)
+}
+
+func (g *fakeGitHub) tokens() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]string(nil), g.issued...)
+}
+
+func (g *fakeGitHub) fail(status int, body string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.status, g.body = status, body
+}
+
+func TestGitHubSource(t *testing.T) {
+	entra := fakeentra.New(t)
+	fed := &federatedApp{}
+	entra.AddApp(fakeentra.App{Tenant: srcTenant, ClientID: "gh-app", Federated: fed.check})
+	const bearer = "gh-request-token-secret-value"
+	gh := newFakeGitHub(t, bearer, fed)
+	env := srcEnv{envGitHubTokenURL: gh.URL + "/idtoken?api-version=2.0", envGitHubTokenToken: bearer}
+	s := SourceSettings{ClientID: "gh-app", TenantID: srcTenant}
+
+	t.Run("a fresh ID token for every Entra token", func(t *testing.T) {
+		var logs srcLogBuffer
+		src, _ := NewSources([]string{"github"}, s, srcTestOptions(env, entra.Client(), &logs))
+		before := len(entra.Requests())
+		for i := 0; i < 2; i++ {
+			tok, err := src[0].EntraToken(srcHangGuard(t), srcFakeCloud(entra), DefaultScope)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srcAssertIssuedTo(t, entra, tok, srcTenant, "gh-app", srcResource)
+		}
+		issued, reqs := gh.tokens(), entra.Requests()[before:]
+		if len(issued) != 2 || len(reqs) != 2 || reqs[0].Assertion != issued[0] || reqs[1].Assertion != issued[1] {
+			t.Errorf("GitHub issued %d tokens, Entra saw %d requests; want each Entra request to present its own fresh ID token", len(issued), len(reqs))
+		}
+		srcAssertNoSecrets(t, append(issued, logs.String()), bearer)
+		srcAssertNoSecrets(t, []string{logs.String()}, issued...)
+	})
+
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		want   []string
+	}{
+		{name: "refused", status: http.StatusForbidden, body: `{"message":"Bad credentials for ` + bearer + `"}`,
+			want: []string{"HTTP 403", "permissions: id-token: write", "Bad credentials for [redacted]"}},
+		{name: "not JSON", status: http.StatusOK, body: "<html>proxy</html>", want: []string{"not JSON"}},
+		{name: "no value", status: http.StatusOK, body: `{"count":0}`, want: []string{`without an ID token in "value"`}},
+		{name: "oversized", status: http.StatusOK, body: strings.Repeat("x", srcOIDCMaxBody+10), want: []string{"more than 1048576 bytes"}},
+		{name: "token echoed in an error", status: http.StatusBadRequest, body: "failed for eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl",
+			want: []string{"HTTP 400", "[redacted JWT]"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			gh.fail(tc.status, tc.body)
+			defer gh.fail(0, "")
+			var logs srcLogBuffer
+			src, _ := NewSources([]string{"github"}, s, srcTestOptions(env, entra.Client(), &logs))
+			_, err := src[0].EntraToken(srcHangGuard(t), srcFakeCloud(entra), DefaultScope)
+			t.Logf("error: %v", err)
+			if err == nil || errors.Is(err, ErrSourceUnavailable) {
+				t.Fatalf("err = %v, want a failure", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not mention %q", w)
+				}
+			}
+			srcAssertNoSecrets(t, []string{err.Error(), logs.String()}, bearer, "eyJzdWIiOiJ4In0")
+		})
+	}
+
+	t.Run("availability", func(t *testing.T) {
+		for _, tc := range []struct {
+			env         srcEnv
+			s           SourceSettings
+			unavailable bool
+			want        string
+		}{
+			{env: srcEnv{}, s: s, unavailable: true, want: "ACTIONS_ID_TOKEN_REQUEST_URL is not set"},
+			{env: srcEnv{envGitHubTokenURL: "https://x/"}, s: s, unavailable: true, want: "ACTIONS_ID_TOKEN_REQUEST_TOKEN is not set"},
+			{env: env, s: SourceSettings{ClientID: "gh-app"}, want: "AZURE_TENANT_ID is not"},
+		} {
+			tr := &srcNoNetTransport{}
+			src, _ := NewSources([]string{"github"}, tc.s, srcTestOptions(tc.env, tr, &srcLogBuffer{}))
+			_, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), DefaultScope)
+			if err == nil || errors.Is(err, ErrSourceUnavailable) != tc.unavailable || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q (unavailable %v)", err, tc.want, tc.unavailable)
+			}
+			if tr.count() != 0 {
+				t.Errorf("%d requests sent for an incomplete configuration", tr.count())
+			}
+		}
+	})
+}
+
+// fakePipelines is Azure DevOps' OIDC token service.
+type fakePipelines struct {
+	*httptest.Server
+	bearer, connection string
+	fed                *federatedApp
+	t                  *testing.T
+
+	mu     sync.Mutex
+	issued []string
+}
+
+func (p *fakePipelines) serve(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	q := r.URL.Query()
+	if r.Header.Get("Authorization") != "Bearer "+p.bearer {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"message":"TF400813: The user is not authorized to access this resource."}`)
+		return
+	}
+	if r.Method != http.MethodPost || r.URL.Path != "/org/proj/_apis/distributedtask/hubs/build/plans/p/jobs/j/oidctoken" ||
+		q.Get("api-version") != "7.1" || q.Get("serviceConnectionId") != p.connection || r.Header.Get("X-TFS-FedAuthRedirect") != "Suppress" {
+		p.t.Errorf("unexpected OIDC request %s %s", r.Method, r.URL)
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	tok := srcTestJWT(p.t, "https://vstoken.dev.azure.com/org-id", "sc://org/proj/"+p.connection, srcFederatedAudience)
+	p.issued = append(p.issued, tok)
+	p.fed.accept(tok)
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"oidcToken":%q}`, tok)
+}
+
+func TestPipelinesSource(t *testing.T) {
+	entra := fakeentra.New(t)
+	fed := &federatedApp{}
+	entra.AddApp(fakeentra.App{Tenant: srcTenant, ClientID: "sc-app", Federated: fed.check})
+	const bearer = "system-access-token-secret"
+	ado := &fakePipelines{bearer: bearer, connection: "conn-123", fed: fed, t: t}
+	ado.Server = httptest.NewTLSServer(http.HandlerFunc(ado.serve))
+	t.Cleanup(ado.Close)
+	env := srcEnv{
+		envPipelinesOIDCURI:      ado.URL + "/org/proj/_apis/distributedtask/hubs/build/plans/p/jobs/j/oidctoken",
+		envPipelinesAccessToken:  bearer,
+		envPipelinesConnectionID: "conn-123",
+		envPipelinesClientID:     "sc-app",
+		envPipelinesTenantID:     srcTenant,
+	}
+
+	t.Run("service connection identity wins over AZURE_CLIENT_ID", func(t *testing.T) {
+		var logs srcLogBuffer
+		s := SourceSettings{ClientID: "some-other-app", TenantID: "other-tenant"}
+		src, _ := NewSources([]string{"pipelines"}, s, srcTestOptions(env, entra.Client(), &logs))
+		if id := src[0].Identity(); id != "pipelines:client_id=sc-app,tenant="+srcTenant+",service_connection=conn-123" {
+			t.Errorf("Identity = %q", id)
+		}
+		tok, err := src[0].EntraToken(srcHangGuard(t), srcFakeCloud(entra), DefaultScope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcAssertIssuedTo(t, entra, tok, srcTenant, "sc-app", srcResource)
+		srcAssertNoSecrets(t, []string{logs.String()}, bearer)
+	})
+
+	t.Run("AZURE_CLIENT_ID is the fallback", func(t *testing.T) {
+		e := srcEnv{}
+		for k, v := range env {
+			e[k] = v
+		}
+		delete(e, envPipelinesClientID)
+		delete(e, envPipelinesTenantID)
+		src, _ := NewSources([]string{"pipelines"}, SourceSettings{ClientID: "sc-app", TenantID: srcTenant}, srcTestOptions(e, entra.Client(), &srcLogBuffer{}))
+		tok, err := src[0].EntraToken(srcHangGuard(t), srcFakeCloud(entra), DefaultScope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcAssertIssuedTo(t, entra, tok, srcTenant, "sc-app", srcResource)
+	})
+
+	t.Run("refused access token", func(t *testing.T) {
+		e := srcEnv{}
+		for k, v := range env {
+			e[k] = v
+		}
+		e[envPipelinesAccessToken] = "wrong-access-token-value"
+		var logs srcLogBuffer
+		src, _ := NewSources([]string{"pipelines"}, SourceSettings{}, srcTestOptions(e, entra.Client(), &logs))
+		_, err := src[0].EntraToken(srcHangGuard(t), srcFakeCloud(entra), DefaultScope)
+		t.Logf("error: %v", err)
+		if err == nil || errors.Is(err, ErrSourceUnavailable) || !strings.Contains(err.Error(), "HTTP 401") || !strings.Contains(err.Error(), "TF400813") ||
+			!strings.Contains(err.Error(), "$(System.AccessToken)") {
+			t.Errorf("err = %v, want a 401 failure with the service's message and a hint", err)
+		}
+		srcAssertNoSecrets(t, []string{srcErrText(err), logs.String()}, "wrong-access-token-value", bearer)
+	})
+
+	t.Run("availability", func(t *testing.T) {
+		for _, tc := range []struct {
+			drop        string
+			unavailable bool
+			want        string
+		}{
+			{drop: envPipelinesOIDCURI, unavailable: true, want: "not an Azure Pipelines job"},
+			{drop: envPipelinesConnectionID, unavailable: true, want: "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID is not set"},
+			{drop: envPipelinesAccessToken, want: "env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)"},
+			{drop: envPipelinesTenantID, want: "AZURESUBSCRIPTION_TENANT_ID is not"},
+		} {
+			e := srcEnv{}
+			for k, v := range env {
+				if k != tc.drop {
+					e[k] = v
+				}
+			}
+			tr := &srcNoNetTransport{}
+			src, _ := NewSources([]string{"pipelines"}, SourceSettings{}, srcTestOptions(e, tr, &srcLogBuffer{}))
+			_, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), DefaultScope)
+			if err == nil || errors.Is(err, ErrSourceUnavailable) != tc.unavailable || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("without %s: err = %v, want %q (unavailable %v)", tc.drop, err, tc.want, tc.unavailable)
+			}
+			if tr.count() != 0 {
+				t.Errorf("%d requests sent for an incomplete configuration", tr.count())
+			}
+			srcAssertNoSecrets(t, []string{srcErrText(err)}, bearer)
+		}
+	})
+}

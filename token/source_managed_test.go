@@ -1,0 +1,310 @@
+package token
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token/internal/fakeentra"
+)
+
+// The managed identity tests must not run in parallel: azidentity reads the
+// endpoint variables from the process environment, which they pin. They
+// also use a distinct resource (scope) per case, because MSAL keeps managed
+// identity tokens in a process-wide cache keyed by identity and resource.
+
+// clearManagedIdentityEnv makes azidentity choose IMDS whatever the machine
+// running the tests has set.
+func clearManagedIdentityEnv(t *testing.T) {
+	for _, k := range []string{"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IDENTITY_SERVER_THUMBPRINT", "MSI_ENDPOINT", "MSI_SECRET", "IMDS_ENDPOINT"} {
+		t.Setenv(k, "")
+	}
+}
+
+// fakeIMDS answers like IMDS: 400 without the Metadata header, a token for
+// a known identity, 400 "Identity not found" for an unknown user-assigned
+// one.
+type fakeIMDS struct {
+	entra *fakeentra.Server
+	// identities maps the selecting query ("", "client_id=x",
+	// "mi_res_id=y", "object_id=z") to the client ID tokens are issued to.
+	identities map[string]string
+
+	mu       sync.Mutex
+	failures []int // statuses to answer token requests with, first
+	probes   int
+	tokens   int
+	raw      string // non-empty: answer every request with this non-JSON body
+}
+
+func (f *fakeIMDS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.raw != "" {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusBadGateway)
+		fmt.Fprint(w, f.raw)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	if r.Header.Get("Metadata") != "true" {
+		f.probes++
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"error":"invalid_request","error_description":"Required metadata header not specified"}`)
+		return
+	}
+	f.tokens++
+	if len(f.failures) > 0 {
+		status := f.failures[0]
+		f.failures = f.failures[1:]
+		w.WriteHeader(status)
+		fmt.Fprint(w, `{"error":"temporarily_unavailable","error_description":"try again"}`)
+		return
+	}
+	q := r.URL.Query()
+	sel := ""
+	for _, k := range []string{"client_id", "mi_res_id", "msi_res_id", "object_id"} {
+		if v := q.Get(k); v != "" {
+			sel = k + "=" + v
+		}
+	}
+	clientID, ok := f.identities[sel]
+	if !ok {
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"error":"invalid_request","error_description":"Identity not found"}`)
+		return
+	}
+	resource := q.Get("resource")
+	exp := time.Now().Add(time.Hour)
+	_ = json.NewEncoder(w).Encode(map[string]string{
+		"access_token":   f.entra.Issue(srcTenant, clientID, resource, time.Hour),
+		"client_id":      clientID,
+		"expires_in":     "3599",
+		"expires_on":     fmt.Sprint(exp.Unix()),
+		"ext_expires_in": "3599",
+		"not_before":     fmt.Sprint(time.Now().Unix()),
+		"resource":       resource,
+		"token_type":     "Bearer",
+	})
+}
+
+func (f *fakeIMDS) counts() (probes, tokens int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.probes, f.tokens
+}
+
+func TestManagedSourceIMDS(t *testing.T) {
+	clearManagedIdentityEnv(t)
+	entra := fakeentra.New(t)
+	imds := &fakeIMDS{entra: entra, identities: map[string]string{
+		"":                                 "system-mi",
+		"client_id=ua-client":              "ua-client",
+		"msi_res_id=/subscriptions/s/rg/x": "ua-by-resource",
+		"object_id=ua-object":              "ua-by-object",
+	}}
+	srv := httptest.NewServer(imds)
+	t.Cleanup(srv.Close)
+
+	tests := []struct {
+		name       string
+		s          SourceSettings
+		wantClient string
+		identity   string
+	}{
+		{name: "system-assigned", wantClient: "system-mi", identity: "managed:system"},
+		{name: "client ID", s: SourceSettings{ClientID: "ua-client"}, wantClient: "ua-client", identity: "managed:client_id=ua-client"},
+		{name: "resource ID", s: SourceSettings{ResourceID: "/subscriptions/s/rg/x"}, wantClient: "ua-by-resource", identity: "managed:resource_id=/subscriptions/s/rg/x"},
+		{name: "object ID", s: SourceSettings{ObjectID: "ua-object"}, wantClient: "ua-by-object", identity: "managed:object_id=ua-object"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := &srcIMDSTransport{imds: srv, next: entra.Client()}
+			src, _ := NewSources([]string{"managed"}, tc.s, srcTestOptions(srcEnv{}, tr, &srcLogBuffer{}))
+			if got := src[0].Identity(); got != tc.identity {
+				t.Errorf("Identity = %q, want %q", got, tc.identity)
+			}
+			resource := fmt.Sprintf("https://imds-test-%d.example", i)
+			tok, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), resource+"/.default")
+			if err != nil {
+				t.Fatal(err)
+			}
+			srcAssertIssuedTo(t, entra, tok, srcTenant, tc.wantClient, resource)
+			// A second token in the same process does not probe again.
+			if _, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), resource+"-2/.default"); err != nil {
+				t.Fatal(err)
+			}
+			if tr.hits() != 3 {
+				t.Errorf("%d requests reached IMDS; want one probe and two token requests", tr.hits())
+			}
+		})
+	}
+
+	t.Run("transient errors are retried", func(t *testing.T) {
+		imds.mu.Lock()
+		imds.failures = []int{http.StatusServiceUnavailable, http.StatusTooManyRequests}
+		imds.mu.Unlock()
+		_, before := imds.counts()
+		tr := &srcIMDSTransport{imds: srv, next: entra.Client()}
+		src, _ := NewSources([]string{"managed"}, SourceSettings{}, srcTestOptions(srcEnv{}, tr, &srcLogBuffer{}))
+		tok, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), "https://imds-retry.example/.default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcAssertIssuedTo(t, entra, tok, srcTenant, "system-mi", "https://imds-retry.example")
+		if _, after := imds.counts(); after-before != 3 {
+			t.Errorf("%d token requests, want 3 (two failures, then success)", after-before)
+		}
+	})
+
+	failures := []struct {
+		name        string
+		s           SourceSettings
+		raw         string
+		unavailable bool
+		want        []string
+	}{
+		{name: "user-assigned identity not on this machine", s: SourceSettings{ClientID: "not-assigned"},
+			want: []string{"HTTP 400", "Identity not found", "assign this identity"}},
+		{name: "no system-assigned identity", s: SourceSettings{}, unavailable: true,
+			want: []string{"no usable managed identity", "Identity not found", "AZURE_CLIENT_ID"}},
+		{name: "a proxy answers at the IMDS address", raw: "<html>Bad gateway</html>", unavailable: true,
+			want: []string{"something other than IMDS", "NO_PROXY"}},
+		{name: "two IDs", s: SourceSettings{ClientID: "a", ObjectID: "b"},
+			want: []string{"more than one of client ID, resource ID and object ID"}},
+	}
+	for i, tc := range failures {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "no system-assigned identity" {
+				imds.mu.Lock()
+				saved := imds.identities[""]
+				delete(imds.identities, "")
+				imds.mu.Unlock()
+				defer func() { imds.mu.Lock(); imds.identities[""] = saved; imds.mu.Unlock() }()
+			}
+			imds.mu.Lock()
+			imds.raw = tc.raw
+			imds.mu.Unlock()
+			defer func() { imds.mu.Lock(); imds.raw = ""; imds.mu.Unlock() }()
+			tr := &srcIMDSTransport{imds: srv, next: entra.Client()}
+			src, _ := NewSources([]string{"managed"}, tc.s, srcTestOptions(srcEnv{}, tr, &srcLogBuffer{}))
+			_, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), fmt.Sprintf("https://imds-fail-%d.example/.default", i))
+			t.Logf("error: %v", err)
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			if errors.Is(err, ErrSourceUnavailable) != tc.unavailable {
+				t.Errorf("unavailable = %v, want %v", !tc.unavailable, tc.unavailable)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not mention %q", w)
+				}
+			}
+		})
+	}
+}
+
+func TestManagedSourceNoIMDS(t *testing.T) {
+	clearManagedIdentityEnv(t)
+	for _, hang := range []bool{false, true} {
+		t.Run(fmt.Sprintf("hang=%v", hang), func(t *testing.T) {
+			tr := &srcNoNetTransport{hang: hang}
+			var logs srcLogBuffer
+			src, _ := NewSources([]string{"managed"}, SourceSettings{ClientID: "some-client"}, srcTestOptions(srcEnv{}, tr, &logs))
+			_, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), "https://no-imds.example/.default")
+			t.Logf("error: %v", err)
+			if !errors.Is(err, ErrSourceUnavailable) {
+				t.Fatalf("err = %v, want ErrSourceUnavailable", err)
+			}
+			if !strings.Contains(err.Error(), "169.254.169.254 did not answer") {
+				t.Errorf("error does not say IMDS did not answer: %v", err)
+			}
+			// Fast failure is structural: one probe, and no token request
+			// with its retries.
+			if tr.count() != 1 {
+				t.Errorf("%d requests (%v); want exactly the probe", tr.count(), tr.calls)
+			}
+		})
+	}
+}
+
+func TestManagedSourceAppService(t *testing.T) {
+	clearManagedIdentityEnv(t)
+	entra := fakeentra.New(t)
+	const header = "app-service-identity-header-secret"
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		mu.Lock()
+		seen = append(seen, r.URL.RawQuery)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if r.Header.Get("X-IDENTITY-HEADER") != header {
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"statusCode":401,"message":"Unauthorized request"}`)
+			return
+		}
+		if q.Get("api-version") != "2019-08-01" {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		clientID := q.Get("client_id")
+		if clientID == "" {
+			clientID = "app-service-system"
+		}
+		if clientID == "unknown" {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"statusCode":400,"message":"No User Assigned or Delegated Managed Identity found for specified ClientId/ResourceId/PrincipalId."}`)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{
+			"access_token": entra.Issue(srcTenant, clientID, q.Get("resource"), time.Hour),
+			"expires_on":   fmt.Sprint(time.Now().Add(time.Hour).Unix()),
+			"resource":     q.Get("resource"),
+			"token_type":   "Bearer",
+			"client_id":    clientID,
+		})
+	}))
+	t.Cleanup(srv.Close)
+	t.Setenv("IDENTITY_ENDPOINT", srv.URL+"/msi/token")
+	t.Setenv("IDENTITY_HEADER", header)
+
+	for i, tc := range []struct {
+		clientID, want string
+	}{{"", "app-service-system"}, {"app-service-ua", "app-service-ua"}} {
+		// A nil transport takes azcore's default: the App Service endpoint
+		// is plain http on loopback.
+		var logs srcLogBuffer
+		o := srcTestOptions(srcEnv{}, nil, &logs)
+		src, _ := NewSources([]string{"managed"}, SourceSettings{ClientID: tc.clientID}, o)
+		resource := fmt.Sprintf("https://appservice-%d.example", i)
+		tok, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), resource+"/.default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcAssertIssuedTo(t, entra, tok, srcTenant, tc.want, resource)
+		srcAssertNoSecrets(t, []string{logs.String()}, header)
+	}
+	mu.Lock()
+	if len(seen) != 2 {
+		t.Errorf("App Service endpoint saw %d requests, want 2 (no IMDS probe)", len(seen))
+	}
+	mu.Unlock()
+
+	var logs srcLogBuffer
+	src, _ := NewSources([]string{"managed"}, SourceSettings{ClientID: "unknown"}, srcTestOptions(srcEnv{}, nil, &logs))
+	_, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), "https://appservice-unknown.example/.default")
+	t.Logf("error: %v", err)
+	if err == nil || errors.Is(err, ErrSourceUnavailable) || !strings.Contains(err.Error(), "App Service") || !strings.Contains(err.Error(), "No User Assigned") {
+		t.Errorf("err = %v, want an App Service failure with the endpoint's message", err)
+	}
+	srcAssertNoSecrets(t, []string{srcErrText(err), logs.String()}, header)
+}

@@ -1,0 +1,241 @@
+package token
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func sourceNamesOf(srcs []Source) []string {
+	var names []string
+	for _, s := range srcs {
+		names = append(names, s.Name())
+	}
+	return names
+}
+
+func TestNewSources(t *testing.T) {
+	tests := []struct {
+		names   []string
+		want    []string
+		wantErr string
+	}{
+		{names: []string{"workload", "managed", "cli"}, want: []string{"workload", "managed", "cli"}},
+		{names: []string{" CLI ", "Managed"}, want: []string{"cli", "managed"}},
+		{names: SourceNames(), want: SourceNames()},
+		{names: []string{"managed", "msi"}, wantErr: `unknown source "msi": valid sources are env, workload, github, pipelines, managed, cli, azd`},
+		{names: []string{"managed", "managed"}, wantErr: `"managed" is listed twice`},
+		{names: []string{"managed", ""}, wantErr: "empty name in the list: valid sources are env, workload"},
+		{names: nil, wantErr: "the list is empty: name one or more of env, workload"},
+		{names: []string{"bad\x1b[31mname"}, wantErr: `unknown source "bad?[31mname"`},
+	}
+	for _, tc := range tests {
+		got, err := NewSources(tc.names, SourceSettings{}, SourceOptions{})
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("NewSources(%q) error = %v, want %q", tc.names, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(sourceNamesOf(got), tc.want) {
+			t.Errorf("NewSources(%q) = %v, %v; want %v", tc.names, sourceNamesOf(got), err, tc.want)
+		}
+	}
+}
+
+func TestAutoSources(t *testing.T) {
+	full := SourceSettings{ClientID: "cid", TenantID: srcTenant}
+	gh := srcEnv{envGitHubTokenURL: "https://gh/idtoken?api-version=2.0", envGitHubTokenToken: "t"}
+	ado := srcEnv{envPipelinesOIDCURI: "https://ado/oidc", envPipelinesAccessToken: "t", envPipelinesConnectionID: "c",
+		envPipelinesClientID: "sc", envPipelinesTenantID: srcTenant}
+	tests := []struct {
+		name        string
+		s           SourceSettings
+		env         srcEnv
+		onPath      []string
+		want        []string
+		wantSkipped []string // substrings, in order
+	}{
+		{name: "bare machine", want: []string{"managed"},
+			wantSkipped: []string{"env: neither", "workload: neither", "github: ACTIONS_ID_TOKEN_REQUEST_URL is not set", "pipelines: SYSTEM_OIDCREQUESTURI is not set", "cli: the Azure CLI (az) is not on PATH", "azd: the Azure Developer CLI (azd) is not on PATH"}},
+		{name: "laptop", onPath: []string{"az", "azd"}, want: []string{"managed", "cli", "azd"}},
+		{name: "AKS workload identity", s: SourceSettings{ClientID: "cid", TenantID: srcTenant, FederatedTokenFile: "/var/run/secrets/azure/tokens/azure-identity-token"},
+			want: []string{"workload", "managed"}},
+		{name: "GitLab", s: full, env: srcEnv{envFederatedToken: "eyJ.x.y"}, want: []string{"workload", "managed"}},
+		{name: "service principal", s: full, env: srcEnv{envClientSecret: "s"}, onPath: []string{"az"}, want: []string{"env", "managed", "cli"}},
+		{name: "secret wins over workload", s: SourceSettings{ClientID: "cid", TenantID: srcTenant, FederatedTokenFile: "/f"}, env: srcEnv{envClientSecret: "s"},
+			want: []string{"env", "workload", "managed"}},
+		{name: "secret without client ID is skipped with a reason", s: SourceSettings{TenantID: srcTenant}, env: srcEnv{envClientSecret: "s"},
+			want: []string{"managed"}, wantSkipped: []string{"env: AZURE_CLIENT_SECRET is set but AZURE_CLIENT_ID is not"}},
+		{name: "GitHub runner on an Azure VM", s: full, env: gh, onPath: []string{"az"}, want: []string{"github", "managed", "cli"}},
+		{name: "GitHub job without AZURE_CLIENT_ID", s: SourceSettings{}, env: gh, want: []string{"managed"},
+			wantSkipped: []string{"github: this GitHub Actions job can get an ID token, but AZURE_CLIENT_ID is not set"}},
+		{name: "Azure Pipelines", env: ado, onPath: []string{"az"}, want: []string{"pipelines", "managed", "cli"}},
+		{name: "Azure Pipelines without the access token", env: srcEnv{envPipelinesOIDCURI: "https://ado/oidc", envPipelinesConnectionID: "c", envPipelinesClientID: "sc", envPipelinesTenantID: srcTenant},
+			want: []string{"managed"}, wantSkipped: []string{"pipelines: AZURESUBSCRIPTION_SERVICE_CONNECTION_ID is set but SYSTEM_ACCESSTOKEN is not"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := srcTestOptions(tc.env, nil, &srcLogBuffer{})
+			o.LookPath = func(name string) (string, error) {
+				for _, p := range tc.onPath {
+					if p == name {
+						return "/usr/bin/" + name, nil
+					}
+				}
+				return "", errors.New("not found")
+			}
+			got, skipped := AutoSources(tc.s, o)
+			if !reflect.DeepEqual(sourceNamesOf(got), tc.want) {
+				t.Errorf("AutoSources = %v, want %v (skipped %q)", sourceNamesOf(got), tc.want, skipped)
+			}
+			if len(got)+len(skipped) != len(SourceNames()) {
+				t.Errorf("%d sources and %d skipped, want every source accounted for", len(got), len(skipped))
+			}
+			all := strings.Join(skipped, "\n")
+			pos := 0
+			for _, w := range tc.wantSkipped {
+				i := strings.Index(all[pos:], w)
+				if i < 0 {
+					t.Errorf("skipped reasons %q lack %q (in order)", skipped, w)
+					break
+				}
+				pos += i + len(w)
+			}
+		})
+	}
+}
+
+// TestSourceIdentity checks that identities name the principal, tell
+// different principals apart, and never hold a secret.
+func TestSourceIdentity(t *testing.T) {
+	const secret = "very-secret-value"
+	env := srcEnv{
+		envClientSecret: secret, envClientCertPassword: secret, envFederatedToken: secret,
+		envGitHubTokenToken: secret, envPipelinesAccessToken: secret,
+		envPipelinesConnectionID: "conn", envPipelinesClientID: "sc", envPipelinesTenantID: "sct",
+	}
+	s := SourceSettings{ClientID: "cid", TenantID: "tid", FederatedTokenFile: "/f"}
+	want := map[string]string{
+		"env":       "env:client_id=cid,tenant=tid",
+		"workload":  "workload:client_id=cid,tenant=tid",
+		"github":    "github:client_id=cid,tenant=tid",
+		"pipelines": "pipelines:client_id=sc,tenant=sct,service_connection=conn",
+		"managed":   "managed:client_id=cid",
+		"cli":       "cli:tenant=tid",
+		"azd":       "azd:tenant=tid",
+	}
+	srcs, err := NewSources(SourceNames(), s, srcTestOptions(env, nil, &srcLogBuffer{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range srcs {
+		if got := src.Identity(); got != want[src.Name()] {
+			t.Errorf("%s: Identity = %q, want %q", src.Name(), got, want[src.Name()])
+		}
+		srcAssertNoSecrets(t, []string{src.Identity()}, secret)
+	}
+
+	// Settings that differ give different identities, even when crafted.
+	pairs := [][2]SourceSettings{
+		{{ClientID: "a", TenantID: "b"}, {ClientID: "a,tenant=b"}},
+		{{ClientID: "a"}, {ClientID: "a", AuthorityHost: "https://login.microsoftonline.us/"}},
+		{{ClientID: "a", TenantID: "t1"}, {ClientID: "a", TenantID: "t2"}},
+	}
+	for _, p := range pairs {
+		for _, name := range []string{"env", "workload", "github"} {
+			a, _ := NewSources([]string{name}, p[0], SourceOptions{})
+			b, _ := NewSources([]string{name}, p[1], SourceOptions{})
+			if a[0].Identity() == b[0].Identity() {
+				t.Errorf("%s: %+v and %+v share identity %q", name, p[0], p[1], a[0].Identity())
+			}
+		}
+	}
+	m1, _ := NewSources([]string{"managed"}, SourceSettings{}, SourceOptions{})
+	m2, _ := NewSources([]string{"managed"}, SourceSettings{ResourceID: "/subscriptions/x"}, SourceOptions{})
+	if m1[0].Identity() == m2[0].Identity() {
+		t.Error("system-assigned and user-assigned managed identities share an identity")
+	}
+}
+
+// TestSourcesConstructionIsCheap checks that building sources and their
+// identities touches neither network nor the tool lookup.
+func TestSourcesConstructionIsCheap(t *testing.T) {
+	tr := &srcNoNetTransport{}
+	o := srcTestOptions(srcEnv{envClientSecret: "x"}, tr, &srcLogBuffer{})
+	o.LookPath = func(string) (string, error) { t.Error("LookPath called while building sources"); return "", errors.New("no") }
+	srcs, err := NewSources(SourceNames(), SourceSettings{ClientID: "c", TenantID: "t"}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range srcs {
+		_ = s.Identity()
+		_ = s.Name()
+	}
+	if tr.count() != 0 {
+		t.Errorf("%d requests while building sources", tr.count())
+	}
+}
+
+func TestSourceErrorUnwrap(t *testing.T) {
+	u := srcUnavailablef("cli", "x")
+	if !errors.Is(u, ErrSourceUnavailable) {
+		t.Error("an unavailable SourceError must match ErrSourceUnavailable")
+	}
+	f := srcErrorf("cli", "x")
+	if errors.Is(f, ErrSourceUnavailable) {
+		t.Error("a failing SourceError must not match ErrSourceUnavailable")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if c := srcCtxError(ctx, "cli", "waiting"); !errors.Is(c, context.Canceled) {
+		t.Errorf("ctx error %v does not match context.Canceled", c)
+	}
+}
+
+func TestSrcRedact(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"secret abc123secret in text", "secret [redacted] in text"},
+		{"token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.sig-nature_ here", "token [redacted JWT] here"},
+		{"unsigned eyJhbGciOiJub25lIn0.eyJ4IjoxfQ. end", "unsigned [redacted JWT] end"},
+		{"short x kept", "short x kept"},
+	}
+	for _, tc := range tests {
+		if got := srcRedact(tc.in, "abc123secret", "x"); got != tc.want {
+			t.Errorf("srcRedact(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestSrcAuthority(t *testing.T) {
+	tests := []struct {
+		s       SourceSettings
+		c       Cloud
+		want    string
+		wantErr string
+	}{
+		{c: PublicCloud(), want: "https://login.microsoftonline.com/"},
+		{c: ChinaCloud(), want: "https://login.chinacloudapi.cn/"},
+		{c: Cloud{}, want: "https://login.microsoftonline.com/"},
+		{s: SourceSettings{AuthorityHost: "https://login.microsoftonline.us"}, c: PublicCloud(), want: "https://login.microsoftonline.us/"},
+		{s: SourceSettings{AuthorityHost: "http://login.microsoftonline.us/"}, c: PublicCloud(), wantErr: "is not https"},
+		{c: Cloud{Name: "stack", AuthorityHost: "http://adfs.local/"}, wantErr: "the stack cloud's authority host \"http://adfs.local/\" is not https"},
+		{s: SourceSettings{AuthorityHost: "login.microsoftonline.com"}, wantErr: "is not a URL"},
+		{s: SourceSettings{AuthorityHost: "https://user:pw@login.example/"}, wantErr: "plain https://host/ URL"},
+	}
+	for _, tc := range tests {
+		got, err := srcAuthority(tc.s, tc.c)
+		srcAssertNoSecrets(t, []string{srcErrText(err)}, "pw@")
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("srcAuthority(%+v, %+v) error = %v, want %q", tc.s, tc.c, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("srcAuthority(%+v, %+v) = %q, %v; want %q", tc.s, tc.c, got, err, tc.want)
+		}
+	}
+}
