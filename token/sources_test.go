@@ -165,7 +165,10 @@ func TestSourceIdentity(t *testing.T) {
 func TestSourcesConstructionIsCheap(t *testing.T) {
 	tr := &srcNoNetTransport{}
 	o := srcTestOptions(srcEnv{envClientSecret: "x"}, tr, &srcLogBuffer{})
-	o.LookPath = func(string) (string, error) { t.Error("LookPath called while building sources"); return "", errors.New("no") }
+	o.LookPath = func(string) (string, error) {
+		t.Error("LookPath called while building sources")
+		return "", errors.New("no")
+	}
 	srcs, err := NewSources(SourceNames(), SourceSettings{ClientID: "c", TenantID: "t"}, o)
 	if err != nil {
 		t.Fatal(err)
