@@ -3,10 +3,6 @@
 package e2e
 
 import (
-	"bytes"
-	"errors"
-	"os/exec"
-	"strings"
 	"testing"
 
 	"github.com/docker-credential-acr/docker-credential-acr/test/azuresim"
@@ -22,34 +18,9 @@ const stressProcs = 64
 func TestConcurrentProcesses(t *testing.T) {
 	u := newUser(t, harness.UserOptions{Sources: "managed"})
 	before := world.Sim.Stats()
-	ctx := ctxFor(t)
-
-	type proc struct {
-		cmd         *exec.Cmd
-		out, errOut bytes.Buffer
-	}
-	procs := make([]*proc, stressProcs)
-	for i := range procs {
-		p := &proc{cmd: u.Command(ctx, "docker-credential-acr", "get")}
-		p.cmd.Stdin = strings.NewReader(harness.Registry1 + "\n")
-		p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.errOut
-		procs[i] = p
-	}
-	// Start them all before waiting for any, so they overlap.
-	for i, p := range procs {
-		if err := p.cmd.Start(); err != nil {
-			t.Fatalf("start process %d: %v", i, err)
-		}
-	}
-	answers := map[string]int{}
-	for i, p := range procs {
-		err := p.cmd.Wait()
-		var ee *exec.ExitError
-		if errors.As(err, &ee) || err != nil {
-			t.Errorf("process %d: %v\nstdout: %s\nstderr: %s", i, err, p.out.String(), p.errOut.String())
-			continue
-		}
-		answers[p.out.String()]++
+	answers, failed := u.ConcurrentGets(ctxFor(t), stressProcs, harness.Registry1)
+	for _, r := range failed {
+		t.Errorf("a helper process failed: %s", r.Failure())
 	}
 	d := world.Sim.Stats().Since(before)
 	if n := d.Count(harness.Registry1, azuresim.EndpointExchange); n != 1 {
@@ -71,6 +42,6 @@ func TestConcurrentProcesses(t *testing.T) {
 			t.Errorf("answer is not a valid refresh token: %v", err)
 		}
 	}
-	t.Logf("%d processes: %d exchange(s), %d IMDS request(s), %d distinct answer(s)", stressProcs,
-		d.Count(harness.Registry1, azuresim.EndpointExchange), d.Count(azuresim.IMDSHost, azuresim.EndpointIMDS), len(answers))
+	t.Logf("%d processes: %d exchange(s), %d IMDS request(s), %d distinct answer(s), %d failure(s)", stressProcs,
+		d.Count(harness.Registry1, azuresim.EndpointExchange), d.Count(azuresim.IMDSHost, azuresim.EndpointIMDS), len(answers), len(failed))
 }

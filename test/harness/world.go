@@ -381,3 +381,41 @@ func (w *World) RegistryURL(host string) *url.URL {
 	}
 	return nil
 }
+
+// ConcurrentGets starts n `docker-credential-acr get` processes for input
+// at once (all started before any is waited for) and returns how many
+// gave each distinct stdout, and the runs that failed.
+func (u *User) ConcurrentGets(ctx context.Context, n int, input string) (answers map[string]int, failed []Result) {
+	type proc struct {
+		cmd         *exec.Cmd
+		out, errOut bytes.Buffer
+	}
+	procs := make([]*proc, n)
+	for i := range procs {
+		p := &proc{cmd: u.Command(ctx, u.world.opts.Helper, "get")}
+		p.cmd.Stdin = strings.NewReader(input + "\n")
+		p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.errOut
+		procs[i] = p
+	}
+	answers = map[string]int{}
+	started := procs[:0]
+	for _, p := range procs {
+		if err := p.cmd.Start(); err != nil {
+			failed = append(failed, Result{Cmd: "docker-credential-acr get", Err: err, Code: -1})
+			continue
+		}
+		started = append(started, p)
+	}
+	for _, p := range started {
+		if err := p.cmd.Wait(); err != nil {
+			r := Result{Cmd: "docker-credential-acr get", Stdout: p.out.String(), Stderr: p.errOut.String(), Err: err, Code: -1}
+			if p.cmd.ProcessState != nil {
+				r.Code = p.cmd.ProcessState.ExitCode()
+			}
+			failed = append(failed, r)
+			continue
+		}
+		answers[p.out.String()]++
+	}
+	return answers, failed
+}

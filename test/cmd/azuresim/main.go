@@ -1,0 +1,139 @@
+// Command azuresim runs the simulated Azure with real registries in a
+// private network namespace, under the real host names.
+//
+//	azuresim demo  -helper bin/docker-credential-acr -crane test/.bin/crane
+//	    tells the story of `make demo` and exits non-zero if a step fails.
+//	azuresim shell -helper bin/docker-credential-acr -crane test/.bin/crane [command...]
+//	    starts the world and runs command (default: $SHELL) as a user on a
+//	    VM with a managed identity, with docker and containers tools set up
+//	    to use the helper; the simulator's counts are at $AZURESIM_CONTROL/stats.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/docker-credential-acr/docker-credential-acr/test/harness"
+)
+
+func main() {
+	harness.MaybeRunFakeAz()
+	if len(os.Args) < 2 || (os.Args[1] != "demo" && os.Args[1] != "shell") {
+		fmt.Fprintln(os.Stderr, "usage: azuresim demo|shell -helper PATH -crane PATH [command...]")
+		os.Exit(2)
+	}
+	if !harness.InNamespace() {
+		code, err := harness.Reexec()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "azuresim:", err)
+			os.Exit(1)
+		}
+		os.Exit(code)
+	}
+	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	helper := fs.String("helper", "bin/docker-credential-acr", "the docker-credential-acr binary")
+	crane := fs.String("crane", "test/.bin/crane", "the crane binary (make deps-e2e builds it)")
+	_ = fs.Parse(os.Args[2:])
+	var err error
+	if *helper, err = filepath.Abs(*helper); err != nil {
+		fmt.Fprintln(os.Stderr, "azuresim:", err)
+		os.Exit(1)
+	}
+	if *crane, err = filepath.Abs(*crane); err != nil {
+		fmt.Fprintln(os.Stderr, "azuresim:", err)
+		os.Exit(1)
+	}
+	if os.Args[1] == "demo" {
+		os.Exit(demo(*helper, *crane))
+	}
+	os.Exit(shell(*helper, *crane, fs.Args()))
+}
+
+// startWorld sets up the namespace and starts the simulator and registries.
+func startWorld(helper, crane string) (*harness.World, string, error) {
+	for _, p := range []string{helper, crane} {
+		if _, err := os.Stat(p); err != nil {
+			return nil, "", fmt.Errorf("%s is missing: run `make build deps-e2e` first", p)
+		}
+	}
+	dir, err := os.MkdirTemp("", "azuresim-")
+	if err != nil {
+		return nil, "", err
+	}
+	regs := []string{harness.Registry1, harness.Registry2}
+	if err := harness.SetupNamespace(dir, harness.NamespaceHosts(regs)); err != nil {
+		return nil, dir, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, dir, err
+	}
+	logf, err := os.Create(filepath.Join(dir, "world.log"))
+	if err != nil {
+		return nil, dir, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	w, err := harness.Start(ctx, harness.Options{Dir: dir, Registries: regs, Helper: helper, Crane: crane, FakeAzExe: self, Log: logf})
+	return w, dir, err
+}
+
+func shell(helper, crane string, args []string) int {
+	w, dir, err := startWorld(helper, crane)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "azuresim:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	defer w.Close()
+	u, err := w.NewUser(harness.UserOptions{Name: "you", FakeAz: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "azuresim:", err)
+		return 1
+	}
+	defer u.Close()
+	if len(args) == 0 {
+		sh := os.Getenv("SHELL")
+		if sh == "" {
+			sh = "/bin/sh"
+		}
+		args = []string{sh}
+		fmt.Fprintf(os.Stderr, "azuresim: simulated Azure and registries %s, %s are up in this namespace.\n"+
+			"azuresim: you are a VM with a managed identity (DOCKER_CREDENTIAL_ACR_SOURCES=managed); try: crane ls %s/hello\n"+
+			"azuresim: counts: wget -qO- $AZURESIM_CONTROL/stats   (exit the shell to stop everything)\n",
+			harness.Registry1, harness.Registry2, harness.Registry1)
+	}
+	cmd := u.Command(context.Background(), args[0], args[1:]...)
+	cmd.Env = append(cmd.Env, "AZURESIM_CONTROL=http://"+w.ControlAddr, "PS1=azuresim$ ")
+	if t := os.Getenv("TERM"); t != "" {
+		cmd.Env = append(cmd.Env, "TERM="+t)
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		fmt.Fprintln(os.Stderr, "azuresim:", err)
+		return 1
+	}
+	return 0
+}
+
+// say writes the story.
+type story struct {
+	out    io.Writer
+	failed []string
+}
+
+func (s *story) printf(format string, args ...any) { fmt.Fprintf(s.out, format, args...) }
+
+func (s *story) fail(step, why string) {
+	s.failed = append(s.failed, step)
+	s.printf("   ✗ %s\n%s\n", step, harness.Lines(why))
+}

@@ -1,0 +1,76 @@
+#!/bin/sh
+# Installs what `make demo` and `make test-e2e` need and are missing:
+#   Debian packages  docker-registry (distribution 2.8), skopeo, podman,
+#                    buildah, uidmap, iproute2, and the docker CLI (docker.io)
+#   go tool          crane, built from the version pinned in go.mod into
+#                    test/.bin/crane
+# Packages are installed with apt-get only when missing, and only as root;
+# `apt-get update` runs once, first, and only if something is missing.
+# Exits non-zero, naming what it could not install.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+GO=${GO:-go}
+
+# command:package pairs. docker-registry is also accepted as `registry`.
+wanted="docker-registry:docker-registry skopeo:skopeo podman:podman buildah:buildah newuidmap:uidmap ip:iproute2 docker:docker.io"
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+missing_pkgs=""
+missing_cmds=""
+for pair in $wanted; do
+	cmd=${pair%%:*}
+	pkg=${pair#*:}
+	if have "$cmd"; then continue; fi
+	if [ "$cmd" = docker-registry ] && have registry; then continue; fi
+	missing_pkgs="$missing_pkgs $pkg"
+	missing_cmds="$missing_cmds $cmd"
+done
+
+status=0
+if [ -n "$missing_pkgs" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "deps-e2e: missing:$missing_cmds" >&2
+		echo "deps-e2e: not root, so not installing them; run as root: apt-get update && apt-get install -y$missing_pkgs" >&2
+		status=1
+	elif ! have apt-get; then
+		echo "deps-e2e: missing:$missing_cmds, and there is no apt-get to install Debian packages$missing_pkgs" >&2
+		status=1
+	else
+		echo "deps-e2e: installing$missing_pkgs (apt-get; this happens once)"
+		export DEBIAN_FRONTEND=noninteractive
+		if ! apt-get update -qq >/tmp/deps-e2e-apt.log 2>&1; then
+			echo "deps-e2e: apt-get update failed (see /tmp/deps-e2e-apt.log); trying the install anyway" >&2
+		fi
+		# shellcheck disable=SC2086
+		if ! apt-get install -y -qq $missing_pkgs >>/tmp/deps-e2e-apt.log 2>&1; then
+			# One by one, to say exactly which could not be had.
+			for pkg in $missing_pkgs; do
+				apt-get install -y -qq "$pkg" >>/tmp/deps-e2e-apt.log 2>&1 ||
+					echo "deps-e2e: COULD NOT INSTALL $pkg (apt-get install $pkg failed; see /tmp/deps-e2e-apt.log)" >&2
+			done
+		fi
+		for pair in $wanted; do
+			cmd=${pair%%:*}
+			pkg=${pair#*:}
+			if have "$cmd" || { [ "$cmd" = docker-registry ] && have registry; }; then continue; fi
+			echo "deps-e2e: still missing after install: $cmd (package $pkg)" >&2
+			status=1
+		done
+	fi
+fi
+
+# crane: the go tool pinned in go.mod, built once (go's cache makes a
+# rebuild cheap, and this never serves a version other than go.mod's).
+mkdir -p "$here/.bin"
+if ! (cd "$root" && $GO build -o "$here/.bin/crane" github.com/google/go-containerregistry/cmd/crane); then
+	echo "deps-e2e: COULD NOT BUILD crane from go.mod (go build github.com/google/go-containerregistry/cmd/crane)" >&2
+	status=1
+fi
+
+if [ "$status" = 0 ]; then
+	echo "deps-e2e: all end-to-end dependencies present"
+fi
+exit "$status"
