@@ -1,0 +1,547 @@
+package credhelper
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token"
+)
+
+// env is a fake environment for the injected getenv.
+type env map[string]string
+
+func (e env) get(k string) string { return e[k] }
+
+func mustParse(t *testing.T, yaml string) *Config {
+	t.Helper()
+	c, err := ParseConfig([]byte(yaml))
+	if err != nil {
+		t.Fatalf("ParseConfig: %v", err)
+	}
+	return c
+}
+
+func TestConfigPath(t *testing.T) {
+	tests := []struct {
+		name string
+		env  env
+		want string
+	}{
+		{"explicit", env{EnvConfig: "/etc/acr.yaml", "XDG_CONFIG_HOME": "/x", "HOME": "/h"}, "/etc/acr.yaml"},
+		{"xdg", env{"XDG_CONFIG_HOME": "/x", "HOME": "/h"}, filepath.Join("/x", "docker-credential-acr", "config.yaml")},
+		{"relative xdg is ignored", env{"XDG_CONFIG_HOME": "rel", "HOME": "/h"}, filepath.Join("/h", ".config", "docker-credential-acr", "config.yaml")},
+		{"home", env{"HOME": "/h"}, filepath.Join("/h", ".config", "docker-credential-acr", "config.yaml")},
+		{"nothing", env{}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ConfigPath(tt.env.get); got != tt.want {
+				t.Errorf("ConfigPath = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadConfigMissingIsEmpty(t *testing.T) {
+	for _, p := range []string{"", filepath.Join(t.TempDir(), "nope", "config.yaml")} {
+		c, err := LoadConfig(p)
+		if err != nil {
+			t.Fatalf("LoadConfig(%q): %v", p, err)
+		}
+		if c.Loaded() || len(c.CloudSuffixes()) != 0 {
+			t.Errorf("LoadConfig(%q) = %+v, want empty", p, c)
+		}
+		s, err := c.Resolve("myreg.azurecr.io", env{}.get)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Sources != nil || s.Audience != AudienceACR || s.UsernameForm != UsernameToken || s.Match != "" {
+			t.Errorf("empty config resolves to %+v", s)
+		}
+	}
+}
+
+func TestLoadConfigExample(t *testing.T) {
+	c, err := LoadConfig(filepath.Join("testdata", "config", "example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Loaded() || c.Path() != filepath.Join("testdata", "config", "example.yaml") {
+		t.Errorf("Loaded=%v Path=%q", c.Loaded(), c.Path())
+	}
+	clouds := c.CloudSuffixes()
+	want := []CloudSuffix{{
+		Suffix: "azurecr.contoso.local",
+		Cloud:  token.Cloud{Name: "stack", AuthorityHost: "https://login.contoso.local/", ARMScope: "https://management.contoso.local/.default"},
+		Scope:  "https://containerregistry.contoso.local/.default",
+	}}
+	if !slices.Equal(clouds, want) {
+		t.Errorf("clouds = %+v, want %+v", clouds, want)
+	}
+	reg, err := ParseServerURL("https://edgereg.azurecr.contoso.local", clouds...)
+	if err != nil {
+		t.Fatalf("custom cloud host not recognised: %v", err)
+	}
+	if reg.Cloud.Name != "stack" || reg.Scope != want[0].Scope || reg.Cloud.ARMScope != want[0].Cloud.ARMScope {
+		t.Errorf("custom registry = %+v", reg)
+	}
+
+	const tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+	tests := []struct {
+		host string
+		want Settings
+	}{
+		{"prodreg.azurecr.io", Settings{Sources: []string{"managed"}, ClientID: "11111111-1111-1111-1111-111111111111", TenantID: tenant, Audience: AudienceACRThenARM, UsernameForm: UsernameToken, Match: "prodreg.azurecr.io"}},
+		{"staging-e7ggejfuhzhgedc8.azurecr.io", Settings{Sources: []string{"managed"}, ResourceID: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/staging-puller", TenantID: tenant, Audience: AudienceACR, UsernameForm: UsernameToken, Match: "staging-e7ggejfuhzhgedc8.azurecr.io"}},
+		{"otherreg.azurecr.io", Settings{Sources: []string{"workload"}, ClientID: "33333333-3333-3333-3333-333333333333", TenantID: tenant, Audience: AudienceACR, UsernameForm: UsernameToken, Match: "*.azurecr.io"}},
+		{"edgereg.azurecr.contoso.local", Settings{Sources: []string{"env"}, TenantID: "contoso.onmicrosoft.com", Audience: AudienceACR, UsernameForm: UsernameZeroGUID, Match: "edgereg.azurecr.contoso.local"}},
+		// The one-label wildcard does not reach regional hosts or other clouds.
+		{"otherreg.eastus.geo.azurecr.io", Settings{Sources: []string{"workload", "managed", "cli"}, TenantID: tenant, Audience: AudienceACR, UsernameForm: UsernameToken}},
+		{"otherreg.azurecr.cn", Settings{Sources: []string{"workload", "managed", "cli"}, TenantID: tenant, Audience: AudienceACR, UsernameForm: UsernameToken}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.host, func(t *testing.T) {
+			got, err := c.Resolve(tt.host, env{}.get)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !settingsEqual(got, tt.want) {
+				t.Errorf("Resolve =\n %+v\nwant\n %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func settingsEqual(a, b Settings) bool {
+	return slices.Equal(a.Sources, b.Sources) && (a.Sources == nil) == (b.Sources == nil) &&
+		a.ClientID == b.ClientID && a.ResourceID == b.ResourceID && a.ObjectID == b.ObjectID &&
+		a.TenantID == b.TenantID && a.Scope == b.Scope && a.Audience == b.Audience &&
+		a.UsernameForm == b.UsernameForm && a.Match == b.Match
+}
+
+func TestLoadConfigErrorNamesFileAndLine(t *testing.T) {
+	p := filepath.Join("testdata", "config", "unknown-key.yaml")
+	_, err := LoadConfig(p)
+	if err == nil {
+		t.Fatal("unknown key accepted")
+	}
+	for _, want := range []string{p, "line 5", `unknown key "clientId"`, `did you mean "clientID"`, "valid keys are match, sources, clientID"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+}
+
+func TestLoadConfigFileProblems(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, data string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name string
+		path string
+		want string
+		skip bool
+	}{
+		{"directory", dir, "is a directory", false},
+		{"world-writable", write("ww.yaml", "default: {sources: [cli]}\n", 0o666), "writable by every user", runtime.GOOS == "windows"},
+		{"too large", write("big.yaml", "# "+strings.Repeat("x", maxConfigSize)+"\n", 0o600), "larger than", false},
+		{"syntax", write("syntax.yaml", "default:\n  sources: [cli\n", 0o600), "not valid YAML", false},
+		{"one problem", write("one.yaml", "default:\n  audience: x\n", 0o600), "line 2: audience \"x\" is not one of acr, arm, acr-then-arm (fix it, or set DOCKER_CREDENTIAL_ACR_CONFIG to another file)", false},
+		{"several problems", write("several.yaml", "default:\n  audience: x\n  username: y\n", 0o600), "has 2 problems (fix them, or set DOCKER_CREDENTIAL_ACR_CONFIG to another file):\n  line 2: audience \"x\"", false},
+		{"unreadable", write("unreadable.yaml", "default: {}\n", 0o000), "permission denied", runtime.GOOS == "windows" || os.Geteuid() == 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.skip {
+				t.Skip("not meaningful on this platform or as root")
+			}
+			_, err := LoadConfig(tt.path)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), tt.path) {
+				t.Errorf("error %q should mention %q and the file", err, tt.want)
+			}
+		})
+	}
+	// Group-writable is common (umask 002) and allowed; empty and
+	// comment-only files are empty configs.
+	for _, p := range []string{write("gw.yaml", "default: {sources: [cli]}\n", 0o664), write("empty.yaml", "", 0o600), write("comments.yaml", "# nothing yet\n", 0o600)} {
+		if _, err := LoadConfig(p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}
+
+func TestParseConfigRejects(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"unknown top-level key", "defaults:\n  sources: [cli]\n", []string{"line 1", `unknown key "defaults" at the top level`, "valid keys are default, registries, clouds"}},
+		{"unknown key in default", "default:\n  source: [cli]\n", []string{"line 2", `unknown key "source"`}},
+		{"unknown key in cloud", "clouds:\n  - name: s\n    suffix: a.b.example\n    authority: https://x/\n", []string{"line 4", `unknown key "authority" in a cloud entry`}},
+		{"bad audience", "registries:\n  - match: myreg.azurecr.io\n    audience: management\n", []string{"line 3", `audience "management" is not one of acr, arm, acr-then-arm`}},
+		{"scope and audience", "default:\n  scope: https://management.azure.com/.default\n  audience: arm\n", []string{"line 2", "scope and audience are alternatives"}},
+		{"bad scope", "default:\n  scope: \"https://a/.default https://b/.default\"\n", []string{"line 2", "without spaces"}},
+		{"bad username", "default:\n  username: admin\n", []string{"line 2", `username "admin"`}},
+		{"unknown source", "default:\n  sources: [managed, imds]\n", []string{"line 2", `unknown identity source "imds"`, "workload, managed, cli, env, github, pipelines, azd"}},
+		{"unknown source in string", "default:\n  sources: managed,kubelet\n", []string{"line 2", `"kubelet"`}},
+		{"repeated source", "default:\n  sources: [cli, cli]\n", []string{"line 2", "listed twice"}},
+		{"empty sources", "default:\n  sources: []\n", []string{"line 2", "sources is empty"}},
+		{"sources wrong type", "default:\n  sources: {a: b}\n", []string{"line 2", "sources must be a list of source names"}},
+		{"number for string", "default:\n  clientID: 12345\n", []string{"line 2", "clientID must be a string (quote it"}},
+		{"null value", "default:\n  clientID:\n  sources: [cli]\n", []string{"line 2", "clientID has no value"}},
+		{"empty string", "default:\n  clientID: \"\"\n", []string{"line 2", "clientID is empty"}},
+		{"bad client id", "default:\n  clientID: my-app\n", []string{"line 2", "not a GUID"}},
+		{"bad object id", "default:\n  objectID: 1234-abc\n", []string{"line 2", "objectID is not a GUID"}},
+		{"bad resource id", "default:\n  resourceID: /subscriptions/x/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a\n", []string{"line 2", "user-assigned identity"}},
+		{"bad tenant", "default:\n  tenantID: \"contoso tenant\"\n", []string{"line 2", "not a tenant ID"}},
+		{"two identities", "default:\n  clientID: 11111111-1111-1111-1111-111111111111\n  objectID: 22222222-2222-2222-2222-222222222222\n", []string{"line 2", "alternatives; set one"}},
+		{"resource id without managed", "registries:\n  - match: myreg.azurecr.io\n    sources: [workload]\n    resourceID: /subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id\n", []string{"line 4", "does not include managed"}},
+		{"match in default", "default:\n  match: myreg.azurecr.io\n", []string{"line 2", "default entry applies to every registry"}},
+		{"entry without match", "registries:\n  - sources: [cli]\n", []string{"registries entry 1 has no match"}},
+		{"pattern *.*.io", "registries:\n  - match: \"*.*.io\"\n    sources: [cli]\n", []string{"line 2", `pattern "*.*.io"`}},
+		{"pattern evil*", "registries:\n  - match: \"evil*\"\n    sources: [cli]\n", []string{"line 2", "may only stand for the whole first label"}},
+		{"pattern my*", "registries:\n  - match: \"my*.azurecr.io\"\n    sources: [cli]\n", []string{"line 2", "may only stand for the whole first label"}},
+		{"pattern *", "registries:\n  - match: \"*\"\n    sources: [cli]\n", []string{"line 2", "may only stand"}},
+		{"pattern **", "registries:\n  - match: \"**.azurecr.io\"\n    sources: [cli]\n", []string{"line 2", "may only stand"}},
+		{"pattern *.io", "registries:\n  - match: \"*.io\"\n    sources: [cli]\n", []string{"line 2", `pattern "*.io"`}},
+		{"pattern two labels", "registries:\n  - match: \"*.myreg.azurecr.io\"\n    sources: [cli]\n", []string{"line 2", "login-server suffix"}},
+		{"pattern data endpoint", "registries:\n  - match: \"*.eastus.data.azurecr.io\"\n    sources: [cli]\n", []string{"line 2", "login-server suffix"}},
+		{"pattern trailing dot", "registries:\n  - match: \"*.azurecr.io.\"\n    sources: [cli]\n", []string{"line 2", "login-server suffix"}},
+		{"pattern custom cloud undeclared", "registries:\n  - match: \"*.azurecr.contoso.local\"\n    sources: [cli]\n", []string{"line 2", "login-server suffix"}},
+		{"match not acr", "registries:\n  - match: docker.io\n    sources: [cli]\n", []string{"line 2", `match "docker.io" is not an ACR login server`, "not under a known ACR suffix"}},
+		{"match look-alike", "registries:\n  - match: myreg.azurecr.io.evil.com\n    sources: [cli]\n", []string{"line 2", "look-alike"}},
+		{"duplicate match", "registries:\n  - match: myreg.azurecr.io\n    sources: [cli]\n  - match: https://MyReg.azurecr.io/\n    sources: [managed]\n", []string{"line 4", "repeats the entry at line 2"}},
+		{"duplicate wildcard", "registries:\n  - match: \"*.azurecr.io\"\n    sources: [cli]\n  - match: \"*.AzureCR.io\"\n    sources: [managed]\n", []string{"line 4", "repeats the entry at line 2"}},
+		{"null in a list", "default:\n  sources: [cli, ~]\n", []string{"line 2", "sources must list source names"}},
+		{"null in a cloud", "clouds:\n  - name: stack\n    suffix:\n    authorityHost: https://login.contoso.local/\n", []string{"line 3", "suffix has no value"}},
+		{"alias to null", "default:\n  sources: [cli]\nregistries:\n  - match: regone.azurecr.io\n    scope: &n ~\n  - match: regtwo.azurecr.io\n    scope: *n\n", []string{"line 5: scope has no value", "line 7: scope has no value"}},
+		{"registries not a list", "registries: myreg.azurecr.io\n", []string{"line 1", "a list of registry entries"}},
+		{"two documents", "default: {sources: [cli]}\n---\ndefault: {sources: [managed]}\n", []string{"more than one YAML document"}},
+		{"cloud http authority", "clouds:\n  - name: stack\n    suffix: azurecr.contoso.local\n    authorityHost: http://login.contoso.local/\n", []string{"line 4", "must be https"}},
+		{"cloud authority userinfo", "clouds:\n  - name: stack\n    suffix: azurecr.contoso.local\n    authorityHost: https://u:p@login.contoso.local/\n", []string{"line 4", "userinfo"}},
+		{"cloud authority query", "clouds:\n  - name: stack\n    suffix: azurecr.contoso.local\n    authorityHost: https://login.contoso.local/?x=1\n", []string{"line 4", "query"}},
+		{"cloud no authority", "clouds:\n  - name: stack\n    suffix: azurecr.contoso.local\n", []string{"line 2", "no authorityHost"}},
+		{"cloud suffix single label", "clouds:\n  - name: stack\n    suffix: io\n    authorityHost: https://login.contoso.local/\n", []string{"line 3", "at least two labels"}},
+		{"cloud suffix public", "clouds:\n  - name: stack\n    suffix: co.uk\n    authorityHost: https://login.contoso.local/\n", []string{"line 3", "public suffix"}},
+		{"cloud suffix builtin", "clouds:\n  - name: stack\n    suffix: azurecr.io\n    authorityHost: https://login.contoso.local/\n", []string{"line 3", "overlaps the built-in suffix"}},
+		{"cloud suffix under builtin", "clouds:\n  - name: stack\n    suffix: x.azurecr.us\n    authorityHost: https://login.contoso.local/\n", []string{"line 3", "overlaps the built-in suffix"}},
+		{"cloud suffix leading dot", "clouds:\n  - name: stack\n    suffix: .azurecr.contoso.local\n    authorityHost: https://login.contoso.local/\n", []string{"line 3", "leading"}},
+		{"cloud suffix wildcard", "clouds:\n  - name: stack\n    suffix: \"*.contoso.local\"\n    authorityHost: https://login.contoso.local/\n", []string{"line 3", "leading"}},
+		{"cloud suffix upper case", "clouds:\n  - name: stack\n    suffix: AzureCR.contoso.local\n    authorityHost: https://login.contoso.local/\n", []string{"line 3", "lower case"}},
+		{"cloud suffix ip", "clouds:\n  - name: stack\n    suffix: 10.0.0.1\n    authorityHost: https://login.contoso.local/\n", []string{"line 3", "numeric"}},
+		{"cloud suffix punycode", "clouds:\n  - name: stack\n    suffix: xn--cntoso-9ua.local\n    authorityHost: https://login.contoso.local/\n", []string{"line 3", "at least two labels"}},
+		{"cloud builtin name", "clouds:\n  - name: public\n    suffix: azurecr.contoso.local\n    authorityHost: https://login.contoso.local/\n", []string{"line 2", "built in"}},
+		{"cloud bad name", "clouds:\n  - name: Stack Hub\n    suffix: azurecr.contoso.local\n    authorityHost: https://login.contoso.local/\n", []string{"line 2", "cloud name"}},
+		{"cloud no name", "clouds:\n  - suffix: azurecr.contoso.local\n    authorityHost: https://login.contoso.local/\n", []string{"line 2", "has no name"}},
+		{"cloud no suffix", "clouds:\n  - name: stack\n    authorityHost: https://login.contoso.local/\n", []string{"line 2", "has no suffix"}},
+		{"cloud overlap", "clouds:\n  - name: a\n    suffix: contoso.local\n    authorityHost: https://login.contoso.local/\n  - name: b\n    suffix: azurecr.contoso.local\n    authorityHost: https://login.contoso.local/\n", []string{"line 6", "overlaps the suffix"}},
+		{"cloud duplicate name", "clouds:\n  - name: a\n    suffix: a.contoso.local\n    authorityHost: https://login.contoso.local/\n  - name: a\n    suffix: b.contoso.local\n    authorityHost: https://login.contoso.local/\n", []string{"line 5", "repeats the cloud at line 2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ParseConfig([]byte(tt.yaml))
+			if err == nil {
+				t.Fatalf("accepted: %+v", c)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "credhelper.") {
+				t.Errorf("error %q names Go types", err)
+			}
+		})
+	}
+}
+
+// A secret pasted under the wrong key must not be repeated in an error,
+// which docker prints and logs keep.
+func TestConfigErrorsDoNotRepeatIDValues(t *testing.T) {
+	const secret = "Qx8~s3cretV4lue.abc"
+	for _, y := range []string{
+		"default:\n  clientID: " + secret + "\n",
+		"default:\n  objectID: " + secret + "\n",
+		"default:\n  tenantID: \"" + secret + " x\"\n",
+		"default:\n  resourceID: " + secret + "\n",
+	} {
+		_, err := ParseConfig([]byte(y))
+		if err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("error %v for %q", err, y)
+		}
+	}
+	for _, e := range []env{{EnvClientID: secret}, {EnvTenantID: secret + " x"}} {
+		_, err := (&Config{}).Resolve("myreg.azurecr.io", e.get)
+		if err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("error %v for %v", err, e)
+		}
+	}
+}
+
+func TestParseConfigReportsAllProblems(t *testing.T) {
+	_, err := ParseConfig([]byte("default:\n  audience: x\nregistries:\n  - match: evil*\n    username: y\n"))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, w := range []string{"line 2", "line 4", "line 5"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q misses %q", err, w)
+		}
+	}
+}
+
+func TestParseConfigAccepts(t *testing.T) {
+	c := mustParse(t, `
+default:
+  sources: "Managed, CLI"
+  username: "<token>"
+registries:
+  - match: "*.eastus.geo.azurecr.io"
+    objectID: 22222222-2222-2222-2222-222222222222
+  - match: "*.AZURECR.cn"
+    audience: ARM
+    username: 00000000-0000-0000-0000-000000000000
+clouds:
+  - name: stack-hub
+    suffix: azsacr.local.azurestack.external
+    authorityHost: https://adfs.local.azurestack.external/adfs
+`)
+	s, err := c.Resolve("xxxxx.eastus.geo.azurecr.io", env{}.get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(s.Sources, []string{"managed", "cli"}) || s.ObjectID == "" || s.Match != "*.eastus.geo.azurecr.io" {
+		t.Errorf("regional wildcard: %+v", s)
+	}
+	s, _ = c.Resolve("xxxxx.azurecr.cn", env{}.get)
+	if s.Audience != AudienceARM || s.UsernameForm != UsernameZeroGUID {
+		t.Errorf("china wildcard: %+v", s)
+	}
+	cl := c.CloudSuffixes()
+	if len(cl) != 1 || cl[0].Cloud.AuthorityHost != "https://adfs.local.azurestack.external/adfs/" || cl[0].Scope != token.DefaultScope || cl[0].Cloud.ARMScope != "" {
+		t.Errorf("cloud = %+v", cl)
+	}
+	// CloudSuffixes hands out a copy.
+	cl[0].Suffix = "evil.com"
+	if c.CloudSuffixes()[0].Suffix != "azsacr.local.azurestack.external" {
+		t.Error("CloudSuffixes exposes the config's own slice")
+	}
+}
+
+func TestParseConfigAliases(t *testing.T) {
+	c := mustParse(t, "registries:\n  - match: regone.azurecr.io\n    clientID: &id 11111111-1111-1111-1111-111111111111\n  - match: regtwo.azurecr.io\n    clientID: *id\n")
+	a, _ := c.Resolve("regone.azurecr.io", env{}.get)
+	b, _ := c.Resolve("regtwo.azurecr.io", env{}.get)
+	if a.ClientID != "11111111-1111-1111-1111-111111111111" || b.ClientID != a.ClientID {
+		t.Errorf("aliased clientID: %q, %q", a.ClientID, b.ClientID)
+	}
+}
+
+func TestResolvePrecedence(t *testing.T) {
+	c := mustParse(t, `
+default:
+  sources: [cli]
+  clientID: aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa
+  tenantID: default.onmicrosoft.com
+  audience: arm
+  username: zero-guid
+registries:
+  - match: exactreg.azurecr.io
+    sources: [managed]
+    resourceID: /subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/exact
+    scope: https://example.com/.default
+  - match: "*.azurecr.io"
+    sources: [workload]
+    clientID: bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb
+  - match: barereg.azurecr.us
+    tenantID: bare.onmicrosoft.com
+`)
+	const (
+		idA    = "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa"
+		idB    = "bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb"
+		idEnv  = "eeeeeeee-eeee-eeee-eeee-eeeeeeeeeeee"
+		idAmb  = "cccccccc-cccc-cccc-cccc-cccccccccccc"
+		exRID  = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/exact"
+		exScop = "https://example.com/.default"
+	)
+	ambient := env{"AZURE_CLIENT_ID": idAmb, "AZURE_TENANT_ID": "ambient.onmicrosoft.com"}
+	tests := []struct {
+		name string
+		host string
+		env  env
+		want Settings
+	}{
+		{"exact entry beats wildcard and default", "exactreg.azurecr.io", ambient,
+			Settings{Sources: []string{"managed"}, ResourceID: exRID, TenantID: "default.onmicrosoft.com", Scope: exScop, UsernameForm: UsernameZeroGUID, Match: "exactreg.azurecr.io"}},
+		{"wildcard beats default", "otherreg.azurecr.io", ambient,
+			Settings{Sources: []string{"workload"}, ClientID: idB, TenantID: "default.onmicrosoft.com", Audience: AudienceARM, UsernameForm: UsernameZeroGUID, Match: "*.azurecr.io"}},
+		{"default fills what the entry leaves out", "barereg.azurecr.us", ambient,
+			Settings{Sources: []string{"cli"}, ClientID: idA, TenantID: "bare.onmicrosoft.com", Audience: AudienceARM, UsernameForm: UsernameZeroGUID, Match: "barereg.azurecr.us"}},
+		{"default alone", "xxxxx.azurecr.cn", ambient,
+			Settings{Sources: []string{"cli"}, ClientID: idA, TenantID: "default.onmicrosoft.com", Audience: AudienceARM, UsernameForm: UsernameZeroGUID}},
+		{"explicit environment beats everything", "exactreg.azurecr.io", env{
+			EnvSources: "github, pipelines", EnvClientID: idEnv, EnvTenantID: "env.onmicrosoft.com",
+			EnvScope: "https://management.azure.com/.default", EnvAudience: "acr", EnvUsername: "token",
+			"AZURE_CLIENT_ID": idAmb, "AZURE_TENANT_ID": "ambient.onmicrosoft.com",
+		}, Settings{Sources: []string{"github", "pipelines"}, ClientID: idEnv, TenantID: "env.onmicrosoft.com", Scope: token.ARMScope, UsernameForm: UsernameToken, Match: "exactreg.azurecr.io"}},
+		{"audience variable beats the file's scope", "exactreg.azurecr.io", env{EnvAudience: "acr-then-arm"},
+			Settings{Sources: []string{"managed"}, ResourceID: exRID, TenantID: "default.onmicrosoft.com", Audience: AudienceACRThenARM, UsernameForm: UsernameZeroGUID, Match: "exactreg.azurecr.io"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := c.Resolve(tt.host, tt.env.get)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !settingsEqual(got, tt.want) {
+				t.Errorf("Resolve =\n %+v\nwant\n %+v", got, tt.want)
+			}
+		})
+	}
+
+	// Without a config file the ambient variables apply.
+	var empty *Config
+	got, err := empty.Resolve("myreg.azurecr.io", ambient.get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Settings{ClientID: idAmb, TenantID: "ambient.onmicrosoft.com", Audience: AudienceACR, UsernameForm: UsernameToken}
+	if !settingsEqual(got, want) {
+		t.Errorf("nil config: %+v, want %+v", got, want)
+	}
+}
+
+func TestResolveRejectsBadEnvironment(t *testing.T) {
+	for _, tt := range []struct {
+		env  env
+		want string
+	}{
+		{env{EnvSources: "managed,imds"}, `unknown identity source "imds"; valid sources are workload, managed, cli, env, github, pipelines, azd`},
+		{env{EnvSources: " , "}, "lists no source"},
+		{env{EnvSources: "cli,CLI"}, "listed twice"},
+		{env{EnvClientID: "app"}, "DOCKER_CREDENTIAL_ACR_CLIENT_ID is not a GUID"},
+		{env{EnvTenantID: "a b"}, "not a tenant ID"},
+		{env{EnvAudience: "graph"}, "not one of acr, arm, acr-then-arm"},
+		{env{EnvScope: "a b"}, "without spaces"},
+		{env{EnvUsername: "root"}, "not token or zero-guid"},
+	} {
+		_, err := (&Config{}).Resolve("myreg.azurecr.io", tt.env.get)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: error %v, want %q", tt.env, err, tt.want)
+		}
+	}
+}
+
+func TestSelector(t *testing.T) {
+	c := mustParse(t, `
+registries:
+  - match: regone.azurecr.io
+    sources: [managed]
+    clientID: 11111111-1111-1111-1111-111111111111
+  - match: regtwo.azurecr.io
+    sources: [managed]
+    clientID: 22222222-2222-2222-2222-222222222222
+  - match: regthree.azurecr.io
+    sources: [managed]
+    clientID: 11111111-1111-1111-1111-111111111111
+`)
+	sel := func(host string, e env) string {
+		s, err := c.Resolve(host, e.get)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Selector()
+	}
+	one, two, three := sel("regone.azurecr.io", env{}), sel("regtwo.azurecr.io", env{}), sel("regthree.azurecr.io", env{})
+	if one == two {
+		t.Errorf("two identities share a selector: %q", one)
+	}
+	if one != three {
+		t.Errorf("one identity, two selectors: %q vs %q", one, three)
+	}
+	if got, want := one, "sources=managed;client_id=11111111-1111-1111-1111-111111111111;resource_id=;object_id=;tenant=;audience=acr;scope="; got != want {
+		t.Errorf("selector changed format (cache keys would all miss):\n got %q\nwant %q", got, want)
+	}
+	// Every field that selects the identity or the token changes it.
+	base := Settings{Audience: AudienceACR, UsernameForm: UsernameToken}
+	seen := map[string]string{base.Selector(): "base"}
+	for name, s := range map[string]Settings{
+		"auto vs listed": {Sources: []string{"workload", "managed", "cli"}, Audience: AudienceACR},
+		"order":          {Sources: []string{"managed", "workload", "cli"}, Audience: AudienceACR},
+		"client":         {ClientID: "x", Audience: AudienceACR},
+		"resource":       {ResourceID: "x", Audience: AudienceACR},
+		"object":         {ObjectID: "x", Audience: AudienceACR},
+		"tenant":         {TenantID: "x", Audience: AudienceACR},
+		"audience":       {Audience: AudienceARM},
+		"scope":          {Scope: "x"},
+		"forged field":   {ClientID: "x;tenant=y", Audience: AudienceACR},
+		"forged field 2": {ClientID: "x", TenantID: "y", Audience: AudienceACR},
+	} {
+		k := s.Selector()
+		if prev, dup := seen[k]; dup {
+			t.Errorf("%s and %s share selector %q", name, prev, k)
+		}
+		seen[k] = name
+	}
+	// The username form does not change the token.
+	if (Settings{Audience: AudienceACR, UsernameForm: UsernameZeroGUID}).Selector() != base.Selector() {
+		t.Error("username form changes the selector")
+	}
+	// Secrets from the environment never reach it.
+	s, _ := (&Config{}).Resolve("myreg.azurecr.io", env{"AZURE_CLIENT_SECRET": "sup3rs3cret", "AZURE_CLIENT_CERTIFICATE_PASSWORD": "sup3rs3cret", "SYSTEM_ACCESSTOKEN": "sup3rs3cret", "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "sup3rs3cret"}.get)
+	if strings.Contains(s.Selector(), "sup3rs3cret") || strings.Contains(s.Selector(), "s3cret") {
+		t.Errorf("selector holds a secret: %q", s.Selector())
+	}
+}
+
+func TestParseSources(t *testing.T) {
+	got, err := ParseSources(" Workload ,managed,,cli ")
+	if err != nil || !slices.Equal(got, []string{"workload", "managed", "cli"}) {
+		t.Errorf("ParseSources = %v, %v", got, err)
+	}
+	for _, s := range ValidSources() {
+		if _, err := ParseSources(s); err != nil {
+			t.Errorf("%s: %v", s, err)
+		}
+	}
+}
+
+func BenchmarkLoadConfig(b *testing.B) {
+	b.Run("missing", func(b *testing.B) {
+		p := filepath.Join(b.TempDir(), "config.yaml")
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := LoadConfig(p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("example", func(b *testing.B) {
+		p := filepath.Join("testdata", "config", "example.yaml")
+		b.ReportAllocs()
+		for b.Loop() {
+			c, err := LoadConfig(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := c.Resolve("prodreg.azurecr.io", env{}.get); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
