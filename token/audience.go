@@ -1,0 +1,43 @@
+package token
+
+import (
+	"errors"
+	"strings"
+)
+
+// Entra codes that mean "this tenant or cloud cannot mint tokens for the
+// requested resource", as opposed to a problem with the identity itself.
+// Environments such as Azure Local answer the ACR audience with these
+// (azure-cli#33674), and only there is retrying with the ARM audience
+// useful.
+var audienceUnavailableCodes = [...]string{
+	"AADSTS50001",  // the resource is disabled or does not exist
+	"AADSTS500011", // the resource principal was not found in the tenant
+}
+
+// IsAudienceUnavailable reports whether err means the requested Entra
+// audience cannot be had here, so that the next configured scope (the
+// "acr-then-arm" audience) may be tried. Only Entra's answer counts: an
+// exchange error carries registry-supplied text and is never taken for
+// one.
+func IsAudienceUnavailable(err error) bool {
+	var exchangeErr *ExchangeError
+	if err == nil || errors.As(err, &exchangeErr) {
+		return false
+	}
+	msg := err.Error()
+	for _, code := range audienceUnavailableCodes {
+		for rest := msg; ; {
+			i := strings.Index(rest, code)
+			if i < 0 {
+				break
+			}
+			rest = rest[i+len(code):]
+			// AADSTS50001 must not match AADSTS500014.
+			if rest == "" || rest[0] < '0' || rest[0] > '9' {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,26 @@
+package token
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+)
+
+func TestIsAudienceUnavailable(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{errors.New("invalid_resource: AADSTS500011: The resource principal named https://containerregistry.azure.net was not found"), true},
+		{fmt.Errorf("managed: %w", errors.New("AADSTS50001: The resource is disabled or does not exist")), true},
+		{errors.New("AADSTS500014: the service principal for resource is disabled"), false},
+		{errors.New("AADSTS7000215: Invalid client secret provided"), false},
+		{&ExchangeError{Kind: ExchangeUnauthorized, Message: "AADSTS500011 echoed by a registry"}, false},
+	}
+	for _, tt := range tests {
+		if got := IsAudienceUnavailable(tt.err); got != tt.want {
+			t.Errorf("IsAudienceUnavailable(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,249 @@
+package token
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// TokenExchanger trades an Entra access token for an ACR refresh token at
+// the registry. *Exchanger implements it; tests pass fakes.
+type TokenExchanger interface {
+	Exchange(ctx context.Context, loginServer, entraToken, tenant string) (refreshToken string, err error)
+}
+
+// DefaultNegativeTTL is how long "no identity source is available here" is
+// remembered. It is short so that a machine that gains an identity (az
+// login, a new pod) is noticed quickly, and long enough that one docker
+// build calling every configured helper pays the probe once.
+const DefaultNegativeTTL = 30 * time.Second
+
+// ProviderOptions configure a Provider. Only Sources is required.
+type ProviderOptions struct {
+	// Sources are tried in order until one is available.
+	Sources []Source
+	// Skipped explains sources that were left out of Sources (for the
+	// error when none is available), e.g. "workload: AZURE_FEDERATED_TOKEN_FILE is not set".
+	Skipped []string
+	// Cache keeps refresh tokens between calls; nil means NoCache.
+	Cache Cache
+	// Exchanger defaults to NewExchanger with Logger.
+	Exchanger TokenExchanger
+	// Logger receives diagnostics; nil discards them.
+	Logger *slog.Logger
+	// Scopes are the Entra scopes to try, in order; the next one is tried
+	// only when the previous audience is unavailable (see
+	// IsAudienceUnavailable). Empty means []string{DefaultScope}.
+	Scopes []string
+	// TenantID is sent to the exchange; empty means the Entra token's tid.
+	TenantID string
+	// Selector describes configuration that selects the identity beyond
+	// what the sources report (e.g. the config file entry); it is part of
+	// the cache key.
+	Selector string
+	// NegativeTTL overrides DefaultNegativeTTL; negative disables it.
+	NegativeTTL time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Provider turns an identity into ACR refresh tokens, through the cache.
+type Provider struct {
+	o ProviderOptions
+}
+
+// NewProvider returns a Provider with defaults filled in.
+func NewProvider(o ProviderOptions) *Provider {
+	if o.Cache == nil {
+		o.Cache = NoCache{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Exchanger == nil {
+		o.Exchanger = NewExchanger(ExchangerOptions{Logger: o.Logger})
+	}
+	if len(o.Scopes) == 0 {
+		o.Scopes = []string{DefaultScope}
+	}
+	if o.NegativeTTL == 0 {
+		o.NegativeTTL = DefaultNegativeTTL
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Provider{o: o}
+}
+
+// Key is the cache key this provider uses for target.
+func (p *Provider) Key(target Target) CacheKey {
+	ids := make([]string, len(p.o.Sources))
+	for i, s := range p.o.Sources {
+		ids[i] = s.Identity()
+	}
+	identity := strings.Join(ids, ",")
+	if p.o.Selector != "" {
+		identity += ";" + p.o.Selector
+	}
+	return CacheKey{
+		LoginServer: target.LoginServer,
+		Identity:    identity,
+		Tenant:      p.o.TenantID,
+		Scope:       strings.Join(p.o.Scopes, " "),
+	}
+}
+
+// RefreshMargin is how long before exp a token stops being handed out
+// from the cache: the larger of 5 minutes and a tenth of its lifetime, so
+// that a client which starts a long pull just before the margin still has
+// a valid token, but never more than half the lifetime, so that a short
+// token is still reused.
+func RefreshMargin(issuedAt, expiresAt time.Time) time.Duration {
+	life := expiresAt.Sub(issuedAt)
+	margin := max(5*time.Minute, life/10)
+	if issuedAt.IsZero() || life <= 0 {
+		return 5 * time.Minute
+	}
+	return min(margin, life/2)
+}
+
+// Fresh reports whether e can be handed out at now without a refresh.
+func Fresh(e Entry, now time.Time) bool {
+	return now.Add(RefreshMargin(e.IssuedAt, e.ExpiresAt)).Before(e.ExpiresAt)
+}
+
+// RefreshToken returns an ACR refresh token for target: from the cache
+// while it is fresh, otherwise from an identity source and the exchange.
+func (p *Provider) RefreshToken(ctx context.Context, target Target) (Entry, error) {
+	key := p.Key(target)
+	log := p.o.Logger.With("registry", target.LoginServer)
+	cached, ok := p.o.Cache.Get(ctx, key)
+	if ok && Fresh(cached, p.o.Now()) {
+		log.Debug("using cached refresh token", "source", cached.Source, "expires", cached.ExpiresAt.Format(time.RFC3339))
+		return cached, nil
+	}
+	if !ok && p.o.NegativeTTL > 0 && p.o.Cache.GetNegative(ctx, key.Identity) {
+		return Entry{}, fmt.Errorf("%w for %s: none of the identity sources (%s) was available a moment ago, and that is remembered for %s; "+
+			"set DOCKER_CREDENTIAL_ACR_SOURCES to choose a source, or DOCKER_CREDENTIAL_ACR_NO_CACHE=1 to retry at once",
+			ErrNoSource, target.LoginServer, p.sourceNames(), p.o.NegativeTTL)
+	}
+
+	// One process fetches; the others wait here and then find its result.
+	unlock, err := p.o.Cache.Lock(ctx, key)
+	if err != nil {
+		log.Debug("going on without the cache lock", "error", err)
+	} else {
+		defer unlock()
+		if again, ok2 := p.o.Cache.Get(ctx, key); ok2 && Fresh(again, p.o.Now()) {
+			log.Debug("another process refreshed the token while we waited", "source", again.Source)
+			return again, nil
+		}
+	}
+
+	fetched, err := p.fetch(ctx, target, log)
+	if err != nil {
+		if errors.Is(err, ErrNoSource) && p.o.NegativeTTL > 0 {
+			if perr := p.o.Cache.PutNegative(ctx, key.Identity, p.o.Now().Add(p.o.NegativeTTL)); perr != nil {
+				log.Debug("could not remember that no identity is available", "error", perr)
+			}
+		}
+		// A token that is due for refresh but not yet expired still works:
+		// serving it beats failing a pull over a transient outage.
+		if cached, ok := p.o.Cache.Get(ctx, key); ok && p.o.Now().Before(cached.ExpiresAt) {
+			log.Warn("refreshing the ACR token failed; using the cached one until it expires",
+				"expires", cached.ExpiresAt.Format(time.RFC3339), "error", err)
+			return cached, nil
+		}
+		return Entry{}, err
+	}
+	if fetched.ExpiresAt.IsZero() {
+		log.Warn("the registry's refresh token has no readable exp claim; it is used once and not cached")
+		return fetched, nil
+	}
+	if err := p.o.Cache.Put(ctx, key, fetched); err != nil {
+		log.Debug("refresh token not cached", "error", err)
+	}
+	return fetched, nil
+}
+
+// fetch walks the sources in order and exchanges the first Entra token it
+// gets.
+func (p *Provider) fetch(ctx context.Context, target Target, log *slog.Logger) (Entry, error) {
+	reasons := append([]string(nil), p.o.Skipped...)
+	for _, src := range p.o.Sources {
+		entry, err := p.fetchFrom(ctx, src, target, log)
+		if err == nil {
+			return entry, nil
+		}
+		if !errors.Is(err, ErrSourceUnavailable) {
+			return Entry{}, err
+		}
+		log.Debug("identity source unavailable", "source", src.Name(), "reason", err)
+		reasons = append(reasons, err.Error())
+	}
+	if len(reasons) == 0 {
+		reasons = append(reasons, "no identity sources are configured")
+	}
+	return Entry{}, fmt.Errorf("%w for %s: %s; set DOCKER_CREDENTIAL_ACR_SOURCES to choose a source (see 'docker-credential-acr help')",
+		ErrNoSource, target.LoginServer, strings.Join(reasons, "; "))
+}
+
+// fetchFrom gets an Entra token from src and exchanges it, trying the
+// configured scopes in turn while the audience is unavailable.
+func (p *Provider) fetchFrom(ctx context.Context, src Source, target Target, log *slog.Logger) (Entry, error) {
+	var lastErr error
+	for i, scope := range p.o.Scopes {
+		if i > 0 {
+			log.Info("retrying with the next audience", "scope", scope, "after", lastErr)
+		}
+		entra, err := src.EntraToken(ctx, target.Cloud, scope)
+		if err != nil {
+			lastErr = err
+			if !errors.Is(err, ErrSourceUnavailable) && IsAudienceUnavailable(err) && i+1 < len(p.o.Scopes) {
+				continue
+			}
+			return Entry{}, err
+		}
+		log.Debug("got an Entra token", "source", src.Name(), "identity", src.Identity(), "scope", scope)
+		tenant := p.o.TenantID
+		if tenant == "" {
+			tenant = TenantFromEntraToken(entra.Token)
+		}
+		refresh, err := p.o.Exchanger.Exchange(ctx, target.LoginServer, entra.Token, tenant)
+		if err != nil {
+			lastErr = err
+			// A registry that refuses ARM tokens may still take the next
+			// scope, if one is configured.
+			if IsARMAudienceDisallowed(err) && i+1 < len(p.o.Scopes) {
+				continue
+			}
+			return Entry{}, err
+		}
+		e := Entry{LoginServer: target.LoginServer, Source: src.Name(), RefreshToken: refresh}
+		if iat, exp, ok := RefreshTokenTimes(refresh); ok {
+			e.IssuedAt, e.ExpiresAt = iat, exp
+			if e.IssuedAt.IsZero() {
+				e.IssuedAt = p.o.Now()
+			}
+			if !p.o.Now().Before(exp) {
+				return Entry{}, fmt.Errorf("exchange at %s: the registry returned a refresh token that expired at %s (is this machine's clock right?)",
+					target.LoginServer, exp.Format(time.RFC3339))
+			}
+		}
+		log.Info("exchanged an Entra token for an ACR refresh token", "source", src.Name(), "expires", e.ExpiresAt.Format(time.RFC3339))
+		return e, nil
+	}
+	return Entry{}, lastErr
+}
+
+func (p *Provider) sourceNames() string {
+	names := make([]string, len(p.o.Sources))
+	for i, s := range p.o.Sources {
+		names[i] = s.Name()
+	}
+	return strings.Join(names, ", ")
+}
