@@ -110,12 +110,6 @@ const (
 	EnvUsername = "DOCKER_CREDENTIAL_ACR_USERNAME"
 )
 
-// ValidSources lists the identity source names, in the order the
-// documentation presents them.
-func ValidSources() []string {
-	return []string{"workload", "managed", "cli", "env", "github", "pipelines", "azd"}
-}
-
 // maxConfigSize bounds the file: a config is a few hundred bytes, and a
 // huge one is a mistake, not something to parse on every get.
 const maxConfigSize = 64 << 10
@@ -447,14 +441,14 @@ func ParseSources(list string) ([]string, error) {
 		out = append(out, item)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("lists no source; valid sources are %s", strings.Join(ValidSources(), ", "))
+		return nil, fmt.Errorf("lists no source; valid sources are %s", strings.Join(token.SourceNames(), ", "))
 	}
 	return out, nil
 }
 
 func checkSource(name string, before []string) error {
-	if !slices.Contains(ValidSources(), name) {
-		return fmt.Errorf("unknown identity source %q; valid sources are %s", name, strings.Join(ValidSources(), ", "))
+	if !slices.Contains(token.SourceNames(), name) {
+		return fmt.Errorf("unknown identity source %q; valid sources are %s", name, strings.Join(token.SourceNames(), ", "))
 	}
 	if slices.Contains(before, name) {
 		return fmt.Errorf("identity source %q is listed twice", name)
@@ -756,7 +750,7 @@ func validateEntry(e *cfgEntry, errs *cfgErrors) cfgLayer {
 	var l cfgLayer
 	if e.Sources.Set {
 		if len(e.Sources.Names) == 0 {
-			errs.add(e.Sources.Line, "sources is empty; list at least one of %s, or remove the key for the automatic order", strings.Join(ValidSources(), ", "))
+			errs.add(e.Sources.Line, "sources is empty; list at least one of %s, or remove the key for the automatic order", strings.Join(token.SourceNames(), ", "))
 		}
 		l.sources = []string{}
 		for _, n := range e.Sources.Names {

@@ -197,7 +197,7 @@ func TestParseConfigRejects(t *testing.T) {
 		{"scope and audience", "default:\n  scope: https://management.azure.com/.default\n  audience: arm\n", []string{"line 2", "scope and audience are alternatives"}},
 		{"bad scope", "default:\n  scope: \"https://a/.default https://b/.default\"\n", []string{"line 2", "without spaces"}},
 		{"bad username", "default:\n  username: admin\n", []string{"line 2", `username "admin"`}},
-		{"unknown source", "default:\n  sources: [managed, imds]\n", []string{"line 2", `unknown identity source "imds"`, "workload, managed, cli, env, github, pipelines, azd"}},
+		{"unknown source", "default:\n  sources: [managed, imds]\n", []string{"line 2", `unknown identity source "imds"`, strings.Join(token.SourceNames(), ", ")}},
 		{"unknown source in string", "default:\n  sources: managed,kubelet\n", []string{"line 2", `"kubelet"`}},
 		{"repeated source", "default:\n  sources: [cli, cli]\n", []string{"line 2", "listed twice"}},
 		{"empty sources", "default:\n  sources: []\n", []string{"line 2", "sources is empty"}},
@@ -431,7 +431,7 @@ func TestResolveRejectsBadEnvironment(t *testing.T) {
 		env  env
 		want string
 	}{
-		{env{EnvSources: "managed,imds"}, `unknown identity source "imds"; valid sources are workload, managed, cli, env, github, pipelines, azd`},
+		{env{EnvSources: "managed,imds"}, `unknown identity source "imds"; valid sources are ` + strings.Join(token.SourceNames(), ", ")},
 		{env{EnvSources: " , "}, "lists no source"},
 		{env{EnvSources: "cli,CLI"}, "listed twice"},
 		{env{EnvClientID: "app"}, "DOCKER_CREDENTIAL_ACR_CLIENT_ID is not a GUID"},
@@ -514,7 +514,7 @@ func TestParseSources(t *testing.T) {
 	if err != nil || !slices.Equal(got, []string{"workload", "managed", "cli"}) {
 		t.Errorf("ParseSources = %v, %v", got, err)
 	}
-	for _, s := range ValidSources() {
+	for _, s := range token.SourceNames() {
 		if _, err := ParseSources(s); err != nil {
 			t.Errorf("%s: %v", s, err)
 		}
