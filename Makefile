@@ -1,0 +1,37 @@
+# docker-credential-acr. `make demo` shows it working; `make test` runs every test.
+GO      ?= go
+PREFIX  ?= /usr/local
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+BINARY  := bin/docker-credential-acr
+
+.PHONY: all build test test-unit lint install clean
+all: build
+
+# Always rebuilt: go's own cache makes that cheap and it never serves a stale binary.
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BINARY) ./cmd/docker-credential-acr
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	GOOS=darwin $(GO) build ./...
+	GOOS=windows $(GO) build ./...
+
+# Unit tests of the library packages and the command, with the race detector.
+test-unit:
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/test/')
+
+test: lint build test-unit test-e2e
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BINARY) $(DESTDIR)$(PREFIX)/bin/docker-credential-acr
+
+clean:
+	rm -rf bin
+
+# make demo, make test-e2e and their dependencies.
+include test/e2e.mk

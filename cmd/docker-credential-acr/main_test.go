@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+)
+
+// env is a fixed environment: tests never see the machine's own Azure
+// variables, and the cache goes to a temporary directory.
+func env(t *testing.T, kv ...string) func(string) string {
+	m := map[string]string{"DOCKER_CREDENTIAL_ACR_CACHE_DIR": t.TempDir(), "DOCKER_CREDENTIAL_ACR_CONFIG": "/nonexistent/config.yaml", "PATH": "/nonexistent"}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+func TestBadInputFailsClearly(t *testing.T) {
+	tests := []struct {
+		name   string
+		action string
+		in     io.Reader
+		want   string
+	}{
+		{"empty stdin", "get", strings.NewReader(""), "no registry host on standard input"},
+		{"whitespace only", "get", strings.NewReader(" \n\t\n"), "no registry host on standard input"},
+		{"one MiB", "get", strings.NewReader(strings.Repeat("a", 1<<20)), "longer than 64 KiB"},
+		{"NUL byte", "get", strings.NewReader("myreg.azurecr.io\x00evil"), "NUL byte"},
+		{"invalid UTF-8", "get", strings.NewReader("myreg.\xff\xfe.azurecr.io"), "not valid UTF-8"},
+		{"erase empty", "erase", strings.NewReader(""), "no registry host on standard input"},
+		{"store garbage", "store", strings.NewReader("{not json"), "invalid character"},
+		{"unknown command", "frobnicate", strings.NewReader(""), "unknown command"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run([]string{tt.action}, tt.in, &stdout, &stderr, env(t))
+			if code != 1 {
+				t.Fatalf("exit code %d, want 1", code)
+			}
+			if !strings.Contains(stdout.String(), tt.want) {
+				t.Fatalf("stdout = %q, want it to contain %q", stdout.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestNotOursIsNotFound(t *testing.T) {
+	for _, host := range []string{"docker.io", "myreg.azurecr.io.evil.com", "ghcr.io", "127.0.0.1:5000"} {
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"get"}, strings.NewReader(host), &stdout, &stderr, env(t, "DOCKER_CREDENTIAL_ACR_LOG", "debug"))
+		if code != 1 || strings.TrimSpace(stdout.String()) != "credentials not found in native keychain" {
+			t.Errorf("%s: exit %d, stdout %q", host, code, stdout.String())
+		}
+	}
+}
+
+func TestStoreRefusesUnlessIgnored(t *testing.T) {
+	creds := `{"ServerURL":"myreg.azurecr.io","Username":"u","Secret":"s3cret-value"}`
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"store"}, strings.NewReader(creds), &stdout, &stderr, env(t)); code != 1 {
+		t.Fatalf("store exit %d, want 1", code)
+	}
+	if !strings.Contains(stdout.String(), "does not store credentials") || strings.Contains(stdout.String()+stderr.String(), "s3cret-value") {
+		t.Fatalf("store output: %q / %q", stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	if code := run([]string{"store"}, strings.NewReader(creds), &stdout, &stderr, env(t, "DOCKER_CREDENTIAL_ACR_IGNORE_STORE", "1")); code != 0 || stdout.Len() != 0 {
+		t.Fatalf("ignored store: exit %d, stdout %q", code, stdout.String())
+	}
+}
+
+func TestEraseAndListWithEmptyCache(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"erase"}, strings.NewReader("myreg.azurecr.io"), &stdout, &stderr, env(t)); code != 0 {
+		t.Fatalf("erase with nothing cached: exit %d, %q", code, stdout.String())
+	}
+	if code := run([]string{"list"}, strings.NewReader(""), &stdout, &stderr, env(t)); code != 0 || strings.TrimSpace(stdout.String()) != "{}" {
+		t.Fatalf("list: exit %d, %q", code, stdout.String())
+	}
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	for _, arg := range []string{"version", "--version", "-v"} {
+		var stdout bytes.Buffer
+		if code := run([]string{arg}, nil, &stdout, io.Discard, env(t)); code != 0 || !strings.HasPrefix(stdout.String(), "docker-credential-acr ") {
+			t.Errorf("%s: exit %d, %q", arg, code, stdout.String())
+		}
+	}
+	for _, arg := range []string{"help", "--help", "-h"} {
+		var stdout bytes.Buffer
+		if code := run([]string{arg}, nil, &stdout, io.Discard, env(t)); code != 0 || !strings.Contains(stdout.String(), "DOCKER_CREDENTIAL_ACR_SOURCES") {
+			t.Errorf("%s: exit %d", arg, code)
+		}
+	}
+	var stderr bytes.Buffer
+	if code := run(nil, nil, io.Discard, &stderr, env(t)); code != 1 || !strings.Contains(stderr.String(), "Usage") {
+		t.Errorf("no arguments: exit %d, %q", code, stderr.String())
+	}
+}

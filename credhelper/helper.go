@@ -1,0 +1,252 @@
+package credhelper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/docker/docker-credential-helpers/credentials"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token"
+)
+
+// TokenUsername is the docker-credential protocol's marker for an identity
+// token: docker/cli turns a secret under this username into an
+// IdentityToken, and clients then use the refresh-token grant.
+const TokenUsername = "<token>"
+
+// ZeroGUIDUsername is the username ACR expects when a refresh token is
+// sent as a Basic password, for callers that know nothing of identity
+// tokens (the kubelet, some older tools).
+const ZeroGUIDUsername = "00000000-0000-0000-0000-000000000000"
+
+// DefaultTimeout bounds one Get: long enough for a slow IMDS and an
+// exchange with retries, short enough that docker never seems to hang.
+const DefaultTimeout = 60 * time.Second
+
+// Options configure a Helper. The zero value works: it reads the process
+// environment, caches nothing and logs nothing.
+type Options struct {
+	// Getenv reads configuration; nil means os.Getenv.
+	Getenv func(string) string
+	// Logger receives diagnostics; nil discards them.
+	Logger *slog.Logger
+	// Cache keeps refresh tokens between calls; nil means token.NoCache.
+	// The command-line helper passes a filecache.Cache.
+	Cache token.Cache
+	// Credential, when set, is the only identity used, instead of the
+	// sources chosen by environment and config file. CredentialIdentity
+	// names its principal for the cache key.
+	Credential         azcore.TokenCredential
+	CredentialIdentity string
+	// HTTPClient carries the challenge and exchange; nil means a client
+	// with sane timeouts.
+	HTTPClient *http.Client
+	// Transport carries the identity sources' requests to Entra and IMDS;
+	// nil means azidentity's default.
+	Transport policy.Transporter
+	// Config is the per-registry configuration; nil means it is loaded
+	// from ConfigPath on each Get.
+	Config *Config
+	// IgnoreStore makes Add succeed without storing anything, for tools
+	// that call store after a login.
+	IgnoreStore bool
+	// Timeout bounds each Get; zero means DefaultTimeout.
+	Timeout time.Duration
+}
+
+// Helper answers the docker-credential protocol for ACR login servers. It
+// implements credentials.Helper and go-containerregistry's authn.Helper.
+type Helper struct {
+	o Options
+}
+
+var _ credentials.Helper = (*Helper)(nil)
+
+// New returns a Helper.
+func New(o Options) *Helper {
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Cache == nil {
+		o.Cache = token.NoCache{}
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	return &Helper{o: o}
+}
+
+// Get returns the username and ACR refresh token for serverURL. A server
+// that is not an ACR login server gets credentials.NewErrCredentialsNotFound
+// at once, without any network call.
+func (h *Helper) Get(serverURL string) (string, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), h.o.Timeout)
+	defer cancel()
+	return h.GetContext(ctx, serverURL)
+}
+
+// GetContext is Get with a caller's context.
+func (h *Helper) GetContext(ctx context.Context, serverURL string) (string, string, error) {
+	cfg, reg, err := h.recognise(serverURL)
+	if err != nil {
+		return "", "", err
+	}
+	settings, err := cfg.Resolve(reg.Host, h.o.Getenv)
+	if err != nil {
+		return "", "", err
+	}
+	provider, err := h.provider(reg, settings)
+	if err != nil {
+		return "", "", err
+	}
+	entry, err := provider.RefreshToken(ctx, token.Target{LoginServer: reg.Host, Cloud: reg.Cloud})
+	if err != nil {
+		return "", "", fmt.Errorf("docker-credential-acr: %s: %w", reg.Host, err)
+	}
+	if settings.UsernameForm == UsernameZeroGUID {
+		return ZeroGUIDUsername, entry.RefreshToken, nil
+	}
+	return TokenUsername, entry.RefreshToken, nil
+}
+
+// recognise decides whether serverURL is ours, with the custom clouds of
+// the config file. A config file that cannot be read fails only the hosts
+// that are ours: it must not silently change whose identity is used.
+func (h *Helper) recognise(serverURL string) (*Config, Registry, error) {
+	cfg, cfgErr := h.config()
+	var extra []CloudSuffix
+	if cfgErr == nil {
+		extra = cfg.CloudSuffixes()
+	}
+	reg, err := ParseServerURL(serverURL, extra...)
+	if err != nil {
+		h.o.Logger.Debug("not an ACR login server", "input", serverURL, "reason", err)
+		return nil, Registry{}, credentials.NewErrCredentialsNotFound()
+	}
+	if cfgErr != nil {
+		return nil, Registry{}, cfgErr
+	}
+	return cfg, reg, nil
+}
+
+func (h *Helper) config() (*Config, error) {
+	if h.o.Config != nil {
+		return h.o.Config, nil
+	}
+	return LoadConfig(ConfigPath(h.o.Getenv))
+}
+
+// provider wires the sources, scopes and cache chosen for one registry.
+func (h *Helper) provider(reg Registry, s Settings) (*token.Provider, error) {
+	opts := token.ProviderOptions{
+		Cache:    h.o.Cache,
+		Logger:   h.o.Logger,
+		Scopes:   scopesFor(s, reg),
+		TenantID: s.TenantID,
+		Selector: s.Selector(),
+	}
+	if h.o.HTTPClient != nil {
+		opts.Exchanger = token.NewExchanger(token.ExchangerOptions{HTTPClient: h.o.HTTPClient, Logger: h.o.Logger})
+	}
+	if h.o.Credential != nil {
+		opts.Sources = []token.Source{token.FromCredential("credential", h.o.CredentialIdentity, h.o.Credential)}
+		return token.NewProvider(opts), nil
+	}
+	ss := token.SourceSettings{
+		ClientID:           s.ClientID,
+		TenantID:           s.TenantID,
+		ResourceID:         s.ResourceID,
+		ObjectID:           s.ObjectID,
+		FederatedTokenFile: h.o.Getenv("AZURE_FEDERATED_TOKEN_FILE"),
+		AuthorityHost:      h.o.Getenv("AZURE_AUTHORITY_HOST"),
+	}
+	so := token.SourceOptions{Getenv: h.o.Getenv, Logger: h.o.Logger, Transport: h.o.Transport}
+	if len(s.Sources) > 0 {
+		sources, err := token.NewSources(s.Sources, ss, so)
+		if err != nil {
+			return nil, err
+		}
+		opts.Sources = sources
+		return token.NewProvider(opts), nil
+	}
+	opts.Sources, opts.Skipped = token.AutoSources(ss, so)
+	for _, why := range opts.Skipped {
+		h.o.Logger.Debug("identity source skipped", "reason", why)
+	}
+	return token.NewProvider(opts), nil
+}
+
+// Add refuses to store anything: this helper's tokens come from Azure
+// identity, and a stored password is what it exists to avoid.
+func (h *Helper) Add(c *credentials.Credentials) error {
+	if h.o.IgnoreStore {
+		return nil
+	}
+	return errors.New("docker-credential-acr does not store credentials: it obtains ACR tokens from the machine's Azure identity on each 'get'. " +
+		"Nothing was saved. To let tools that call 'store' after a login succeed, set DOCKER_CREDENTIAL_ACR_IGNORE_STORE=1")
+}
+
+// Delete drops the cached tokens of serverURL's registry. It succeeds
+// when there are none, and for hosts that are not ACR login servers.
+func (h *Helper) Delete(serverURL string) error {
+	_, reg, err := h.recognise(serverURL)
+	if credentials.IsErrCredentialsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.o.Timeout)
+	defer cancel()
+	if err := h.o.Cache.Delete(ctx, reg.Host); err != nil {
+		return fmt.Errorf("docker-credential-acr: erasing cached tokens of %s: %w", reg.Host, err)
+	}
+	return nil
+}
+
+// List maps each registry with an unexpired cached token to the
+// identity-token username.
+func (h *Helper) List() (map[string]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), h.o.Timeout)
+	defer cancel()
+	entries, err := h.o.Cache.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("docker-credential-acr: listing cached tokens: %w", err)
+	}
+	out := make(map[string]string, len(entries))
+	for _, e := range entries {
+		out[e.LoginServer] = TokenUsername
+	}
+	return out, nil
+}
+
+// scopesFor turns the configured audience into the Entra scopes to try.
+func scopesFor(s Settings, reg Registry) []string {
+	if s.Scope != "" {
+		return []string{s.Scope}
+	}
+	acr := token.DefaultScope
+	if reg.Scope != "" {
+		acr = reg.Scope
+	}
+	arm := reg.Cloud.ARMScope
+	switch s.Audience {
+	case AudienceARM:
+		return []string{arm}
+	case AudienceACRThenARM:
+		return []string{acr, arm}
+	default:
+		return []string{acr}
+	}
+}
