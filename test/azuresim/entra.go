@@ -26,6 +26,11 @@ func (s *Sim) IMDSHandler() http.Handler {
 	})
 	return s.observe(func(r *http.Request) string {
 		if r.URL.Path == "/metadata/identity/oauth2/token" {
+			if r.Header.Get("Metadata") != "true" {
+				// What DefaultAzureCredential sends to learn whether IMDS
+				// exists: refused, and no token, so counted apart.
+				return EndpointIMDSProbe
+			}
 			return EndpointIMDS
 		}
 		return EndpointUnknown

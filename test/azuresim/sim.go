@@ -29,7 +29,8 @@ import (
 
 // Endpoint names used in counts and request records.
 const (
-	EndpointIMDS       = "imds"
+	EndpointIMDS       = "imds" // token requests (with the Metadata header)
+	EndpointIMDSProbe  = "imds.probe"
 	EndpointDiscovery  = "entra.discovery" // instance discovery
 	EndpointOpenID     = "entra.openid"    // tenant OpenID configuration
 	EndpointEntraToken = "entra.token"
@@ -523,4 +524,37 @@ func newGUID() string {
 
 func writeJSONError(w http.ResponseWriter, status int, body any) {
 	writeJSON(w, status, body)
+}
+
+// ContainsEntraToken reports whether text holds any Entra token the
+// simulator issued: tests use it to check that logs and error messages
+// never show one.
+func (s *Sim) ContainsEntraToken(text string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for tok := range s.issued {
+		if strings.Contains(text, tok) {
+			return true
+		}
+	}
+	return false
+}
+
+// Since returns what happened after before was taken: counts as
+// differences, and the exchanges and requests recorded since. It assumes
+// no Reset in between.
+func (st Stats) Since(before Stats) Stats {
+	d := Stats{Counts: map[string]int{}}
+	for k, v := range st.Counts {
+		if n := v - before.Counts[k]; n != 0 {
+			d.Counts[k] = n
+		}
+	}
+	if len(st.Exchanges) >= len(before.Exchanges) {
+		d.Exchanges = st.Exchanges[len(before.Exchanges):]
+	}
+	if len(st.Requests) >= len(before.Requests) {
+		d.Requests = st.Requests[len(before.Requests):]
+	}
+	return d
 }

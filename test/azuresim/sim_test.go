@@ -141,8 +141,12 @@ func TestIMDS(t *testing.T) {
 			}
 		})
 	}
-	if got := w.sim.Stats().Count(IMDSHost, EndpointIMDS); got != len(tests) {
-		t.Errorf("IMDS count %d, want %d", got, len(tests))
+	st := w.sim.Stats()
+	if got := st.Count(IMDSHost, EndpointIMDS); got != len(tests)-1 {
+		t.Errorf("IMDS token requests %d, want %d", got, len(tests)-1)
+	}
+	if got := st.Count(IMDSHost, EndpointIMDSProbe); got != 1 {
+		t.Errorf("IMDS probes %d, want 1 (the request without Metadata)", got)
 	}
 }
 
