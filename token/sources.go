@@ -78,8 +78,8 @@ func (o SourceOptions) normalized() SourceOptions {
 	return o
 }
 
-// A configuredSource can tell, without I/O, whether its environment is
-// present and complete.
+// A configuredSource can tell from environment variables alone whether its
+// environment is present and complete.
 type configuredSource interface {
 	Source
 	// check returns a non-empty unavailable reason when the source's
@@ -126,12 +126,14 @@ func NewSources(names []string, s SourceSettings, o SourceOptions) ([]Source, er
 	return out, nil
 }
 
-// AutoSources returns the automatic order: the sources whose environment is
-// present and complete, in SourceNames order, and for each other one a reason
-// for the debug log ("github: ACTIONS_ID_TOKEN_REQUEST_URL is not set ...").
-// It reads environment variables and looks az and azd up on PATH; it does no
-// network I/O. The managed source is always included: whether IMDS exists is
-// found out, quickly, only when a token is needed.
+// AutoSources returns the automatic order: in SourceNames order, the sources
+// whose environment variables are present and complete, and for each other
+// one a reason for the debug log and the final error ("github:
+// ACTIONS_ID_TOKEN_REQUEST_URL is not set ..."). It only reads environment
+// variables, so that the cached path can afford it. managed, cli and azd are
+// always included: whether IMDS answers, or az and azd are on PATH, is found
+// out (quickly) only when a token is needed, and a missing one is then
+// reported as unavailable, so the next source is tried.
 func AutoSources(s SourceSettings, o SourceOptions) (sources []Source, skipped []string) {
 	o = o.normalized()
 	for _, n := range SourceNames() {
@@ -172,10 +174,13 @@ func newSource(name string, s SourceSettings, o SourceOptions) Source {
 	return nil
 }
 
+// srcIdentityEscaper is read-only after initialisation.
+var srcIdentityEscaper = strings.NewReplacer("%", "%25", ",", "%2C", "=", "%3D")
+
 // srcIdentity formats "name:k=v,k=v" with empty values left out. Values are
 // escaped so that no two different settings give the same string.
 func srcIdentity(name string, kv ...string) string {
-	esc := strings.NewReplacer("%", "%25", ",", "%2C", "=", "%3D")
+	esc := srcIdentityEscaper
 	var parts []string
 	for i := 0; i+1 < len(kv); i += 2 {
 		if kv[i+1] != "" {

@@ -3,6 +3,7 @@ package token
 import (
 	"context"
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -54,37 +55,31 @@ func TestAutoSources(t *testing.T) {
 		name        string
 		s           SourceSettings
 		env         srcEnv
-		onPath      []string
 		want        []string
 		wantSkipped []string // substrings, in order
 	}{
-		{name: "bare machine", want: []string{"managed"},
-			wantSkipped: []string{"env: neither", "workload: neither", "github: ACTIONS_ID_TOKEN_REQUEST_URL is not set", "pipelines: SYSTEM_OIDCREQUESTURI is not set", "cli: the Azure CLI (az) is not on PATH", "azd: the Azure Developer CLI (azd) is not on PATH"}},
-		{name: "laptop", onPath: []string{"az", "azd"}, want: []string{"managed", "cli", "azd"}},
+		{name: "bare machine", want: []string{"managed", "cli", "azd"},
+			wantSkipped: []string{"env: neither", "workload: neither", "github: ACTIONS_ID_TOKEN_REQUEST_URL is not set", "pipelines: SYSTEM_OIDCREQUESTURI is not set"}},
 		{name: "AKS workload identity", s: SourceSettings{ClientID: "cid", TenantID: srcTenant, FederatedTokenFile: "/var/run/secrets/azure/tokens/azure-identity-token"},
-			want: []string{"workload", "managed"}},
-		{name: "GitLab", s: full, env: srcEnv{envFederatedToken: "eyJ.x.y"}, want: []string{"workload", "managed"}},
-		{name: "service principal", s: full, env: srcEnv{envClientSecret: "s"}, onPath: []string{"az"}, want: []string{"env", "managed", "cli"}},
+			want: []string{"workload", "managed", "cli", "azd"}},
+		{name: "GitLab", s: full, env: srcEnv{envFederatedToken: "eyJ.x.y"}, want: []string{"workload", "managed", "cli", "azd"}},
+		{name: "service principal", s: full, env: srcEnv{envClientSecret: "s"}, want: []string{"env", "managed", "cli", "azd"}},
 		{name: "secret wins over workload", s: SourceSettings{ClientID: "cid", TenantID: srcTenant, FederatedTokenFile: "/f"}, env: srcEnv{envClientSecret: "s"},
-			want: []string{"env", "workload", "managed"}},
+			want: []string{"env", "workload", "managed", "cli", "azd"}},
 		{name: "secret without client ID is skipped with a reason", s: SourceSettings{TenantID: srcTenant}, env: srcEnv{envClientSecret: "s"},
-			want: []string{"managed"}, wantSkipped: []string{"env: AZURE_CLIENT_SECRET is set but AZURE_CLIENT_ID is not"}},
-		{name: "GitHub runner on an Azure VM", s: full, env: gh, onPath: []string{"az"}, want: []string{"github", "managed", "cli"}},
-		{name: "GitHub job without AZURE_CLIENT_ID", s: SourceSettings{}, env: gh, want: []string{"managed"},
+			want: []string{"managed", "cli", "azd"}, wantSkipped: []string{"env: AZURE_CLIENT_SECRET is set but AZURE_CLIENT_ID is not"}},
+		{name: "GitHub runner on an Azure VM", s: full, env: gh, want: []string{"github", "managed", "cli", "azd"}},
+		{name: "GitHub job without AZURE_CLIENT_ID", s: SourceSettings{}, env: gh, want: []string{"managed", "cli", "azd"},
 			wantSkipped: []string{"github: this GitHub Actions job can get an ID token, but AZURE_CLIENT_ID is not set"}},
-		{name: "Azure Pipelines", env: ado, onPath: []string{"az"}, want: []string{"pipelines", "managed", "cli"}},
+		{name: "Azure Pipelines", env: ado, want: []string{"pipelines", "managed", "cli", "azd"}},
 		{name: "Azure Pipelines without the access token", env: srcEnv{envPipelinesOIDCURI: "https://ado/oidc", envPipelinesConnectionID: "c", envPipelinesClientID: "sc", envPipelinesTenantID: srcTenant},
-			want: []string{"managed"}, wantSkipped: []string{"pipelines: AZURESUBSCRIPTION_SERVICE_CONNECTION_ID is set but SYSTEM_ACCESSTOKEN is not"}},
+			want: []string{"managed", "cli", "azd"}, wantSkipped: []string{"pipelines: AZURESUBSCRIPTION_SERVICE_CONNECTION_ID is set but SYSTEM_ACCESSTOKEN is not"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			o := srcTestOptions(tc.env, nil, &srcLogBuffer{})
 			o.LookPath = func(name string) (string, error) {
-				for _, p := range tc.onPath {
-					if p == name {
-						return "/usr/bin/" + name, nil
-					}
-				}
+				t.Errorf("AutoSources looked %s up on PATH: the cached path must not pay for that", name)
 				return "", errors.New("not found")
 			}
 			got, skipped := AutoSources(tc.s, o)
@@ -239,6 +234,20 @@ func TestSrcAuthority(t *testing.T) {
 		}
 		if err != nil || got != tc.want {
 			t.Errorf("srcAuthority(%+v, %+v) = %q, %v; want %q", tc.s, tc.c, got, err, tc.want)
+		}
+	}
+}
+
+// BenchmarkAutoSources measures what the cached path pays to choose the
+// sources and compute their identities: environment reads and two PATH
+// lookups.
+func BenchmarkAutoSources(b *testing.B) {
+	o := SourceOptions{Getenv: os.Getenv}
+	s := SourceSettings{ClientID: "c", TenantID: "t"}
+	for b.Loop() {
+		srcs, _ := AutoSources(s, o)
+		for _, src := range srcs {
+			_ = src.Identity()
 		}
 	}
 }
