@@ -1,0 +1,5 @@
+//go:build !unix
+
+package filecache
+
+func setUmask(int) int { return 0 }
