@@ -772,6 +772,11 @@ func TestLockWaitIsBounded(t *testing.T) {
 			if got := errors.Is(err, ErrLockTimeout); got != tt.wantTimeout {
 				t.Errorf("errors.Is(err, ErrLockTimeout) = %v, want %v (err: %v)", got, tt.wantTimeout, err)
 			}
+			// Package token cannot import this one: it recognises a
+			// timeout as a deadline.
+			if got := errors.Is(err, context.DeadlineExceeded); got != tt.wantTimeout {
+				t.Errorf("errors.Is(err, context.DeadlineExceeded) = %v, want %v", got, tt.wantTimeout)
+			}
 		})
 	}
 

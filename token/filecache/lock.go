@@ -40,9 +40,11 @@ type keyLock struct {
 // Lock takes the advisory lock of key's entry, waiting no longer than the
 // lesser of ctx and Options.LockWait. It creates the directory if needed,
 // since a Put is about to follow. On error the returned unlock is a no-op,
-// and the caller should go on without the lock: errors.Is(err,
-// ErrLockTimeout) means another holder was too slow, anything else that the
-// cache directory is unusable.
+// and the caller should go on without the lock. A timeout error matches
+// both ErrLockTimeout and context.DeadlineExceeded (the latter for callers
+// in package token, which cannot import this one): another holder was too
+// slow, so look once more and then fetch. Any other error means the cache
+// directory is unusable.
 //
 // The lock is released by unlock, or by the operating system when the
 // holding process dies, so a crashed holder never blocks others for longer
