@@ -30,7 +30,7 @@ import (
 // srcConfidentialContext resolves and checks what every confidential-client
 // source needs before it may touch the network.
 func srcConfidentialContext(source string, s SourceSettings, c Cloud, clientID, tenantID string) (srcHintContext, error) {
-	h := srcHintContext{source: source, clientID: clientID, tenantID: tenantID}
+	h := srcHintContext{source: source, clientID: clientID, tenantID: tenantID, net: &srcNetRecorder{}}
 	authority, err := srcAuthority(s, c)
 	if err != nil {
 		return h, srcErrorf(source, "%v", err)
@@ -61,7 +61,7 @@ func srcTokenWithAssertion(ctx context.Context, h srcHintContext, o SourceOption
 		return a, nil
 	}
 	cred, err := azidentity.NewClientAssertionCredential(h.tenantID, h.clientID, getAssertion, &azidentity.ClientAssertionCredentialOptions{
-		ClientOptions:            srcEntraClientOptions(h.authority, o),
+		ClientOptions:            srcEntraClientOptions(h.authority, o, h.net),
 		DisableInstanceDiscovery: true,
 	})
 	if err != nil {

@@ -63,7 +63,7 @@ func (e *envSource) EntraToken(ctx context.Context, c Cloud, scope string) (Entr
 	}
 	secret := e.o.Getenv(envClientSecret)
 	password := e.o.Getenv(envClientCertPassword)
-	co := srcEntraClientOptions(h.authority, e.o)
+	co := srcEntraClientOptions(h.authority, e.o, h.net)
 
 	var tok EntraToken
 	if secret != "" {

@@ -149,3 +149,20 @@ func TestEnvSourceAvailability(t *testing.T) {
 		})
 	}
 }
+
+func TestEnvSourceEntraUnreachable(t *testing.T) {
+	tr := &srcNoNetTransport{}
+	var logs srcLogBuffer
+	src, _ := NewSources([]string{"env"}, SourceSettings{ClientID: "c", TenantID: srcTenant}, srcTestOptions(srcEnv{envClientSecret: "abcdefgh"}, tr, &logs))
+	_, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), DefaultScope)
+	t.Logf("error: %v", err)
+	if err == nil || errors.Is(err, ErrSourceUnavailable) {
+		t.Fatalf("err = %v, want a failure", err)
+	}
+	for _, w := range []string{"could not reach Entra ID at https://login.microsoftonline.com/", "no route to host", "proxy settings"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not mention %q", w)
+		}
+	}
+	srcAssertNoSecrets(t, []string{err.Error(), logs.String()}, "abcdefgh")
+}

@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 )
@@ -170,6 +172,35 @@ type srcHintContext struct {
 	tenantID  string
 	authority string
 	assertion *srcAssertionClaims // the federated token's claims, if any
+	net       *srcNetRecorder     // the last transport error, if recorded
+}
+
+// srcNetRecorder is an azcore per-retry policy that remembers the last
+// transport error (no answer at all), so that an error can say "connection
+// refused" or "no such host" where MSAL only says it could not resolve an
+// endpoint. Transport errors name the URL, never a request body.
+type srcNetRecorder struct {
+	mu   sync.Mutex
+	last error
+}
+
+func (r *srcNetRecorder) Do(req *policy.Request) (*http.Response, error) {
+	resp, err := req.Next()
+	if err != nil && req.Raw().Context().Err() == nil {
+		r.mu.Lock()
+		r.last = err
+		r.mu.Unlock()
+	}
+	return resp, err
+}
+
+func (r *srcNetRecorder) lastError() error {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
 }
 
 // srcAssertionClaims are the claims of a federated token that a federated
@@ -261,7 +292,11 @@ func srcEntraFailure(ctx context.Context, h srcHintContext, err error, secrets .
 	if f.status != 0 {
 		msg = fmt.Sprintf("Entra ID at %s refused client %q in tenant %q: %s", h.authority, h.clientID, h.tenantID, f.text)
 	} else {
-		msg = fmt.Sprintf("could not get a token from Entra ID at %s for client %q in tenant %q: %s", h.authority, h.clientID, h.tenantID, f.text)
+		why := f.text
+		if nerr := h.net.lastError(); nerr != nil {
+			why = srcFirstLine(nerr.Error())
+		}
+		msg = fmt.Sprintf("could not reach Entra ID at %s for client %q in tenant %q: %s", h.authority, h.clientID, h.tenantID, why)
 	}
 	msg = strings.TrimRight(msg, ".")
 	if hint := srcAADSTSHint(f.code, h); hint != "" {

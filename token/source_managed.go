@@ -91,8 +91,10 @@ func (m *managedSource) EntraToken(ctx context.Context, _ Cloud, scope string) (
 			return EntraToken{}, err
 		}
 	}
+	rec := &srcNetRecorder{}
 	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
 		ClientOptions: azcore.ClientOptions{
+			PerRetryPolicies: []policy.Policy{rec},
 			// IMDS throttles (429) and has brief 5xx and 404/410 spells while
 			// a VM or identity is being set up; a few short retries ride
 			// those out without the defaults' 6 retries from 2 s. azidentity
@@ -113,7 +115,7 @@ func (m *managedSource) EntraToken(ctx context.Context, _ Cloud, scope string) (
 	}
 	tok, err := srcGetToken(ctx, cred, scope)
 	if err != nil {
-		return EntraToken{}, m.failure(ctx, err, imds, endpoint, desc)
+		return EntraToken{}, m.failure(ctx, err, rec, imds, endpoint, desc)
 	}
 	srcLogToken(m.o, SourceManaged, tok)
 	return tok, nil
@@ -162,7 +164,7 @@ func (m *managedSource) probe(ctx context.Context) error {
 // system-assigned identity on this machine, Docker Desktop's IMDS stand-in)
 // and an answer at the IMDS address that is not JSON (a proxy); everything
 // else is a failure of an identity that exists.
-func (m *managedSource) failure(ctx context.Context, err error, imds bool, endpoint, desc string) error {
+func (m *managedSource) failure(ctx context.Context, err error, rec *srcNetRecorder, imds bool, endpoint, desc string) error {
 	if cerr := srcCtxError(ctx, SourceManaged, "getting a token for "+desc+" from the "+endpoint); cerr != nil {
 		return cerr
 	}
@@ -184,7 +186,9 @@ func (m *managedSource) failure(ctx context.Context, err error, imds bool, endpo
 	case f.status == http.StatusTooManyRequests:
 		msg += ": IMDS is throttling requests; retry in a few seconds"
 	case f.status == 0:
-		msg += ": the endpoint could not be reached"
+		if nerr := rec.lastError(); nerr != nil {
+			msg = fmt.Sprintf("could not reach the %s for %s: %s", endpoint, desc, srcFirstLine(nerr.Error()))
+		}
 	default:
 		if hint := srcAADSTSHint(f.code, srcHintContext{source: SourceManaged}); hint != "" {
 			msg += ": " + hint

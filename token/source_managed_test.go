@@ -308,3 +308,25 @@ func TestManagedSourceAppService(t *testing.T) {
 	}
 	srcAssertNoSecrets(t, []string{srcErrText(err), logs.String()}, header)
 }
+
+func TestManagedSourceAppServiceUnreachable(t *testing.T) {
+	clearManagedIdentityEnv(t)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	const header = "identity-header-value-secret"
+	t.Setenv("IDENTITY_ENDPOINT", closed.URL+"/msi/token")
+	t.Setenv("IDENTITY_HEADER", header)
+	var logs srcLogBuffer
+	src, _ := NewSources([]string{"managed"}, SourceSettings{}, srcTestOptions(srcEnv{}, nil, &logs))
+	_, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), "https://appservice-unreachable.example/.default")
+	t.Logf("error: %v", err)
+	if err == nil || errors.Is(err, ErrSourceUnavailable) {
+		t.Fatalf("err = %v, want a failure: the environment says App Service", err)
+	}
+	for _, w := range []string{"could not reach the App Service managed identity endpoint", "connection refused"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not mention %q", w)
+		}
+	}
+	srcAssertNoSecrets(t, []string{err.Error(), logs.String()}, header)
+}

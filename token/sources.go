@@ -238,9 +238,16 @@ func srcValidTenant(t string) bool {
 // credentials. Retries are few and short: docker waits for us, and Entra's
 // transient failures clear within seconds or not at all. TryTimeout bounds a
 // hung connection even when the caller set no deadline.
-func srcEntraClientOptions(authority string, o SourceOptions) azcore.ClientOptions {
+// The recorder, if not nil, keeps the last transport error, which MSAL
+// replaces with a bare "unable to resolve an endpoint".
+func srcEntraClientOptions(authority string, o SourceOptions, rec *srcNetRecorder) azcore.ClientOptions {
+	var perRetry []policy.Policy
+	if rec != nil {
+		perRetry = append(perRetry, rec)
+	}
 	return azcore.ClientOptions{
-		Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: authority},
+		PerRetryPolicies: perRetry,
+		Cloud:            cloud.Configuration{ActiveDirectoryAuthorityHost: authority},
 		Retry: policy.RetryOptions{
 			MaxRetries:    2,
 			RetryDelay:    500 * time.Millisecond,
