@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func sourceNamesOf(srcs []Source) []string {
@@ -249,5 +250,31 @@ func BenchmarkAutoSources(b *testing.B) {
 		for _, src := range srcs {
 			_ = src.Identity()
 		}
+	}
+}
+
+// TestSourcesHonourContext checks that a caller's deadline ends a hung
+// request and is reported as such, not as "unavailable".
+func TestSourcesHonourContext(t *testing.T) {
+	env := srcEnv{
+		envClientSecret: "secret-value", envFederatedToken: "eyJ.e30.x",
+		envGitHubTokenURL: "https://gh.invalid/idtoken?api-version=2.0", envGitHubTokenToken: "gh-token",
+		envPipelinesOIDCURI: "https://ado.invalid/oidc", envPipelinesAccessToken: "ado-token", envPipelinesConnectionID: "c",
+	}
+	s := SourceSettings{ClientID: "c", TenantID: srcTenant}
+	for _, name := range []string{"env", "workload", "github", "pipelines", "managed"} {
+		t.Run(name, func(t *testing.T) {
+			if name == "managed" {
+				clearManagedIdentityEnv(t)
+			}
+			tr := &srcNoNetTransport{hang: true}
+			src, _ := NewSources([]string{name}, s, srcTestOptions(env, tr, &srcLogBuffer{}))
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			_, err := src[0].EntraToken(ctx, PublicCloud(), DefaultScope)
+			if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrSourceUnavailable) {
+				t.Errorf("err = %v, want a context.DeadlineExceeded failure", err)
+			}
+		})
 	}
 }
