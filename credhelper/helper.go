@@ -131,7 +131,8 @@ func (h *Helper) recognise(serverURL string) (*Config, Registry, error) {
 	}
 	reg, err := ParseServerURL(serverURL, extra...)
 	if err != nil {
-		h.o.Logger.Debug("not an ACR login server", "input", serverURL, "reason", err)
+		// The input itself is not logged: it may carry userinfo.
+		h.o.Logger.Debug("not an ACR login server", "reason", err)
 		return nil, Registry{}, credentials.NewErrCredentialsNotFound()
 	}
 	if cfgErr != nil {
@@ -144,7 +145,11 @@ func (h *Helper) config() (*Config, error) {
 	if h.o.Config != nil {
 		return h.o.Config, nil
 	}
-	return LoadConfig(ConfigPath(h.o.Getenv))
+	cfg, err := LoadConfig(ConfigPath(h.o.Getenv))
+	if err == nil && !cfg.Loaded() && h.o.Getenv(EnvConfig) != "" {
+		h.o.Logger.Warn("the config file named by "+EnvConfig+" does not exist; using defaults", "path", cfg.Path())
+	}
+	return cfg, err
 }
 
 // provider wires the sources, scopes and cache chosen for one registry.
