@@ -21,11 +21,12 @@ import (
 // provider caches the ACR refresh token for hours, so Entra tokens are
 // rare.
 //
-// Instance discovery is always disabled. Its only effect for a
-// client-credential flow is a request to login.microsoft.com that validates
-// the authority against Microsoft's list, which breaks air-gapped clouds and
-// any authority we were explicitly told to use. Our authority comes from the
-// registry's cloud or from the user's explicit configuration.
+// Instance discovery is always disabled. For a client-credential flow it
+// only adds a request per credential: to the authority's own
+// /common/discovery/instance for a well-known authority, or to
+// login.microsoft.com to validate any other, which fails in air-gapped and
+// private clouds. Our authority comes from the registry's cloud or from the
+// user's explicit configuration, so there is nothing to validate.
 
 // srcConfidentialContext resolves and checks what every confidential-client
 // source needs before it may touch the network.
