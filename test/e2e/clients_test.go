@@ -85,11 +85,8 @@ func TestRealClients(t *testing.T) {
 		}
 	})
 	step("podman pull", "podman", func(t *testing.T) {
-		args := append(u.ContainersArgs(), "--events-backend", "none", "--cgroup-manager", "cgroupfs",
-			"pull", "--signature-policy", u.PolicyFile(), ref1)
-		run(t, u, "podman", args...)
-		out := run(t, u, "podman", append(u.ContainersArgs(), "--events-backend", "none", "--cgroup-manager", "cgroupfs",
-			"image", "inspect", "--format", "{{.Digest}}", ref1)...).Stdout
+		run(t, u, "podman", append(u.PodmanArgs(), "pull", "--signature-policy", u.PolicyFile(), ref1)...)
+		out := run(t, u, "podman", append(u.PodmanArgs(), "image", "inspect", "--format", "{{.Digest}}", ref1)...).Stdout
 		if strings.TrimSpace(out) != digest {
 			t.Errorf("podman has digest %q, want %s", strings.TrimSpace(out), digest)
 		}

@@ -82,6 +82,11 @@ func SetupNamespace(dir string, hosts []string) error {
 			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
 		}
 	}
+	// podman keeps its locks in /dev/shm: a private one leaves the
+	// machine's alone (and is writable in an unprivileged namespace).
+	if err := syscall.Mount("tmpfs", "/dev/shm", "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=1777"); err != nil {
+		return fmt.Errorf("mount a private /dev/shm in the test namespace: %w", err)
+	}
 	var h strings.Builder
 	h.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
 	for _, name := range hosts {

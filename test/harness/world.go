@@ -208,6 +208,17 @@ func (w *World) NewUser(o UserOptions) (*User, error) {
 	if err := os.WriteFile(filepath.Join(dir, "containers", "registries.conf"), []byte("unqualified-search-registries = []\n"), 0o644); err != nil {
 		return nil, err
 	}
+	// Signature lookaside under the user's own directory: the default,
+	// /var/lib/containers/sigstore, is not ours to touch (and not writable
+	// in an unprivileged namespace, where the tools think they are root).
+	regd := filepath.Join(dir, "home", ".config", "containers", "registries.d")
+	if err := os.MkdirAll(regd, 0o700); err != nil {
+		return nil, err
+	}
+	lookaside := "default-docker:\n  lookaside: file://" + filepath.Join(dir, "containers", "sigstore") + "\n  lookaside-staging: file://" + filepath.Join(dir, "containers", "sigstore") + "\n"
+	if err := os.WriteFile(filepath.Join(regd, "default.yaml"), []byte(lookaside), 0o644); err != nil {
+		return nil, err
+	}
 	path := []string{}
 	if o.FakeAz {
 		if err := w.writeFakeAz(filepath.Join(dir, "fakeaz", "az")); err != nil {
@@ -255,14 +266,24 @@ func (w *World) NewUser(o UserOptions) (*User, error) {
 func (u *User) Close() { _ = os.RemoveAll(u.runRoot) }
 
 // ContainersArgs are the global flags podman and buildah need here: vfs
-// storage under the user's directory, a short run root, and a signature
-// policy of the user's own.
+// storage under the user's directory and a short run root.
 func (u *User) ContainersArgs() []string {
 	return []string{
 		"--storage-driver", "vfs",
 		"--root", filepath.Join(u.Dir, "containers", "storage"),
 		"--runroot", u.runRoot,
 	}
+}
+
+// PodmanArgs are ContainersArgs plus what podman alone needs: its own
+// lock and temporary directory (the default, /run/libpod, belongs to the
+// machine), no event log, and no systemd cgroup manager.
+func (u *User) PodmanArgs() []string {
+	return append(u.ContainersArgs(),
+		"--tmpdir", filepath.Join(u.runRoot, "libpod"),
+		"--events-backend", "none",
+		"--cgroup-manager", "cgroupfs",
+	)
 }
 
 // PolicyFile is the user's signature policy (accept anything).

@@ -100,13 +100,12 @@ through "credHelpers": {"%s": "acr", "%s": "acr"}.
 
 	// 2. Every other client, same cache.
 	s.printf("\n2. Other clients on the same VM read it. They share the helper's cache.\n")
-	cargs := append([]string{}, vm.ContainersArgs()...)
 	steps := []clientStep{
 		{"crane pull " + ref1 + " hello.tar", "crane", []string{"crane", "pull", ref1, filepath.Join(vm.Dir, "pulled.tar")}},
 		{"skopeo inspect docker://" + ref1, "skopeo", []string{"skopeo", "inspect", "docker://" + ref1}},
 		{"docker manifest inspect " + ref1, "docker", []string{"docker", "manifest", "inspect", ref1}},
-		{"podman pull " + ref1, "podman", append(append([]string{"podman"}, cargs...), "--events-backend", "none", "--cgroup-manager", "cgroupfs", "pull", "--signature-policy", vm.PolicyFile(), ref1)},
-		{"buildah from " + ref1, "buildah", append(append([]string{"buildah"}, cargs...), "from", "--pull-always", "--signature-policy", vm.PolicyFile(), ref1)},
+		{"podman pull " + ref1, "podman", append(append([]string{"podman"}, vm.PodmanArgs()...), "pull", "--signature-policy", vm.PolicyFile(), ref1)},
+		{"buildah from " + ref1, "buildah", append(append([]string{"buildah"}, vm.ContainersArgs()...), "from", "--pull-always", "--signature-policy", vm.PolicyFile(), ref1)},
 	}
 	before = sim.Stats()
 	for _, st := range steps {
