@@ -83,3 +83,16 @@ func BenchmarkLockUnlock(b *testing.B) {
 		unlock()
 	}
 }
+
+// BenchmarkDecodeEntry isolates Get's JSON work from its system calls.
+func BenchmarkDecodeEntry(b *testing.B) {
+	k := testKey("myreg.azurecr.io")
+	data := rawEntry(b, 1, k, benchToken, time.Now().Add(time.Hour))
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeEntry(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -181,38 +181,47 @@ func classifyName(name string) (fileKind, string) {
 // file's identity, so a caller can later check that the name still refers
 // to the file it read.
 func readCapped(path string, withInfo bool) ([]byte, os.FileInfo, error) {
+	if !withInfo {
+		data, err := readSmallFile(path)
+		return data, nil, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer f.Close()
-	var fi os.FileInfo
-	if withInfo {
-		if fi, err = f.Stat(); err != nil {
-			return nil, nil, err
-		}
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
 	}
+	data, err := readAllCapped(f.Read)
+	return data, fi, err
+}
+
+// readAllCapped reads until EOF, growing its buffer up to maxFileSize+1
+// bytes so that an oversized file is detected without reading it all.
+func readAllCapped(read func([]byte) (int, error)) ([]byte, error) {
 	buf := make([]byte, 0, 4096)
 	for {
 		if len(buf) == cap(buf) {
 			if len(buf) > maxFileSize {
-				return nil, nil, errTooLarge
+				return nil, errTooLarge
 			}
 			grown := make([]byte, len(buf), min(2*cap(buf), maxFileSize+1))
 			copy(grown, buf)
 			buf = grown
 		}
-		n, err := f.Read(buf[len(buf):cap(buf)])
+		n, err := read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	if len(buf) > maxFileSize {
-		return nil, nil, errTooLarge
+		return nil, errTooLarge
 	}
-	return buf, fi, nil
+	return buf, nil
 }
