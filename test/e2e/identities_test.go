@@ -166,3 +166,21 @@ func merge(a, b map[string]string) map[string]string {
 	}
 	return out
 }
+
+// TestUnknownIdentity: a user-assigned identity the VM does not have fails
+// with a message and sends no token to any registry.
+func TestUnknownIdentity(t *testing.T) {
+	u := newUser(t, harness.UserOptions{Sources: "managed", Env: map[string]string{"AZURE_CLIENT_ID": "99999999-9999-4999-8999-999999999999"}})
+	before := world.Sim.Stats()
+	r := get(t, u, harness.Registry1)
+	if r.Code != 1 || strings.TrimSpace(r.Stdout) == "" {
+		t.Errorf("get with an identity the VM lacks: exit %d, stdout %q; want exit 1 and a message", r.Code, r.Stdout)
+	}
+	if strings.Contains(r.Stdout, "credentials not found in native keychain") {
+		t.Errorf("the failure reads as 'not found', which makes docker go anonymous in silence: %q", r.Stdout)
+	}
+	t.Logf("helper said: %s", strings.TrimSpace(r.Stdout))
+	if d := world.Sim.Stats().Since(before); d.Total(azuresim.EndpointExchange) != 0 {
+		t.Errorf("an exchange was attempted without a token: %v", identities(d.Exchanges))
+	}
+}
