@@ -114,6 +114,9 @@ func TestIdentitySources(t *testing.T) {
 			if len(d.Exchanges) != 1 || d.Exchanges[0].Identity != tt.identity || d.Exchanges[0].Status != 200 {
 				t.Fatalf("exchanges %v, want one for %s", identities(d.Exchanges), tt.identity)
 			}
+			if got := d.Exchanges[0].Tenant; got != sim.TenantID() {
+				t.Errorf("exchange sent tenant %q, want %s (AZURE_TENANT_ID, else the token's tid)", got, sim.TenantID())
+			}
 			if d.Total(tt.entra) != 1 {
 				t.Errorf("the Entra token should come from %s once:\n%s", tt.entra, d.CountSummary())
 			}
@@ -182,5 +185,39 @@ func TestUnknownIdentity(t *testing.T) {
 	t.Logf("helper said: %s", strings.TrimSpace(r.Stdout))
 	if d := world.Sim.Stats().Since(before); d.Total(azuresim.EndpointExchange) != 0 {
 		t.Errorf("an exchange was attempted without a token: %v", identities(d.Exchanges))
+	}
+}
+
+// TestCacheCommands: list shows the cached registry, erase drops it, and
+// the next get exchanges again; store stores nothing.
+func TestCacheCommands(t *testing.T) {
+	u := newUser(t, harness.UserOptions{Sources: "managed"})
+	ctx := ctxFor(t)
+	before := world.Sim.Stats()
+	if r := get(t, u, harness.Registry1); r.Code != 0 {
+		t.Fatalf("%s", r.Failure())
+	}
+	if r := u.Helper(ctx, "list", ""); r.Code != 0 || !strings.Contains(r.Stdout, harness.Registry1) {
+		t.Errorf("list after get: %s", r.Failure())
+	}
+	if r := u.Helper(ctx, "erase", harness.Registry1); r.Code != 0 {
+		t.Errorf("erase: %s", r.Failure())
+	}
+	if r := u.Helper(ctx, "list", ""); r.Code != 0 || strings.Contains(r.Stdout, harness.Registry1) {
+		t.Errorf("list after erase still shows %s: %s", harness.Registry1, r.Failure())
+	}
+	if r := get(t, u, harness.Registry1); r.Code != 0 {
+		t.Fatalf("%s", r.Failure())
+	}
+	if n := world.Sim.Stats().Since(before).Count(harness.Registry1, azuresim.EndpointExchange); n != 2 {
+		t.Errorf("get, erase, get made %d exchanges, want 2", n)
+	}
+	store := `{"ServerURL":"myreg.azurecr.io","Username":"user","Secret":"hunter2"}`
+	r := u.Helper(ctx, "store", store)
+	if r.Code == 0 {
+		t.Errorf("store succeeded; it must refuse (this helper stores nothing): %s", r.Failure())
+	}
+	if strings.Contains(r.Stdout+r.Stderr, "hunter2") {
+		t.Errorf("store echoed the secret it was given")
 	}
 }
