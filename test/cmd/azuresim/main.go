@@ -6,11 +6,14 @@
 //	azuresim shell -helper bin/docker-credential-acr -crane test/.bin/crane [command...]
 //	    starts the world and runs command (default: $SHELL) as a user on a
 //	    VM with a managed identity, with docker and containers tools set up
-//	    to use the helper; the simulator's counts are at $AZURESIM_CONTROL/stats.
+//	    to use the helper; `$AZURESIM stats` prints the simulator's counts.
+//	azuresim stats [-json]
+//	    inside that shell: what the simulator saw so far ($AZURESIM_CONTROL).
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -19,13 +22,17 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/docker-credential-acr/docker-credential-acr/test/azuresim"
 	"github.com/docker-credential-acr/docker-credential-acr/test/harness"
 )
 
 func main() {
 	harness.MaybeRunFakeAz()
+	if len(os.Args) >= 2 && os.Args[1] == "stats" {
+		os.Exit(stats(os.Args[2:]))
+	}
 	if len(os.Args) < 2 || (os.Args[1] != "demo" && os.Args[1] != "shell") {
-		fmt.Fprintln(os.Stderr, "usage: azuresim demo|shell -helper PATH -crane PATH [command...]")
+		fmt.Fprintln(os.Stderr, "usage: azuresim demo|shell -helper PATH -crane PATH [command...] | azuresim stats [-json]")
 		os.Exit(2)
 	}
 	if !harness.InNamespace() {
@@ -106,11 +113,16 @@ func shell(helper, crane string, args []string) int {
 		args = []string{sh}
 		fmt.Fprintf(os.Stderr, "azuresim: simulated Azure and registries %s, %s are up in this namespace.\n"+
 			"azuresim: you are a VM with a managed identity (DOCKER_CREDENTIAL_ACR_SOURCES=managed); try: crane ls %s/hello\n"+
-			"azuresim: counts: wget -qO- $AZURESIM_CONTROL/stats   (exit the shell to stop everything)\n",
+			"azuresim: what the simulated Azure saw: $AZURESIM stats   (exit the shell to stop everything)\n",
 			harness.Registry1, harness.Registry2, harness.Registry1)
 	}
 	cmd := u.Command(context.Background(), args[0], args[1:]...)
-	cmd.Env = append(cmd.Env, "AZURESIM_CONTROL=http://"+w.ControlAddr, "PS1=azuresim$ ")
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "azuresim:", err)
+		return 1
+	}
+	cmd.Env = append(cmd.Env, "AZURESIM_CONTROL="+w.ControlAddr, "AZURESIM="+self, "PS1=azuresim$ ")
 	if t := os.Getenv("TERM"); t != "" {
 		cmd.Env = append(cmd.Env, "TERM="+t)
 	}
@@ -125,7 +137,37 @@ func shell(helper, crane string, args []string) int {
 	return 0
 }
 
-// say writes the story.
+// stats prints what the simulator of the enclosing `azuresim shell` saw.
+func stats(args []string) int {
+	fs := flag.NewFlagSet("stats", flag.ExitOnError)
+	asJSON := fs.Bool("json", false, "print the full record as JSON")
+	_ = fs.Parse(args)
+	addr := os.Getenv("AZURESIM_CONTROL")
+	if addr == "" {
+		fmt.Fprintln(os.Stderr, "azuresim stats: AZURESIM_CONTROL is not set: run this inside `azuresim shell`")
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := azuresim.FetchStats(ctx, addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "azuresim stats:", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(st)
+		return 0
+	}
+	fmt.Print(st.CountSummary())
+	for _, e := range st.Exchanges {
+		fmt.Printf("  exchange %s %s for %s: %d %s\n", e.Time.Format("15:04:05.000"), e.Host, e.Identity, e.Status, e.Error)
+	}
+	return 0
+}
+
+// story writes the demo's output.
 type story struct {
 	out    io.Writer
 	failed []string
