@@ -127,21 +127,26 @@ func (p *Provider) RefreshToken(ctx context.Context, target Target) (Entry, erro
 		return cached, nil
 	}
 	if !ok && p.o.NegativeTTL > 0 && p.o.Cache.GetNegative(ctx, key.Identity) {
-		return Entry{}, fmt.Errorf("%w for %s: none of the identity sources (%s) was available a moment ago, and that is remembered for %s; "+
-			"set DOCKER_CREDENTIAL_ACR_SOURCES to choose a source, or DOCKER_CREDENTIAL_ACR_NO_CACHE=1 to retry at once",
-			ErrNoSource, target.LoginServer, p.sourceNames(), p.o.NegativeTTL)
+		return Entry{}, p.rememberedNoSource(target)
 	}
 
 	// One process fetches; the others wait here and then find its result.
+	// After a lock timeout the holder may just have finished, so look
+	// again either way.
 	unlock, err := p.o.Cache.Lock(ctx, key)
 	if err != nil {
 		log.Debug("going on without the cache lock", "error", err)
 	} else {
 		defer unlock()
-		if again, ok2 := p.o.Cache.Get(ctx, key); ok2 && Fresh(again, p.o.Now()) {
-			log.Debug("another process refreshed the token while we waited", "source", again.Source)
-			return again, nil
-		}
+	}
+	if again, ok2 := p.o.Cache.Get(ctx, key); ok2 && Fresh(again, p.o.Now()) {
+		log.Debug("another process refreshed the token while we waited", "source", again.Source)
+		return again, nil
+	}
+	// Waiters queued behind a holder that found no identity must not each
+	// probe the sources again.
+	if !ok && p.o.NegativeTTL > 0 && p.o.Cache.GetNegative(ctx, key.Identity) {
+		return Entry{}, p.rememberedNoSource(target)
 	}
 
 	fetched, err := p.fetch(ctx, target, log)
@@ -238,6 +243,12 @@ func (p *Provider) fetchFrom(ctx context.Context, src Source, target Target, log
 		return e, nil
 	}
 	return Entry{}, lastErr
+}
+
+func (p *Provider) rememberedNoSource(target Target) error {
+	return fmt.Errorf("%w for %s: none of the identity sources (%s) was available a moment ago, and that is remembered for %s; "+
+		"set DOCKER_CREDENTIAL_ACR_SOURCES to choose a source, or DOCKER_CREDENTIAL_ACR_NO_CACHE=1 to retry at once",
+		ErrNoSource, target.LoginServer, p.sourceNames(), p.o.NegativeTTL)
 }
 
 func (p *Provider) sourceNames() string {

@@ -110,7 +110,13 @@ func newCache(getenv func(string) string, logger *slog.Logger) token.Cache {
 	}
 	dir, err := filecache.DefaultDir(getenv)
 	if err != nil {
-		logger.Debug("running without a token cache", "reason", err)
+		// Ignoring a directory the user named deserves a word; having no
+		// HOME is ordinary on some machines.
+		if getenv(filecache.EnvCacheDir) != "" {
+			logger.Warn("running without a token cache", "reason", err)
+		} else {
+			logger.Debug("running without a token cache", "reason", err)
+		}
 		return token.NoCache{}
 	}
 	return filecache.New(dir, filecache.Options{Logger: logger})
