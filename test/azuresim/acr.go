@@ -24,6 +24,8 @@ func (s *Sim) Handler() http.Handler {
 		switch {
 		case s.isAuthority(host):
 			s.serveEntra(w, r)
+		case host == GitHubTokenHost || host == PipelinesHost:
+			s.serveCI(w, r, host)
 		case s.registry(host) != nil:
 			s.serveACR(w, r, host)
 		default:
@@ -43,6 +45,10 @@ func (s *Sim) classify(r *http.Request) string {
 	switch {
 	case s.isAuthority(host):
 		return classifyEntra(r)
+	case host == GitHubTokenHost:
+		return EndpointGitHubOIDC
+	case host == PipelinesHost:
+		return EndpointPipelines
 	case s.registry(host) != nil:
 		switch r.URL.Path {
 		case "/oauth2/exchange":

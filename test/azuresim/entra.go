@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 func writeJSON(w http.ResponseWriter, status int, body any) {
@@ -207,7 +209,21 @@ func (s *Sim) serveEntraToken(w http.ResponseWriter, r *http.Request, tenant str
 			aadError(w, http.StatusBadRequest, "invalid_request", 50027, "Invalid client_assertion_type.")
 			return
 		}
-		iss, sub, err := s.verifyFederated(f.Get("client_assertion"))
+		assertion := f.Get("client_assertion")
+		unverified := jwt.MapClaims{}
+		if _, _, err := jwt.NewParser().ParseUnverified(assertion, unverified); err != nil {
+			aadError(w, http.StatusBadRequest, "invalid_client", 700211, "Invalid client assertion: "+err.Error())
+			return
+		}
+		if unverified["iss"] == clientID {
+			endpoint := "https://" + hostOnly(r.Host) + "/" + tenant + "/oauth2/v2.0/token"
+			if err := verifyCertAssertion(assertion, clientID, endpoint, app.Certificates); err != nil {
+				aadError(w, http.StatusUnauthorized, "invalid_client", 700027, "Client assertion failed signature validation: "+err.Error())
+				return
+			}
+			break
+		}
+		iss, sub, err := s.verifyFederated(assertion)
 		if err != nil {
 			aadError(w, http.StatusBadRequest, "invalid_client", 700211, "Invalid client assertion: "+err.Error())
 			return

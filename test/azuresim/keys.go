@@ -136,3 +136,29 @@ func libtrustKeyID(pub crypto.PublicKey) (string, error) {
 	}
 	return b.String(), nil
 }
+
+// ClientCertificate is a service principal's certificate credential.
+type ClientCertificate struct {
+	Cert    *x509.Certificate
+	CertPEM []byte
+	KeyPEM  []byte // PKCS#8, unencrypted
+}
+
+// NewClientCertificate makes a self-signed certificate and key for an app
+// registration's certificate credential.
+func NewClientCertificate(cn string) (*ClientCertificate, error) {
+	k, err := newSigningKey(cn)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(k.certPEM)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k.key)
+	if err != nil {
+		return nil, err
+	}
+	return &ClientCertificate{Cert: cert, CertPEM: k.certPEM, KeyPEM: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})}, nil
+}

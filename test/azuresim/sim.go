@@ -15,6 +15,7 @@ package azuresim
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -39,6 +40,8 @@ const (
 	EndpointACRToken   = "acr.token" // /oauth2/token: access tokens for clients
 	EndpointProxy      = "acr.proxy" // everything passed on to the registry
 	EndpointAz         = "az"        // the fake Azure CLI asked for a token
+	EndpointGitHubOIDC = "ci.github" // a GitHub Actions job asked for an ID token
+	EndpointPipelines  = "ci.pipelines"
 	EndpointTLSHello   = "tls.hello" // a TLS handshake began (by SNI)
 	EndpointUnknown    = "unknown"   // a host or path the simulator does not serve
 )
@@ -57,6 +60,19 @@ const ACRIssuer = "Azure Container Registry"
 
 // FederatedAudience is the audience Entra requires of federated assertions.
 const FederatedAudience = "api://AzureADTokenExchange"
+
+// Simulated CI token services, served over TLS like the rest, and the
+// issuers of the ID tokens they hand out.
+const (
+	// GitHubTokenHost serves ACTIONS_ID_TOKEN_REQUEST_URL: GET with the
+	// job's bearer token and ?audience=, answering {"value": <ID token>}.
+	GitHubTokenHost = "pipelines.actions.githubusercontent.com"
+	GitHubIssuer    = "https://token.actions.githubusercontent.com"
+	// PipelinesHost serves SYSTEM_OIDCREQUESTURI: POST with the job's
+	// bearer token and ?serviceConnectionId=, answering {"oidcToken": …}.
+	PipelinesHost   = "dev.azure.com"
+	PipelinesIssuer = "https://vstoken.dev.azure.com/00000000-0000-4000-8000-0000000000de"
+)
 
 // Options configure a Sim. Zero values take the defaults noted.
 type Options struct {
@@ -114,6 +130,9 @@ type App struct {
 	// Federated lists the external tokens (issuer, subject) this app
 	// trusts, as a federated identity credential does.
 	Federated []FederatedCredential
+	// Certificates are accepted for signed client assertions (iss = sub
+	// = the client ID, aud = the token endpoint, RS256 or PS256).
+	Certificates []*x509.Certificate
 	// Kind names the principal in records; default "app", or "workload"
 	// when Federated is set.
 	Kind string
@@ -200,7 +219,8 @@ type Sim struct {
 	apps       map[string]App
 	principals map[string]Principal // by object ID
 	cliUser    Principal
-	issued     map[string]bool // Entra tokens handed out
+	ciJobs     map[string]ciJob // by the job's bearer token
+	issued     map[string]bool  // Entra tokens handed out
 	counts     map[string]int
 	exchanges  []Exchange
 	requests   []Request
@@ -244,6 +264,7 @@ func New(opts Options) (*Sim, error) {
 		principals: map[string]Principal{},
 		issued:     map[string]bool{},
 		counts:     map[string]int{},
+		ciJobs:     map[string]ciJob{},
 	}
 	var err error
 	if s.entraKey, err = newSigningKey("azuresim Entra ID"); err != nil {
@@ -278,7 +299,8 @@ func (s *Sim) AuthorityHosts() []string { return slices.Clone(s.opts.AuthorityHo
 // Hosts are all the DNS names the TLS listener should have in its
 // certificate and the hosts file should map to it.
 func (s *Sim) Hosts() []string {
-	return append(s.Registries(), s.opts.AuthorityHosts...)
+	h := append(s.Registries(), s.opts.AuthorityHosts...)
+	return append(h, GitHubTokenHost, PipelinesHost)
 }
 
 // OIDCIssuer is the issuer of the tokens FederatedToken makes.

@@ -292,6 +292,30 @@ func TestAzidentityAgainstSim(t *testing.T) {
 	fed := w.sim.AddApp(App{ClientID: "22222222-2222-2222-2222-222222222222",
 		Federated: []FederatedCredential{{Issuer: w.sim.OIDCIssuer(), Subject: "system:serviceaccount:default:builder"}}})
 	w.sim.AddApp(App{ClientID: "33333333-3333-3333-3333-333333333333", Secret: "s3cret"})
+	cc, err := NewClientCertificate("azuresim test app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.sim.AddApp(App{ClientID: "44444444-4444-4444-4444-444444444444", Certificates: []*x509.Certificate{cc.Cert}})
+	certs, key, err := azidentity.ParseCertificates(append(append([]byte{}, cc.CertPEM...), cc.KeyPEM...), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certCred, err := azidentity.NewClientCertificateCredential(w.sim.TenantID(), "44444444-4444-4444-4444-444444444444", certs, key,
+		&azidentity.ClientCertificateCredentialOptions{ClientOptions: clientOpts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := NewClientCertificate("not registered")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherCerts, otherKey, _ := azidentity.ParseCertificates(append(append([]byte{}, other.CertPEM...), other.KeyPEM...), nil)
+	certBad, err := azidentity.NewClientCertificateCredential(w.sim.TenantID(), "44444444-4444-4444-4444-444444444444", otherCerts, otherKey,
+		&azidentity.ClientCertificateCredentialOptions{ClientOptions: clientOpts})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	mi, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ClientOptions: clientOpts})
 	if err != nil {
@@ -335,6 +359,8 @@ func TestAzidentityAgainstSim(t *testing.T) {
 		{"workload (client assertion)", ca, "workload:22222222-2222-2222-2222-222222222222", ""},
 		{"workload, untrusted subject", caBad, "", "AADSTS70021"},
 		{"client secret", secret, "app:33333333-3333-3333-3333-333333333333", ""},
+		{"client certificate", certCred, "app:44444444-4444-4444-4444-444444444444", ""},
+		{"client certificate not registered", certBad, "", "AADSTS700027"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package azuresim
 
 import (
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -90,17 +91,25 @@ func (s *Sim) verifyEntraToken(tok string) (Principal, jwt.MapClaims, error) {
 // with the audience Entra expects: what a Kubernetes service account token
 // projected for workload identity is.
 func (s *Sim) FederatedToken(subject string, lifetime time.Duration) (string, error) {
+	return s.idToken(s.opts.OIDCIssuer, subject, FederatedAudience, lifetime)
+}
+
+// idToken makes an ID token of one of the simulated external issuers.
+func (s *Sim) idToken(issuer, subject, audience string, lifetime time.Duration) (string, error) {
 	now := time.Now()
 	return s.sign(s.oidcKey, jwt.MapClaims{
-		"iss": s.opts.OIDCIssuer,
+		"iss": issuer,
 		"sub": subject,
-		"aud": []string{FederatedAudience},
+		"aud": []string{audience},
 		"iat": now.Unix(),
 		"nbf": now.Unix(),
 		"exp": now.Add(lifetime).Unix(),
+		"jti": newGUID(),
 	})
 }
 
+// verifyFederated checks an assertion from one of the simulated external
+// issuers (Kubernetes, GitHub Actions, Azure Pipelines).
 func (s *Sim) verifyFederated(assertion string) (iss, sub string, err error) {
 	claims := jwt.MapClaims{}
 	_, err = jwt.ParseWithClaims(assertion, claims, func(t *jwt.Token) (any, error) {
@@ -109,13 +118,38 @@ func (s *Sim) verifyFederated(assertion string) (iss, sub string, err error) {
 		}
 		return &s.oidcKey.key.PublicKey, nil
 	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithExpirationRequired(),
-		jwt.WithAudience(FederatedAudience), jwt.WithIssuer(s.opts.OIDCIssuer))
+		jwt.WithAudience(FederatedAudience))
 	if err != nil {
 		return "", "", err
 	}
 	iss, _ = claims["iss"].(string)
 	sub, _ = claims["sub"].(string)
+	switch iss {
+	case s.opts.OIDCIssuer, GitHubIssuer, PipelinesIssuer:
+	default:
+		return "", "", fmt.Errorf("issuer %q is not one azuresim simulates", iss)
+	}
 	return iss, sub, nil
+}
+
+// verifyCertAssertion checks a client assertion signed with one of the
+// app's certificates, as MSAL makes it (PS256 with x5t#S256, or RS256 with
+// x5t).
+func verifyCertAssertion(assertion, clientID, tokenEndpoint string, certs []*x509.Certificate) error {
+	if len(certs) == 0 {
+		return errors.New("the application has no certificate credentials")
+	}
+	var last error
+	for _, c := range certs {
+		_, err := jwt.Parse(assertion, func(t *jwt.Token) (any, error) { return c.PublicKey, nil },
+			jwt.WithValidMethods([]string{"RS256", "PS256"}), jwt.WithExpirationRequired(),
+			jwt.WithAudience(tokenEndpoint), jwt.WithIssuer(clientID), jwt.WithSubject(clientID))
+		if err == nil {
+			return nil
+		}
+		last = err
+	}
+	return last
 }
 
 // mintRefreshToken issues an ACR refresh token with ACR's claims.

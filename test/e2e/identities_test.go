@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"crypto/x509"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,6 +72,30 @@ func TestIdentitySources(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte(tok), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	const (
+		spSecretClient = "33333333-3333-4333-8333-333333333333"
+		spCertClient   = "44444444-4444-4444-8444-444444444444"
+		ghClient       = "55555555-5555-4555-8555-555555555555"
+		adoClient      = "66666666-6666-4666-8666-666666666666"
+		ghSubject      = "repo:octo/app:ref:refs/heads/main"
+		adoSubject     = "sc://octo/app/acr-push"
+		adoConnection  = "77777777-7777-4777-8777-777777777777"
+	)
+	sim.AddApp(azuresim.App{ClientID: spSecretClient, Secret: "e2e-client-secret"})
+	cc, err := azuresim.NewClientCertificate("e2e service principal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.AddApp(azuresim.App{ClientID: spCertClient, Certificates: []*x509.Certificate{cc.Cert}})
+	certFile := filepath.Join(world.Dir, "sp-cert.pem")
+	if err := os.WriteFile(certFile, append(append([]byte{}, cc.CertPEM...), cc.KeyPEM...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sim.AddApp(azuresim.App{ClientID: ghClient, Kind: "github", Federated: []azuresim.FederatedCredential{{Issuer: azuresim.GitHubIssuer, Subject: ghSubject}}})
+	ghURL := sim.AddGitHubJob("e2e-github-request-token", ghSubject)
+	sim.AddApp(azuresim.App{ClientID: adoClient, Kind: "pipelines", Federated: []azuresim.FederatedCredential{{Issuer: azuresim.PipelinesIssuer, Subject: adoSubject}}})
+	adoURL := sim.AddPipelinesJob("e2e-system-access-token", adoConnection, adoSubject)
+
 	workloadEnv := map[string]string{
 		"AZURE_CLIENT_ID":            wiClient,
 		"AZURE_TENANT_ID":            sim.TenantID(),
@@ -88,6 +113,18 @@ func TestIdentitySources(t *testing.T) {
 		{"managed user-assigned", harness.UserOptions{Sources: "managed", Env: map[string]string{"AZURE_CLIENT_ID": uaClient}}, "managed:" + uaClient, azuresim.EndpointIMDS},
 		{"workload identity", harness.UserOptions{Sources: "workload", Env: workloadEnv}, "workload:" + wiClient, azuresim.EndpointEntraToken},
 		{"workload identity, automatic order", harness.UserOptions{Sources: "auto", Env: workloadEnv}, "workload:" + wiClient, azuresim.EndpointEntraToken},
+		{"workload identity, token in AZURE_FEDERATED_TOKEN", harness.UserOptions{Sources: "workload", Env: map[string]string{
+			"AZURE_CLIENT_ID": wiClient, "AZURE_TENANT_ID": sim.TenantID(), "AZURE_FEDERATED_TOKEN": tok}}, "workload:" + wiClient, azuresim.EndpointEntraToken},
+		{"service principal, secret", harness.UserOptions{Sources: "env", Env: map[string]string{
+			"AZURE_CLIENT_ID": spSecretClient, "AZURE_TENANT_ID": sim.TenantID(), "AZURE_CLIENT_SECRET": "e2e-client-secret"}}, "app:" + spSecretClient, azuresim.EndpointEntraToken},
+		{"service principal, certificate", harness.UserOptions{Sources: "env", Env: map[string]string{
+			"AZURE_CLIENT_ID": spCertClient, "AZURE_TENANT_ID": sim.TenantID(), "AZURE_CLIENT_CERTIFICATE_PATH": certFile}}, "app:" + spCertClient, azuresim.EndpointEntraToken},
+		{"github actions", harness.UserOptions{Sources: "github", Env: map[string]string{
+			"AZURE_CLIENT_ID": ghClient, "AZURE_TENANT_ID": sim.TenantID(),
+			"ACTIONS_ID_TOKEN_REQUEST_URL": ghURL, "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "e2e-github-request-token"}}, "github:" + ghClient, azuresim.EndpointEntraToken},
+		{"azure pipelines", harness.UserOptions{Sources: "pipelines", Env: map[string]string{
+			"AZURESUBSCRIPTION_SERVICE_CONNECTION_ID": adoConnection, "AZURESUBSCRIPTION_CLIENT_ID": adoClient,
+			"AZURESUBSCRIPTION_TENANT_ID": sim.TenantID(), "SYSTEM_ACCESSTOKEN": "e2e-system-access-token", "SYSTEM_OIDCREQUESTURI": adoURL}}, "pipelines:" + adoClient, azuresim.EndpointEntraToken},
 		{"azure cli", harness.UserOptions{Sources: "cli", FakeAz: true}, "cli:" + sim.CLIUser().ObjectID, azuresim.EndpointAz},
 		{"azure cli with tenant", harness.UserOptions{Sources: "cli", FakeAz: true, Env: map[string]string{"AZURE_TENANT_ID": sim.TenantID()}}, "cli:" + sim.CLIUser().ObjectID, azuresim.EndpointAz},
 	}
@@ -116,6 +153,10 @@ func TestIdentitySources(t *testing.T) {
 			}
 			if got := d.Exchanges[0].Tenant; got != sim.TenantID() {
 				t.Errorf("exchange sent tenant %q, want %s (AZURE_TENANT_ID, else the token's tid)", got, sim.TenantID())
+			}
+			if strings.HasPrefix(tt.identity, "github:") && d.Total(azuresim.EndpointGitHubOIDC) != 1 ||
+				strings.HasPrefix(tt.identity, "pipelines:") && d.Total(azuresim.EndpointPipelines) != 1 {
+				t.Errorf("the CI's ID token service should be asked once:\n%s", d.CountSummary())
 			}
 			if d.Total(tt.entra) != 1 {
 				t.Errorf("the Entra token should come from %s once:\n%s", tt.entra, d.CountSummary())

@@ -53,7 +53,7 @@ func HostileHosts() []string {
 // NamespaceHosts are all the names mapped to 127.0.0.1 in the namespace.
 func NamespaceHosts(registries []string) []string {
 	h := append([]string{}, registries...)
-	h = append(h, "login.microsoftonline.com")
+	h = append(h, "login.microsoftonline.com", azuresim.GitHubTokenHost, azuresim.PipelinesHost)
 	return append(h, HostileHosts()...)
 }
 
