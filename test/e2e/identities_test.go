@@ -262,3 +262,66 @@ func TestCacheCommands(t *testing.T) {
 		t.Errorf("store echoed the secret it was given")
 	}
 }
+
+// TestConfigFile: a config file gives two registries two identities in one
+// cache; the zero-GUID username form makes clients use ACR's Basic GET,
+// which works too.
+func TestConfigFile(t *testing.T) {
+	ensureImage(t)
+	sim := world.Sim
+	const (
+		idA = "a1a1a1a1-1111-4111-8111-111111111111"
+		idB = "b2b2b2b2-2222-4222-8222-222222222222"
+	)
+	sim.AddUserAssignedIdentity(idA)
+	sim.AddUserAssignedIdentity(idB)
+	cfg := filepath.Join(world.Dir, "two-identities.yaml")
+	yaml := "default:\n  sources: [managed]\nregistries:\n" +
+		"  - match: " + harness.Registry1 + "\n    clientID: " + idA + "\n" +
+		"  - match: " + harness.Registry2 + "\n    clientID: " + idB + "\n    username: zero-guid\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	u := newUser(t, harness.UserOptions{Sources: "auto", Env: map[string]string{"DOCKER_CREDENTIAL_ACR_CONFIG": cfg}})
+
+	before := sim.Stats()
+	for _, tc := range []struct{ host, identity, username string }{
+		{harness.Registry1, "managed:" + idA, "<token>"},
+		{harness.Registry2, "managed:" + idB, "00000000-0000-0000-0000-000000000000"},
+	} {
+		r := get(t, u, tc.host)
+		if r.Code != 0 {
+			t.Fatalf("%s", r.Failure())
+		}
+		c, err := harness.ParseGet(r.Stdout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Username != tc.username {
+			t.Errorf("%s: username %q, want %q", tc.host, c.Username, tc.username)
+		}
+		ex := sim.Stats().Since(before).Exchanges
+		if len(ex) == 0 || ex[len(ex)-1].Host != tc.host || ex[len(ex)-1].Identity != tc.identity {
+			t.Errorf("%s: exchanges %v, want the last for %s", tc.host, identities(ex), tc.identity)
+		}
+	}
+	mid := sim.Stats()
+	run(t, u, "crane", "digest", ref1)
+	run(t, u, "crane", "catalog", harness.Registry2)
+	d := sim.Stats().Since(mid)
+	if n := d.Total(azuresim.EndpointExchange); n != 0 {
+		t.Errorf("clients after get made %d exchanges, want 0: the two entries should both be cached", n)
+	}
+	basic := 0
+	for _, r := range d.Requests {
+		if r.Host == harness.Registry2 && r.Endpoint == azuresim.EndpointACRToken && r.Method == "GET" && r.Status == 200 {
+			basic++
+		}
+	}
+	if basic == 0 {
+		t.Errorf("with the zero-GUID username crane should GET /oauth2/token with Basic auth; saw:\n%s", d.CountSummary())
+	}
+	if n := sim.Stats().Since(before).Total(azuresim.EndpointExchange); n != 2 {
+		t.Errorf("%d exchanges in all, want 2 (one per registry and identity)", n)
+	}
+}
