@@ -544,10 +544,6 @@ func newGUID() string {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
-func writeJSONError(w http.ResponseWriter, status int, body any) {
-	writeJSON(w, status, body)
-}
-
 // ContainsEntraToken reports whether text holds any Entra token the
 // simulator issued: tests use it to check that logs and error messages
 // never show one.

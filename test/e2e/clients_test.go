@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,8 +11,6 @@ import (
 	"github.com/docker-credential-acr/docker-credential-acr/test/azuresim"
 	"github.com/docker-credential-acr/docker-credential-acr/test/harness"
 )
-
-var lookPath = exec.LookPath
 
 // TestRealClients is the story of one machine with a managed identity:
 // crane pushes, then crane, skopeo, the docker CLI, podman and buildah

@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -146,7 +147,7 @@ func needClient(t *testing.T, name string) {
 	t.Helper()
 	for _, c := range harness.Clients() {
 		if c.Name == name {
-			if _, err := lookPath(name); err != nil {
+			if _, err := exec.LookPath(name); err != nil {
 				t.Fatalf("%s is not installed, so this end-to-end check cannot run: %s (make deps-e2e does this)", name, c.Install)
 			}
 		}
@@ -178,14 +179,14 @@ func get(t *testing.T, u *harness.User, input string) harness.Result {
 	return r
 }
 
-var imageOnce sync.Mutex
+var imageMu sync.Mutex
 
 // ensureImage pushes myreg.azurecr.io/hello:1 if no test has yet, so that
 // each test can run alone.
 func ensureImage(t *testing.T) {
 	t.Helper()
-	imageOnce.Lock()
-	defer imageOnce.Unlock()
+	imageMu.Lock()
+	defer imageMu.Unlock()
 	u := newUser(t, harness.UserOptions{Name: "image-setup"})
 	if r := u.Run(ctxFor(t), "", "crane", "digest", ref1); r.Err == nil {
 		return
