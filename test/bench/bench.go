@@ -1,0 +1,225 @@
+// Package bench measures docker-credential-acr as docker runs it: as a
+// whole process, started once per credential lookup. It holds the pieces
+// the acrbench driver (test/bench/cmd/acrbench, `make bench`) is built
+// from: a runner that records a child's wall time, CPU time and peak RSS,
+// and order statistics that stay honest on a shared, noisy machine.
+//
+// Nothing here asserts a time. The driver prints ratios of binaries
+// measured side by side, in alternating order, within one run.
+package bench
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Spec is one process to run.
+type Spec struct {
+	// Name labels the program in reports.
+	Name string
+	// Path and Args are the program and its arguments (without argv[0]).
+	Path string
+	Args []string
+	// Env is the whole environment: nothing is inherited, so every binary
+	// compared starts with the same one.
+	Env []string
+	// Stdin is what the program reads.
+	Stdin string
+	// SysProcAttr, when set, is passed to the child (e.g. a new network
+	// namespace).
+	SysProcAttr *syscall.SysProcAttr
+	// Dir is the working directory; empty means the caller's.
+	Dir string
+}
+
+// Sample is what one run of a Spec did.
+type Sample struct {
+	// Wall runs from just before the start to just after the wait: what a
+	// client calling the helper waits for.
+	Wall time.Duration
+	// CPU is the child's user plus system time, from its rusage.
+	CPU time.Duration
+	// MaxRSS is the child's peak resident set size in bytes (ru_maxrss).
+	MaxRSS int64
+	// Code is the exit code; -1 when the program did not exit normally.
+	Code   int
+	Stdout string
+	Stderr string
+	// Err is set when the program could not start or did not exit 0.
+	Err error
+}
+
+// OK reports whether the program started and exited 0.
+func (s Sample) OK() bool { return s.Err == nil }
+
+// Run starts spec, waits for it and measures it. The standard input is a
+// file, not a pipe fed by a goroutine, so the parent does the same little
+// work for every program compared.
+func Run(spec Spec) Sample {
+	in, err := stdinFile(spec.Stdin)
+	if err != nil {
+		return Sample{Code: -1, Err: err}
+	}
+	defer in.Close()
+	cmd := exec.Command(spec.Path, spec.Args...)
+	cmd.Env = spec.Env
+	if cmd.Env == nil {
+		cmd.Env = []string{}
+	}
+	cmd.Dir = spec.Dir
+	cmd.Stdin = in
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.SysProcAttr = spec.SysProcAttr
+	start := time.Now()
+	err = cmd.Run()
+	s := Sample{Wall: time.Since(start), Stdout: out.String(), Stderr: errb.String(), Err: err}
+	if ps := cmd.ProcessState; ps != nil {
+		s.Code = ps.ExitCode()
+		s.CPU = ps.UserTime() + ps.SystemTime()
+		s.MaxRSS = maxRSS(ps)
+	} else {
+		s.Code = -1
+	}
+	return s
+}
+
+// stdinFile returns a file holding text, positioned at its start. The
+// file is unlinked at once: it lives as long as the descriptor.
+func stdinFile(text string) (*os.File, error) {
+	f, err := os.CreateTemp("", "acrbench-stdin-")
+	if err != nil {
+		return nil, fmt.Errorf("bench: a file for the child's standard input: %w", err)
+	}
+	_ = os.Remove(f.Name())
+	if _, err := io.WriteString(f, text); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("bench: writing the child's standard input: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// Failure describes a failed sample for a report, with output shortened.
+// Callers that may see tokens in the output must redact it first.
+func (s Sample) Failure(name string) string {
+	return fmt.Sprintf("%s: exit %d (%v); stdout: %s; stderr: %s", name, s.Code, s.Err, short(s.Stdout), short(s.Stderr))
+}
+
+func short(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > 400 {
+		return s[:400] + "…"
+	}
+	return s
+}
+
+// Summary is the order statistics of a set of durations.
+type Summary struct {
+	N                     int
+	Min, Median, P90, Max time.Duration
+}
+
+// Summarize computes a Summary. The median of an even count is the mean
+// of the two middle values; p90 is the nearest-rank percentile.
+func Summarize(ds []time.Duration) Summary {
+	if len(ds) == 0 {
+		return Summary{}
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return Summary{
+		N:      len(s),
+		Min:    s[0],
+		Median: median(s),
+		P90:    Percentile(s, 90),
+		Max:    s[len(s)-1],
+	}
+}
+
+func median(sorted []time.Duration) time.Duration {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
+}
+
+// Percentile is the nearest-rank p-th percentile (0 < p <= 100) of sorted
+// durations: the smallest value with at least p % of the values at or
+// below it. Zero for an empty slice.
+func Percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := int(float64(len(sorted))*p/100 + 0.999999999)
+	rank = max(1, min(rank, len(sorted)))
+	return sorted[rank-1]
+}
+
+// Ratio is a/b as a float; 0 when b is 0.
+func Ratio(a, b time.Duration) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// MedianInt64 is the median of vs (mean of the middle two for an even
+// count), for sizes such as peak RSS.
+func MedianInt64(vs []int64) int64 {
+	if len(vs) == 0 {
+		return 0
+	}
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// Rotations returns the order of n programs for each of rounds rounds, so
+// that every program runs first, second, ... equally often: a machine
+// that speeds up or slows down over the run, or a cache warmed by the
+// program before, then favours none of them.
+func Rotations(n, rounds int) [][]int {
+	perms := permutations(n)
+	out := make([][]int, rounds)
+	for i := range out {
+		out[i] = perms[i%len(perms)]
+	}
+	return out
+}
+
+func permutations(n int) [][]int {
+	if n <= 0 {
+		return [][]int{{}}
+	}
+	var out [][]int
+	for _, p := range permutations(n - 1) {
+		for pos := 0; pos <= len(p); pos++ {
+			q := make([]int, 0, n)
+			q = append(q, p[:pos]...)
+			q = append(q, n-1)
+			q = append(q, p[pos:]...)
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// ErrNoSamples is returned when a measurement has nothing to summarise.
+var ErrNoSamples = errors.New("bench: no successful runs to summarise")
