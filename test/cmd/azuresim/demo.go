@@ -225,12 +225,12 @@ through "credHelpers": {"%s": "acr", "%s": "acr"}.
 		{"IMDS token requests", st.Total(azuresim.EndpointIMDS)},
 		{"Entra token requests (workload identity)", st.Total(azuresim.EndpointEntraToken)},
 		{"az CLI token requests", st.Total(azuresim.EndpointAz)},
-		{"exchanges at " + harness.Registry1, st.Count(harness.Registry1, azuresim.EndpointExchange)},
-		{"exchanges at " + harness.Registry2, st.Count(harness.Registry2, azuresim.EndpointExchange)},
+		{"exchanges at " + harness.Registry1 + " (VM, pod, laptop, crowd: one each)", st.Count(harness.Registry1, azuresim.EndpointExchange)},
+		{"exchanges at " + harness.Registry2 + " (VM)", st.Count(harness.Registry2, azuresim.EndpointExchange)},
 		{"registry access tokens issued", st.Total(azuresim.EndpointACRToken)},
 		{"requests with an Entra token sent anywhere but an exchange", len(st.Leaks(sim.Registries()))},
 	} {
-		s.printf("  %-62s %d\n", line.what, line.n)
+		s.printf("  %-66s %d\n", line.what, line.n)
 	}
 	return s.end(began, &keep)
 }
