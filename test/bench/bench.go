@@ -10,6 +10,7 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -38,7 +39,14 @@ type Spec struct {
 	SysProcAttr *syscall.SysProcAttr
 	// Dir is the working directory; empty means the caller's.
 	Dir string
+	// Timeout is a hang guard, not a measurement bound: the child is
+	// killed after it. Zero means DefaultTimeout.
+	Timeout time.Duration
 }
+
+// DefaultTimeout is the hang guard for one child: far beyond anything a
+// credential helper may take (its own bound for a get is 60 s).
+const DefaultTimeout = 2 * time.Minute
 
 // Sample is what one run of a Spec did.
 type Sample struct {
@@ -47,7 +55,8 @@ type Sample struct {
 	Wall time.Duration
 	// CPU is the child's user plus system time, from its rusage.
 	CPU time.Duration
-	// MaxRSS is the child's peak resident set size in bytes (ru_maxrss).
+	// MaxRSS is the program's own peak resident set size in bytes, set by
+	// PeakRSS only (see there why not from ru_maxrss).
 	MaxRSS int64
 	// Code is the exit code; -1 when the program did not exit normally.
 	Code   int
@@ -64,28 +73,89 @@ func (s Sample) OK() bool { return s.Err == nil }
 // file, not a pipe fed by a goroutine, so the parent does the same little
 // work for every program compared.
 func Run(spec Spec) Sample {
-	in, err := stdinFile(spec.Stdin)
+	p, err := start(spec)
 	if err != nil {
 		return Sample{Code: -1, Err: err}
 	}
-	defer in.Close()
-	cmd := exec.Command(spec.Path, spec.Args...)
+	return p.wait()
+}
+
+// RunConcurrent starts n copies of spec, all before waiting for any, and
+// returns their samples and the wall time from the first start to the
+// last exit.
+func RunConcurrent(spec Spec, n int) ([]Sample, time.Duration) {
+	procs := make([]*proc, 0, n)
+	out := make([]Sample, 0, n)
+	begin := time.Now()
+	for range n {
+		p, err := start(spec)
+		if err != nil {
+			out = append(out, Sample{Code: -1, Err: err})
+			continue
+		}
+		procs = append(procs, p)
+	}
+	samples := make([]Sample, len(procs))
+	done := make(chan struct{})
+	for i, p := range procs {
+		go func() {
+			samples[i] = p.wait()
+			done <- struct{}{}
+		}()
+	}
+	for range procs {
+		<-done
+	}
+	return append(out, samples...), time.Since(begin)
+}
+
+type proc struct {
+	cmd      *exec.Cmd
+	in       *os.File
+	out, err bytes.Buffer
+	begin    time.Time
+	cancel   context.CancelFunc
+}
+
+func start(spec Spec) (*proc, error) {
+	in, err := stdinFile(spec.Stdin)
+	if err != nil {
+		return nil, err
+	}
+	timeout := spec.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	p := &proc{in: in, cancel: cancel}
+	cmd := exec.CommandContext(ctx, spec.Path, spec.Args...)
 	cmd.Env = spec.Env
 	if cmd.Env == nil {
 		cmd.Env = []string{}
 	}
 	cmd.Dir = spec.Dir
 	cmd.Stdin = in
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Stdout, cmd.Stderr = &p.out, &p.err
 	cmd.SysProcAttr = spec.SysProcAttr
-	start := time.Now()
-	err = cmd.Run()
-	s := Sample{Wall: time.Since(start), Stdout: out.String(), Stderr: errb.String(), Err: err}
+	p.cmd = cmd
+	p.begin = time.Now()
+	if err := cmd.Start(); err != nil {
+		cancel()
+		in.Close()
+		return nil, fmt.Errorf("bench: starting %s: %w", spec.Path, err)
+	}
+	return p, nil
+}
+
+func (p *proc) wait() Sample {
+	err := p.cmd.Wait()
+	s := Sample{Wall: time.Since(p.begin), Stdout: p.out.String(), Stderr: p.err.String(), Err: err}
+	p.cancel()
+	p.in.Close()
+	cmd := p.cmd
 	if ps := cmd.ProcessState; ps != nil {
 		s.Code = ps.ExitCode()
 		s.CPU = ps.UserTime() + ps.SystemTime()
-		s.MaxRSS = maxRSS(ps)
 	} else {
 		s.Code = -1
 	}

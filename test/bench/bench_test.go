@@ -157,3 +157,22 @@ func TestRunMissingProgram(t *testing.T) {
 		t.Errorf("Run of a missing program = code %d, err %v; want -1 and an error", s.Code, s.Err)
 	}
 }
+
+func TestRunConcurrent(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh on PATH")
+	}
+	samples, wall := RunConcurrent(Spec{Path: sh, Args: []string{"-c", "cat"}, Env: []string{"PATH=/usr/bin:/bin"}, Stdin: "x"}, 8)
+	if len(samples) != 8 {
+		t.Fatalf("RunConcurrent gave %d samples, want 8", len(samples))
+	}
+	for i, s := range samples {
+		if !s.OK() || s.Stdout != "x" {
+			t.Errorf("sample %d: code %d stdout %q err %v", i, s.Code, s.Stdout, s.Err)
+		}
+		if s.Wall > wall {
+			t.Errorf("sample %d took %v, longer than the whole run %v", i, s.Wall, wall)
+		}
+	}
+}

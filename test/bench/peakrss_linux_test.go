@@ -1,0 +1,54 @@
+//go:build linux
+
+package bench
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// sink keeps the test's own memory resident while the child runs.
+var sink []byte
+
+func TestPeakRSSIsTheChildsOwn(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh on PATH")
+	}
+	// A parent with a large peak: ru_maxrss of a vforked child would
+	// report it; the child's own VmHWM must not.
+	sink = make([]byte, 96<<20)
+	for i := 0; i < len(sink); i += 4096 {
+		sink[i] = 1
+	}
+	defer func() { sink = nil }()
+
+	tests := []struct {
+		name     string
+		script   string
+		stdin    string
+		wantCode int
+		wantOut  string
+	}{
+		{"exits 0", "cat", "myreg.azurecr.io\n", 0, "myreg.azurecr.io\n"},
+		{"exit code kept", "echo failed; exit 3", "", 3, "failed\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			peak, s, err := PeakRSS(Spec{Path: sh, Args: []string{"-c", tt.script}, Env: []string{"PATH=/usr/bin:/bin"}, Stdin: tt.stdin})
+			if err != nil {
+				if strings.Contains(err.Error(), "operation not permitted") {
+					t.Skipf("ptrace is not allowed here: %v", err)
+				}
+				t.Fatal(err)
+			}
+			if s.Code != tt.wantCode || s.Stdout != tt.wantOut {
+				t.Errorf("PeakRSS sample = code %d stdout %q, want %d %q", s.Code, s.Stdout, tt.wantCode, tt.wantOut)
+			}
+			if peak <= 0 || peak > 48<<20 {
+				t.Errorf("peak RSS of sh = %d bytes; want more than 0 and well under the parent's 96 MiB", peak)
+			}
+		})
+	}
+}
