@@ -56,7 +56,7 @@ func main() {
 	flag.IntVar(&c.cold, "cold", 20, "cold gets (empty cache) to time")
 	flag.StringVar(&conc, "concurrency", "32,128", "comma-separated numbers of concurrent cold gets")
 	flag.IntVar(&c.following, "following", 10, "gets timed after the first failing one, without an identity")
-	flag.StringVar(&compare, "compare", "", "other builds of the helper to time alongside in the cached-get comparison: name=path,name=path")
+	flag.StringVar(&compare, "compare", "", "other builds of the helper to time alongside in the cached-get comparison: name=path[,name=path] (names without commas)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the working directory")
 	flag.BoolVar(&c.profile, "profile", false, "instead of the benchmarks, trace one cached get (strace) and its start-up (inittrace)")
 	flag.StringVar(&noidChild, "noid-child", "", "internal: run a no-identity scenario in this process's network namespace")
