@@ -112,7 +112,8 @@ func (h *Helper) GetContext(ctx context.Context, serverURL string) (string, stri
 	}
 	entry, err := provider.RefreshToken(ctx, token.Target{LoginServer: reg.Host, Cloud: reg.Cloud})
 	if err != nil {
-		return "", "", fmt.Errorf("docker-credential-acr: %s: %w", reg.Host, err)
+		// The provider's errors name the registry already.
+		return "", "", fmt.Errorf("docker-credential-acr: %w", err)
 	}
 	if settings.UsernameForm == UsernameZeroGUID {
 		return ZeroGUIDUsername, entry.RefreshToken, nil

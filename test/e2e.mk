@@ -19,7 +19,7 @@ deps-e2e:
 # missing then fail, each naming it (they never skip).
 test-e2e: build
 	@sh test/install-deps.sh || echo "test-e2e: some dependencies are missing (above); the end-to-end tests that need them will fail"
-	$(GO) test -race -count=1 ./test/azuresim/ ./test/harness/
+	$(GO) test -race -count=1 ./test/azuresim/ ./test/harness/ ./test/bench/...
 	E2E_HELPER=$(E2E_HELPER) E2E_CRANE=$(E2E_CRANE) $(GO) test -race -count=1 -timeout 10m -tags e2e ./test/e2e/
 
 demo: build
