@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"os/exec"
 	"slices"
 	"testing"
@@ -89,7 +90,8 @@ func TestRatioAndMedianInt64(t *testing.T) {
 }
 
 func TestRotationsBalanceFirstPlace(t *testing.T) {
-	tests := []struct{ n, rounds int }{{1, 4}, {2, 10}, {3, 600}}
+	// 4 programs over 300 rounds: 300 is a multiple of 4 but not of 24.
+	tests := []struct{ n, rounds int }{{1, 4}, {2, 10}, {3, 600}, {3, 9}, {4, 300}, {4, 24}, {5, 15}}
 	for _, tt := range tests {
 		rot := Rotations(tt.n, tt.rounds)
 		if len(rot) != tt.rounds {
@@ -109,6 +111,9 @@ func TestRotationsBalanceFirstPlace(t *testing.T) {
 			}
 		}
 		want := tt.rounds / tt.n
+		if seen := distinct(rot); tt.rounds%factorial(tt.n) == 0 && seen != factorial(tt.n) {
+			t.Errorf("Rotations(%d, %d) used %d distinct orders, want all %d", tt.n, tt.rounds, seen, factorial(tt.n))
+		}
 		for prog := range tt.n {
 			for p := range tt.n {
 				if got := pos[[2]int{prog, p}]; got != want {
@@ -117,6 +122,22 @@ func TestRotationsBalanceFirstPlace(t *testing.T) {
 			}
 		}
 	}
+}
+
+func factorial(n int) int {
+	f := 1
+	for i := 2; i <= n; i++ {
+		f *= i
+	}
+	return f
+}
+
+func distinct(rot [][]int) int {
+	seen := map[string]bool{}
+	for _, r := range rot {
+		seen[fmt.Sprint(r)] = true
+	}
+	return len(seen)
 }
 
 func TestRunRecordsExitStdinAndUsage(t *testing.T) {
