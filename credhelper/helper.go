@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -27,10 +26,6 @@ const TokenUsername = "<token>"
 // tokens (the kubelet, some older tools).
 const ZeroGUIDUsername = "00000000-0000-0000-0000-000000000000"
 
-// DefaultTimeout bounds one Get: long enough for a slow IMDS and an
-// exchange with retries, short enough that docker never seems to hang.
-const DefaultTimeout = 60 * time.Second
-
 // Options configure a Helper. The zero value works: it reads the process
 // environment, caches nothing and logs nothing.
 type Options struct {
@@ -43,7 +38,8 @@ type Options struct {
 	Cache token.Cache
 	// Credential, when set, is the only identity used, instead of the
 	// sources chosen by environment and config file. CredentialIdentity
-	// names its principal for the cache key.
+	// must then name its principal (e.g. its client ID): it is the cache
+	// key's identity, so two credentials never share a token.
 	Credential         azcore.TokenCredential
 	CredentialIdentity string
 	// HTTPClient carries the challenge and exchange; nil means a client
@@ -58,7 +54,8 @@ type Options struct {
 	// IgnoreStore makes Add succeed without storing anything, for tools
 	// that call store after a login.
 	IgnoreStore bool
-	// Timeout bounds each Get; zero means DefaultTimeout.
+	// Timeout bounds the work after a cache miss in each Get (lock wait,
+	// Entra token, exchange); zero means token.DefaultFetchTimeout.
 	Timeout time.Duration
 }
 
@@ -76,13 +73,10 @@ func New(o Options) *Helper {
 		o.Getenv = os.Getenv
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Cache == nil {
 		o.Cache = token.NoCache{}
-	}
-	if o.Timeout == 0 {
-		o.Timeout = DefaultTimeout
 	}
 	return &Helper{o: o}
 }
@@ -91,9 +85,9 @@ func New(o Options) *Helper {
 // that is not an ACR login server gets credentials.NewErrCredentialsNotFound
 // at once, without any network call.
 func (h *Helper) Get(serverURL string) (string, string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), h.o.Timeout)
-	defer cancel()
-	return h.GetContext(ctx, serverURL)
+	// No deadline here: a cache hit needs none, and the provider bounds
+	// the rest with Options.Timeout.
+	return h.GetContext(context.Background(), serverURL)
 }
 
 // GetContext is Get with a caller's context.
@@ -113,7 +107,7 @@ func (h *Helper) GetContext(ctx context.Context, serverURL string) (string, stri
 	entry, err := provider.RefreshToken(ctx, token.Target{LoginServer: reg.Host, Cloud: reg.Cloud})
 	if err != nil {
 		// The provider's errors name the registry already.
-		return "", "", fmt.Errorf("docker-credential-acr: %w", err)
+		return "", "", err
 	}
 	if settings.UsernameForm == UsernameZeroGUID {
 		return ZeroGUIDUsername, entry.RefreshToken, nil
@@ -156,16 +150,22 @@ func (h *Helper) config() (*Config, error) {
 // provider wires the sources, scopes and cache chosen for one registry.
 func (h *Helper) provider(reg Registry, s Settings) (*token.Provider, error) {
 	opts := token.ProviderOptions{
-		Cache:    h.o.Cache,
-		Logger:   h.o.Logger,
-		Scopes:   scopesFor(s, reg),
-		TenantID: s.TenantID,
-		Selector: s.Selector(),
+		Cache:         h.o.Cache,
+		Logger:        h.o.Logger,
+		Scopes:        scopesFor(s, reg),
+		TenantID:      s.TenantID,
+		Selector:      s.Selector(),
+		SourcesChosen: len(s.Sources) > 0,
+		FetchTimeout:  h.o.Timeout,
 	}
 	if h.o.HTTPClient != nil {
 		opts.Exchanger = token.NewExchanger(token.ExchangerOptions{HTTPClient: h.o.HTTPClient, Logger: h.o.Logger})
 	}
 	if h.o.Credential != nil {
+		if h.o.CredentialIdentity == "" {
+			return nil, errors.New("credhelper: Options.Credential is set without Options.CredentialIdentity; " +
+				"name the credential's principal (e.g. its client ID) so that two credentials never share a cached token")
+		}
 		opts.Sources = []token.Source{token.FromCredential("credential", h.o.CredentialIdentity, h.o.Credential)}
 		return token.NewProvider(opts), nil
 	}
@@ -175,7 +175,12 @@ func (h *Helper) provider(reg Registry, s Settings) (*token.Provider, error) {
 		ResourceID:         s.ResourceID,
 		ObjectID:           s.ObjectID,
 		FederatedTokenFile: h.o.Getenv("AZURE_FEDERATED_TOKEN_FILE"),
-		AuthorityHost:      h.o.Getenv("AZURE_AUTHORITY_HOST"),
+	}
+	// A cloud declared in the config file brings its own authority; the
+	// ambient AZURE_AUTHORITY_HOST (which AKS sets in every pod) may move
+	// only the built-in clouds'.
+	if isBuiltinCloud(reg.Cloud) {
+		ss.AuthorityHost = h.o.Getenv("AZURE_AUTHORITY_HOST")
 	}
 	so := token.SourceOptions{Getenv: h.o.Getenv, Logger: h.o.Logger, Transport: h.o.Transport}
 	if len(s.Sources) > 0 {
@@ -199,7 +204,7 @@ func (h *Helper) Add(c *credentials.Credentials) error {
 	if h.o.IgnoreStore {
 		return nil
 	}
-	return errors.New("docker-credential-acr does not store credentials: it obtains ACR tokens from the machine's Azure identity on each 'get'. " +
+	return errors.New("this helper does not store credentials: it obtains ACR tokens from the machine's Azure identity on each 'get'. " +
 		"Nothing was saved. To let tools that call 'store' after a login succeed, set DOCKER_CREDENTIAL_ACR_IGNORE_STORE=1")
 }
 
@@ -213,10 +218,8 @@ func (h *Helper) Delete(serverURL string) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), h.o.Timeout)
-	defer cancel()
-	if err := h.o.Cache.Delete(ctx, reg.Host); err != nil {
-		return fmt.Errorf("docker-credential-acr: erasing cached tokens of %s: %w", reg.Host, err)
+	if err := h.o.Cache.Delete(context.Background(), reg.Host); err != nil {
+		return fmt.Errorf("erasing cached tokens of %s: %w; check the permissions of the cache directory (DOCKER_CREDENTIAL_ACR_CACHE_DIR)", reg.Host, err)
 	}
 	return nil
 }
@@ -224,11 +227,9 @@ func (h *Helper) Delete(serverURL string) error {
 // List maps each registry with an unexpired cached token to the
 // identity-token username.
 func (h *Helper) List() (map[string]string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), h.o.Timeout)
-	defer cancel()
-	entries, err := h.o.Cache.List(ctx)
+	entries, err := h.o.Cache.List(context.Background())
 	if err != nil {
-		return nil, fmt.Errorf("docker-credential-acr: listing cached tokens: %w", err)
+		return nil, fmt.Errorf("listing cached tokens: %w; check the permissions of the cache directory (DOCKER_CREDENTIAL_ACR_CACHE_DIR)", err)
 	}
 	out := make(map[string]string, len(entries))
 	for _, e := range entries {
@@ -255,4 +256,8 @@ func scopesFor(s Settings, reg Registry) []string {
 	default:
 		return []string{acr}
 	}
+}
+
+func isBuiltinCloud(c token.Cloud) bool {
+	return c == token.PublicCloud() || c == token.ChinaCloud() || c == token.USGovCloud()
 }

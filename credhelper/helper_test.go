@@ -153,3 +153,15 @@ func TestBrokenConfigFailsOnlyOurHosts(t *testing.T) {
 		t.Fatalf("ACR host with a broken config: %v, want the config error with its line", err)
 	}
 }
+
+func TestCredentialNeedsAnIdentity(t *testing.T) {
+	acr := newFakeACR()
+	defer acr.server.Close()
+	h := credhelper.New(credhelper.Options{Getenv: noEnv, Credential: &staticCredential{token: "e"}, HTTPClient: acr.client(), Config: &credhelper.Config{}})
+	if _, _, err := h.Get("myreg.azurecr.io"); err == nil || !strings.Contains(err.Error(), "CredentialIdentity") {
+		t.Fatalf("a credential without an identity: %v, want an error naming CredentialIdentity", err)
+	}
+	if acr.exchanges.Load() != 0 {
+		t.Fatal("exchanged without an identity for the cache key")
+	}
+}

@@ -5,14 +5,18 @@ import (
 	"strings"
 )
 
-// Entra codes that mean "this tenant or cloud cannot mint tokens for the
-// requested resource", as opposed to a problem with the identity itself.
-// Environments such as Azure Local answer the ACR audience with these
-// (azure-cli#33674), and only there is retrying with the ARM audience
-// useful.
-var audienceUnavailableCodes = [...]string{
-	"AADSTS50001",  // the resource is disabled or does not exist
-	"AADSTS500011", // the resource principal was not found in the tenant
+// isAudienceUnavailableCode reports the Entra codes that mean "this tenant
+// or cloud cannot mint tokens for the requested resource", as opposed to a
+// problem with the identity itself. Environments such as Azure Local
+// answer the ACR audience with these (azure-cli#33674), and only there is
+// retrying with the ARM audience useful.
+func isAudienceUnavailableCode(code string) bool {
+	switch code {
+	case "AADSTS50001", // the resource is disabled or does not exist
+		"AADSTS500011": // the resource principal was not found in the tenant
+		return true
+	}
+	return false
 }
 
 // IsAudienceUnavailable reports whether err means the requested Entra
@@ -25,19 +29,21 @@ func IsAudienceUnavailable(err error) bool {
 	if err == nil || errors.As(err, &exchangeErr) {
 		return false
 	}
+	// Look at every whole AADSTS code in the text: AADSTS50001 must not
+	// match AADSTS500014.
 	msg := err.Error()
-	for _, code := range audienceUnavailableCodes {
-		for rest := msg; ; {
-			i := strings.Index(rest, code)
-			if i < 0 {
-				break
-			}
-			rest = rest[i+len(code):]
-			// AADSTS50001 must not match AADSTS500014.
-			if rest == "" || rest[0] < '0' || rest[0] > '9' {
-				return true
-			}
+	for {
+		i := strings.Index(msg, "AADSTS")
+		if i < 0 {
+			return false
 		}
+		end := i + len("AADSTS")
+		for end < len(msg) && msg[end] >= '0' && msg[end] <= '9' {
+			end++
+		}
+		if isAudienceUnavailableCode(msg[i:end]) {
+			return true
+		}
+		msg = msg[end:]
 	}
-	return false
 }

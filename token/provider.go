@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"time"
@@ -21,6 +20,10 @@ type TokenExchanger interface {
 // login, a new pod) is noticed quickly, and long enough that one docker
 // build calling every configured helper pays the probe once.
 const DefaultNegativeTTL = 30 * time.Second
+
+// DefaultFetchTimeout bounds one fetch: long enough for a slow IMDS and an
+// exchange with retries, short enough that docker never seems to hang.
+const DefaultFetchTimeout = 60 * time.Second
 
 // ProviderOptions configure a Provider. Only Sources is required.
 type ProviderOptions struct {
@@ -45,6 +48,13 @@ type ProviderOptions struct {
 	// what the sources report (e.g. the config file entry); it is part of
 	// the cache key.
 	Selector string
+	// SourcesChosen says the user listed the sources (rather than the
+	// automatic order), which changes the advice when none is available.
+	SourcesChosen bool
+	// FetchTimeout bounds everything after a cache miss: waiting for the
+	// lock, the Entra token and the exchange. Zero means DefaultFetchTimeout.
+	// A cache hit is not subject to it, so the hot path starts no timer.
+	FetchTimeout time.Duration
 	// NegativeTTL overrides DefaultNegativeTTL; negative disables it.
 	NegativeTTL time.Duration
 	// Now is the clock; nil means time.Now.
@@ -62,10 +72,10 @@ func NewProvider(o ProviderOptions) *Provider {
 		o.Cache = NoCache{}
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Exchanger == nil {
-		o.Exchanger = NewExchanger(ExchangerOptions{Logger: o.Logger})
+	if o.FetchTimeout == 0 {
+		o.FetchTimeout = DefaultFetchTimeout
 	}
 	if len(o.Scopes) == 0 {
 		o.Scopes = []string{DefaultScope}
@@ -130,6 +140,8 @@ func (p *Provider) RefreshToken(ctx context.Context, target Target) (Entry, erro
 		return Entry{}, p.rememberedNoSource(target)
 	}
 
+	ctx, cancel := context.WithTimeout(ctx, p.o.FetchTimeout)
+	defer cancel()
 	// One process fetches; the others wait here and then find its result.
 	// After a lock timeout the holder may just have finished, so look
 	// again either way.
@@ -139,9 +151,12 @@ func (p *Provider) RefreshToken(ctx context.Context, target Target) (Entry, erro
 	} else {
 		defer unlock()
 	}
-	if again, ok2 := p.o.Cache.Get(ctx, key); ok2 && Fresh(again, p.o.Now()) {
-		log.Debug("another process refreshed the token while we waited", "source", again.Source)
-		return again, nil
+	if again, ok2 := p.o.Cache.Get(ctx, key); ok2 {
+		if Fresh(again, p.o.Now()) {
+			log.Debug("another process refreshed the token while we waited", "source", again.Source)
+			return again, nil
+		}
+		cached, ok = again, true
 	}
 	// Waiters queued behind a holder that found no identity must not each
 	// probe the sources again.
@@ -151,6 +166,9 @@ func (p *Provider) RefreshToken(ctx context.Context, target Target) (Entry, erro
 
 	fetched, err := p.fetch(ctx, target, log)
 	if err != nil {
+		// The deadline may be what failed: the bookkeeping below must not
+		// fail with it.
+		ctx := context.WithoutCancel(ctx)
 		if errors.Is(err, ErrNoSource) && p.o.NegativeTTL > 0 {
 			if perr := p.o.Cache.PutNegative(ctx, key.Identity, p.o.Now().Add(p.o.NegativeTTL)); perr != nil {
 				log.Debug("could not remember that no identity is available", "error", perr)
@@ -158,7 +176,7 @@ func (p *Provider) RefreshToken(ctx context.Context, target Target) (Entry, erro
 		}
 		// A token that is due for refresh but not yet expired still works:
 		// serving it beats failing a pull over a transient outage.
-		if cached, ok := p.o.Cache.Get(ctx, key); ok && p.o.Now().Before(cached.ExpiresAt) {
+		if ok && p.o.Now().Before(cached.ExpiresAt) {
 			log.Warn("refreshing the ACR token failed; using the cached one until it expires",
 				"expires", cached.ExpiresAt.Format(time.RFC3339), "error", err)
 			return cached, nil
@@ -169,7 +187,7 @@ func (p *Provider) RefreshToken(ctx context.Context, target Target) (Entry, erro
 		log.Warn("the registry's refresh token has no readable exp claim; it is used once and not cached")
 		return fetched, nil
 	}
-	if err := p.o.Cache.Put(ctx, key, fetched); err != nil {
+	if err := p.o.Cache.Put(context.WithoutCancel(ctx), key, fetched); err != nil {
 		log.Debug("refresh token not cached", "error", err)
 	}
 	return fetched, nil
@@ -185,7 +203,7 @@ func (p *Provider) fetch(ctx context.Context, target Target, log *slog.Logger) (
 			return entry, nil
 		}
 		if !errors.Is(err, ErrSourceUnavailable) {
-			return Entry{}, err
+			return Entry{}, fmt.Errorf("%s: %w", target.LoginServer, err)
 		}
 		log.Debug("identity source unavailable", "source", src.Name(), "reason", err)
 		reasons = append(reasons, err.Error())
@@ -193,8 +211,12 @@ func (p *Provider) fetch(ctx context.Context, target Target, log *slog.Logger) (
 	if len(reasons) == 0 {
 		reasons = append(reasons, "no identity sources are configured")
 	}
-	return Entry{}, fmt.Errorf("%w for %s: %s; set DOCKER_CREDENTIAL_ACR_SOURCES to choose a source (see 'docker-credential-acr help')",
-		ErrNoSource, target.LoginServer, strings.Join(reasons, "; "))
+	advice := "set DOCKER_CREDENTIAL_ACR_SOURCES to choose a source"
+	if p.o.SourcesChosen {
+		advice = "check the settings of the sources you chose (DOCKER_CREDENTIAL_ACR_SOURCES or the config file), or choose others"
+	}
+	return Entry{}, fmt.Errorf("%w for %s: %s; %s (see 'docker-credential-acr help')",
+		ErrNoSource, target.LoginServer, strings.Join(reasons, "; "), advice)
 }
 
 // fetchFrom gets an Entra token from src and exchanges it, trying the
@@ -218,14 +240,8 @@ func (p *Provider) fetchFrom(ctx context.Context, src Source, target Target, log
 		if tenant == "" {
 			tenant = TenantFromEntraToken(entra.Token)
 		}
-		refresh, err := p.o.Exchanger.Exchange(ctx, target.LoginServer, entra.Token, tenant)
+		refresh, err := p.exchanger().Exchange(ctx, target.LoginServer, entra.Token, tenant)
 		if err != nil {
-			lastErr = err
-			// A registry that refuses ARM tokens may still take the next
-			// scope, if one is configured.
-			if IsARMAudienceDisallowed(err) && i+1 < len(p.o.Scopes) {
-				continue
-			}
 			return Entry{}, err
 		}
 		e := Entry{LoginServer: target.LoginServer, Source: src.Name(), RefreshToken: refresh}
@@ -243,6 +259,15 @@ func (p *Provider) fetchFrom(ctx context.Context, src Source, target Target, log
 		return e, nil
 	}
 	return Entry{}, lastErr
+}
+
+// exchanger is made only when needed: a cache hit has no use for an HTTP
+// transport.
+func (p *Provider) exchanger() TokenExchanger {
+	if p.o.Exchanger == nil {
+		p.o.Exchanger = NewExchanger(ExchangerOptions{Logger: p.o.Logger})
+	}
+	return p.o.Exchanger
 }
 
 func (p *Provider) rememberedNoSource(target Target) error {

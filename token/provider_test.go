@@ -77,7 +77,11 @@ func newMemCache(now func() time.Time) *memCache {
 	return &memCache{entries: map[CacheKey]Entry{}, negative: map[string]time.Time{}, now: now}
 }
 
-func (m *memCache) Get(_ context.Context, k CacheKey) (Entry, bool) {
+func (m *memCache) Get(ctx context.Context, k CacheKey) (Entry, bool) {
+	// Like filecache, a finished context is a miss.
+	if ctx.Err() != nil {
+		return Entry{}, false
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, ok := m.entries[k]
@@ -212,6 +216,36 @@ func TestProviderServesUnexpiredTokenWhenRefreshFails(t *testing.T) {
 	clk.t = start.Add(61 * time.Minute) // expired
 	if _, err := p.RefreshToken(context.Background(), target); err == nil {
 		t.Fatal("an expired token was served after a failed refresh")
+	}
+}
+
+// hangingSource blocks until the caller gives up, like an unreachable
+// Entra.
+type hangingSource struct{}
+
+func (hangingSource) Name() string     { return "managed" }
+func (hangingSource) Identity() string { return "managed:system" }
+func (hangingSource) EntraToken(ctx context.Context, _ Cloud, _ string) (EntraToken, error) {
+	<-ctx.Done()
+	return EntraToken{}, fmt.Errorf("managed source: %w", ctx.Err())
+}
+
+func TestProviderServesValidTokenWhenRefreshTimesOut(t *testing.T) {
+	start := time.Unix(1_800_000_000, 0)
+	clk := &clock{t: start}
+	cache := newMemCache(clk.now)
+	first := refreshToken(t, start, time.Hour)
+	seed := NewProvider(ProviderOptions{Sources: []Source{hangingSource{}}, Cache: cache, Now: clk.now,
+		Exchanger: &fakeExchanger{refresh: first}})
+	key := seed.Key(target)
+	_ = cache.Put(context.Background(), key, Entry{LoginServer: target.LoginServer, Source: "managed", RefreshToken: first, IssuedAt: start, ExpiresAt: start.Add(time.Hour)})
+
+	clk.t = start.Add(58 * time.Minute) // inside the margin, two minutes left
+	p := NewProvider(ProviderOptions{Sources: []Source{hangingSource{}}, Cache: cache, Now: clk.now,
+		Exchanger: &fakeExchanger{}, FetchTimeout: 50 * time.Millisecond})
+	e, err := p.RefreshToken(context.Background(), target)
+	if err != nil || e.RefreshToken != first {
+		t.Fatalf("refresh timed out: got %v; want the cached, still valid token", err)
 	}
 }
 

@@ -49,8 +49,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 		return 0
 	case credentials.ActionGet, credentials.ActionStore, credentials.ActionErase, credentials.ActionList:
 	default:
-		fmt.Fprintf(stdout, "docker-credential-acr: unknown command %q; run 'docker-credential-acr help'\n", action)
-		return 1
+		return fail(stdout, fmt.Errorf("unknown command %q; run 'docker-credential-acr help'", action))
 	}
 
 	logger, logErr := newLogger(stderr, getenv("DOCKER_CREDENTIAL_ACR_LOG"))
@@ -59,8 +58,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	}
 	in, err := readInput(stdin, action)
 	if err != nil {
-		fmt.Fprintln(stdout, err)
-		return 1
+		return fail(stdout, err)
 	}
 	helper := credhelper.New(credhelper.Options{
 		Getenv:      getenv,
@@ -69,11 +67,23 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 		IgnoreStore: getenv("DOCKER_CREDENTIAL_ACR_IGNORE_STORE") == "1",
 	})
 	if err := credentials.HandleCommand(helper, action, bytes.NewReader(in), stdout); err != nil {
-		// The protocol puts errors on stdout, where docker shows them.
-		fmt.Fprintln(stdout, err)
-		return 1
+		return fail(stdout, err)
 	}
 	return 0
+}
+
+// fail prints err where the protocol wants it, on stdout, and says whose
+// error it is. The protocol's own messages stay exactly as they are:
+// clients compare them ("credentials not found in native keychain" makes
+// docker go on anonymously).
+func fail(stdout io.Writer, err error) int {
+	msg := err.Error()
+	if !credentials.IsErrCredentialsNotFound(err) && !credentials.IsCredentialsMissingServerURL(err) &&
+		!strings.HasPrefix(msg, "docker-credential-acr") {
+		msg = "docker-credential-acr: " + msg
+	}
+	fmt.Fprintln(stdout, msg)
+	return 1
 }
 
 // readInput takes stdin whole and rejects what no client sends, so that
@@ -85,19 +95,19 @@ func readInput(stdin io.Reader, action string) ([]byte, error) {
 	}
 	in, err := io.ReadAll(io.LimitReader(stdin, maxInput+1))
 	if err != nil {
-		return nil, fmt.Errorf("docker-credential-acr: reading standard input: %v", err)
+		return nil, fmt.Errorf("reading standard input: %v", err)
 	}
 	if len(in) > maxInput {
-		return nil, fmt.Errorf("docker-credential-acr: standard input is longer than %d KiB; '%s' expects a registry host name such as myreg.azurecr.io", maxInput>>10, action)
+		return nil, fmt.Errorf("standard input is longer than %d KiB; '%s' expects a registry host name such as myreg.azurecr.io", maxInput>>10, action)
 	}
 	if bytes.IndexByte(in, 0) >= 0 {
-		return nil, fmt.Errorf("docker-credential-acr: standard input contains a NUL byte; '%s' expects a registry host name such as myreg.azurecr.io", action)
+		return nil, fmt.Errorf("standard input contains a NUL byte; '%s' expects a registry host name such as myreg.azurecr.io", action)
 	}
 	if !utf8.Valid(in) {
-		return nil, fmt.Errorf("docker-credential-acr: standard input is not valid UTF-8; '%s' expects a registry host name such as myreg.azurecr.io", action)
+		return nil, fmt.Errorf("standard input is not valid UTF-8; '%s' expects a registry host name such as myreg.azurecr.io", action)
 	}
 	if action != credentials.ActionStore && len(bytes.TrimSpace(in)) == 0 {
-		return nil, fmt.Errorf("docker-credential-acr: no registry host on standard input; '%s' expects one, e.g. echo myreg.azurecr.io | docker-credential-acr %s", action, action)
+		return nil, fmt.Errorf("no registry host on standard input; '%s' expects one, e.g. echo myreg.azurecr.io | docker-credential-acr %s", action, action)
 	}
 	return in, nil
 }
@@ -169,30 +179,51 @@ Usage: docker-credential-acr <command>   (input on stdin, as docker sends it)
 
 Commands:
   get       print credentials for the registry host read from stdin
-  store     refuse to store (set DOCKER_CREDENTIAL_ACR_IGNORE_STORE=1 to accept silently)
+  store     refuse to store (DOCKER_CREDENTIAL_ACR_IGNORE_STORE=1: accept silently)
   erase     drop the cached tokens of the registry host read from stdin
   list      list registries with an unexpired cached token
   version   print the version
   help      print this text
 
-Configure docker (~/.docker/config.json):
+Configure docker (~/.docker/config.json; podman, buildah and skopeo read it too):
   {"credHelpers": {"myreg.azurecr.io": "acr"}}
 
-Environment:
-  DOCKER_CREDENTIAL_ACR_SOURCES       ordered identity sources, comma-separated:
-                                      workload, managed, cli, env, github, pipelines, azd
-                                      (unset: automatic, see README)
-  DOCKER_CREDENTIAL_ACR_SCOPE         Entra scope (default https://containerregistry.azure.net/.default)
-  DOCKER_CREDENTIAL_ACR_CONFIG        per-registry config file
-                                      (default $XDG_CONFIG_HOME/docker-credential-acr/config.yaml)
-  DOCKER_CREDENTIAL_ACR_CACHE_DIR     token cache directory
-                                      (default $XDG_CACHE_HOME/docker-credential-acr, else ~/.cache/docker-credential-acr)
+Identity sources, tried in order; unset, the automatic order uses each only
+where its environment is present:
+  env        service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET or
+             AZURE_CLIENT_CERTIFICATE_PATH (+ AZURE_CLIENT_CERTIFICATE_PASSWORD,
+             AZURE_CLIENT_SEND_CERTIFICATE_CHAIN)
+  workload   AZURE_FEDERATED_TOKEN_FILE or AZURE_FEDERATED_TOKEN, AZURE_CLIENT_ID,
+             AZURE_TENANT_ID, AZURE_AUTHORITY_HOST (AKS workload identity, GitLab id_tokens)
+  github     GitHub Actions OIDC: ACTIONS_ID_TOKEN_REQUEST_URL, ACTIONS_ID_TOKEN_REQUEST_TOKEN,
+             AZURE_CLIENT_ID, AZURE_TENANT_ID
+  pipelines  Azure Pipelines: SYSTEM_OIDCREQUESTURI, SYSTEM_ACCESSTOKEN,
+             AZURESUBSCRIPTION_SERVICE_CONNECTION_ID, AZURESUBSCRIPTION_CLIENT_ID,
+             AZURESUBSCRIPTION_TENANT_ID
+  managed    managed identity (IMDS, or IDENTITY_ENDPOINT); user-assigned by AZURE_CLIENT_ID
+  cli        the Azure CLI's login (az on PATH)
+  azd        the Azure Developer CLI's login (azd on PATH)
+
+Settings (DOCKER_CREDENTIAL_ACR_* beat the config file, which beats AZURE_CLIENT_ID
+and AZURE_TENANT_ID):
+  DOCKER_CREDENTIAL_ACR_SOURCES       ordered sources, e.g. "workload,managed"
+                                      (default: env,workload,github,pipelines,managed,cli,azd)
+  DOCKER_CREDENTIAL_ACR_CLIENT_ID     client ID for every registry
+  DOCKER_CREDENTIAL_ACR_TENANT_ID     tenant for every registry
+  DOCKER_CREDENTIAL_ACR_AUDIENCE      acr (default), arm, or acr-then-arm
+  DOCKER_CREDENTIAL_ACR_SCOPE         an explicit Entra scope; beats the audience
+                                      (default https://containerregistry.azure.net/.default)
+  DOCKER_CREDENTIAL_ACR_USERNAME      token (default: "<token>") or zero-guid
+  DOCKER_CREDENTIAL_ACR_CONFIG        per-registry config file (default
+                                      $XDG_CONFIG_HOME/docker-credential-acr/config.yaml,
+                                      else ~/.config/docker-credential-acr/config.yaml)
+  DOCKER_CREDENTIAL_ACR_CACHE_DIR     token cache, an absolute path (default
+                                      $XDG_CACHE_HOME/docker-credential-acr,
+                                      else ~/.cache/docker-credential-acr)
   DOCKER_CREDENTIAL_ACR_NO_CACHE=1    cache nothing
   DOCKER_CREDENTIAL_ACR_IGNORE_STORE=1  make 'store' succeed without storing
   DOCKER_CREDENTIAL_ACR_LOG           debug, info, warn (default) or error; logs go to stderr
-  AZURE_CLIENT_ID, AZURE_TENANT_ID    the identity and tenant to use
-  AZURE_FEDERATED_TOKEN_FILE          workload identity token file (AKS)
-  AZURE_AUTHORITY_HOST                Entra authority (default: the registry's cloud)
 
-Documentation: README.md of docker-credential-acr.
+Troubleshooting: echo myreg.azurecr.io | DOCKER_CREDENTIAL_ACR_LOG=debug docker-credential-acr get
+The README of docker-credential-acr documents all of this.
 `
