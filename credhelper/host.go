@@ -119,7 +119,7 @@ func notOurs(format string, args ...any) error {
 // paths or queries from input, which may hold secrets.
 //
 // Accepted: "host", "host/", "host:443", "https://host", "https://host/",
-// "https://host:443/", in any letter case, where host is one of
+// "https://host:443/", in any ASCII letter case, where host is one of
 //
 //	name.azurecr.io                  (FormStandard)
 //	name-hash.azurecr.io             (FormDNL)
@@ -153,9 +153,11 @@ func ParseServerURL(input string, extra ...CloudSuffix) (Registry, error) {
 	}
 	s := input
 	if i := strings.Index(s, "://"); i >= 0 {
-		if scheme := s[:i]; !strings.EqualFold(scheme, "https") {
+		// ASCII folding only: strings.EqualFold would take "httpſ" (U+017F
+		// folds to 's') for https, and this is the security boundary.
+		if scheme := s[:i]; !asciiEqualFold(scheme, "https") {
 			// Only http is named: anything else may be garbage or worse.
-			if strings.EqualFold(scheme, "http") {
+			if asciiEqualFold(scheme, "http") {
 				return Registry{}, notOurs("scheme http is not https; ACR login servers are reached over https only")
 			}
 			return Registry{}, notOurs("scheme is not https")
@@ -195,9 +197,46 @@ func ParseServerURL(input string, extra ...CloudSuffix) (Registry, error) {
 		}
 	}
 	if upper {
-		host = strings.ToLower(host) // ASCII only, checked above
+		host = asciiLower(host)
 	}
 	return parseHost(host, extra)
+}
+
+// asciiEqualFold reports whether s equals lower, a lower-case ASCII
+// string, when ASCII letters in s are folded to lower case. No other byte
+// folds, so no Unicode look-alike can match.
+func asciiEqualFold(s, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// asciiLower lowers ASCII letters and leaves every other byte alone.
+// strings.ToLower would also map some non-ASCII runes to ASCII (the Kelvin
+// sign U+212A to 'k'), letting a look-alike spelling reach the same key.
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }
 
 // hostBadByte explains why byte c at offset i cannot be part of a login

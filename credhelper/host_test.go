@@ -151,6 +151,15 @@ func TestParseServerURLRejects(t *testing.T) {
 		{in: "http://myreg.azurecr.io", why: "not https"},
 		{in: "http://myreg.azurecr.io:443", why: "not https"},
 		{in: "ftp://myreg.azurecr.io", why: "not https"},
+		// U+017F (long s) folds to 's' under Unicode case folding: the
+		// scheme is compared in ASCII only.
+		{in: "httpſ://myreg.azurecr.io", why: "scheme is not https"},
+		{in: "HTTPſ://myreg.azurecr.io", why: "scheme is not https"},
+		{in: "httpſ://myreg.azurecr.io:443/", why: "scheme is not https"},
+		{in: "hTtPs\u017f://myreg.azurecr.io", why: "scheme is not https"},
+		{in: "ſ://myreg.azurecr.io", why: "scheme is not https"},
+		{in: "https\x00://myreg.azurecr.io", why: "scheme is not https"},
+		{in: "htTp://myreg.azurecr.io", why: "scheme http is not https"},
 		{in: "https:/myreg.azurecr.io", why: "path"},
 		{in: "//myreg.azurecr.io", why: "path"},
 		{in: "https://", why: "no host"},
@@ -252,6 +261,40 @@ func TestParseServerURLErrorsDoNotLeak(t *testing.T) {
 	}
 }
 
+func TestASCIIFolding(t *testing.T) {
+	for _, tt := range []struct {
+		s, lower string
+		want     bool
+	}{
+		{"https", "https", true},
+		{"HTTPS", "https", true},
+		{"hTtPs", "https", true},
+		{"httpſ", "https", false}, // U+017F, which strings.EqualFold folds to 's'
+		{"HTTPſ", "https", false},
+		{"http", "https", false},
+		{"httpsx", "https", false},
+		{"\u212aey", "key", false}, // Kelvin sign, which unicode folding maps to 'k'
+		{"", "", true},
+		{"@", "`", false}, // bytes that differ by 0x20 but are not letters
+		{"[", "{", false},
+	} {
+		if got := asciiEqualFold(tt.s, tt.lower); got != tt.want {
+			t.Errorf("asciiEqualFold(%q, %q) = %v, want %v", tt.s, tt.lower, got, tt.want)
+		}
+	}
+	for in, want := range map[string]string{
+		"MyReg.AzureCR.io": "myreg.azurecr.io",
+		"myreg.azurecr.io": "myreg.azurecr.io",
+		"\u212aEY":         "\u212aey", // stays non-ASCII, so no ASCII key can match
+		"ÀB":               "Àb",
+		"@[`{":             "@[`{",
+	} {
+		if got := asciiLower(in); got != want {
+			t.Errorf("asciiLower(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestFormString(t *testing.T) {
 	for f, want := range map[Form]string{FormStandard: "standard", FormDNL: "dnl", FormRegional: "regional", 0: "Form(0)"} {
 		if got := f.String(); got != want {
@@ -279,6 +322,7 @@ func FuzzParseServerURL(f *testing.F) {
 		"myreg.eastus2.geo.azurecr.cn", "myreg.eastus.data.azurecr.io", "myreg.azurecr.io.evil.com",
 		"user@myreg.azurecr.io", "[::1]:443", "xn--abc.azurecr.us", "myreg.azurecr.contoso.local",
 		"myreg.azurecr.io.", "http://myreg.azurecr.io", "myreg.azurecr.io:443/v2/",
+		"httpſ://myreg.azurecr.io", "HTTPS://myreg.azurecr.io",
 	} {
 		f.Add(s)
 	}
@@ -312,6 +356,12 @@ func FuzzParseServerURL(f *testing.F) {
 		}
 		if strings.ContainsAny(in, "@?#%\\ \t\r\n") {
 			t.Fatalf("%q accepted despite a forbidden byte", in)
+		}
+		// Every accepted spelling is ASCII, the scheme included.
+		for i := 0; i < len(in); i++ {
+			if in[i] >= 0x80 {
+				t.Fatalf("%q accepted despite non-ASCII byte %d", in, i)
+			}
 		}
 		if !strings.HasPrefix(h, reg.Name) || reg.Name == "" || (reg.Form == FormRegional) != (reg.Region != "") || (reg.DNLHash != "") != strings.Contains(h, "-") {
 			t.Fatalf("%q: inconsistent %+v", in, reg)
