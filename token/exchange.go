@@ -645,24 +645,11 @@ func (x *Exchanger) statusError(step, loginServer, tenant string, resp *response
 // maxShown bounds server-provided text in errors and logs.
 const maxShown = 200
 
-// minRedactedSegment is the shortest secret segment worth redacting on its
-// own; shorter ones (a JWT header like "e30") would blank out plain words.
-const minRedactedSegment = 12
-
 // sanitize makes server-provided text safe to show: the secret and
 // anything JWT-shaped are redacted (a registry or proxy could echo a
 // token back), control characters are replaced, and the length is bounded.
 func sanitize(s, secret string) string {
-	if secret != "" {
-		s = strings.ReplaceAll(s, secret, "[redacted]")
-		// An echo may carry just one segment of a JWT, e.g. its signature.
-		for seg := range strings.SplitSeq(secret, ".") {
-			if len(seg) >= minRedactedSegment {
-				s = strings.ReplaceAll(s, seg, "[redacted]")
-			}
-		}
-	}
-	s = redactJWTs(s)
+	s = redact(s, secret)
 	s = strings.ToValidUTF8(s, "?")
 	var b strings.Builder
 	n := 0
@@ -678,35 +665,4 @@ func sanitize(s, secret string) string {
 		n++
 	}
 	return b.String()
-}
-
-// redactJWTs replaces runs that start like a JWT ("eyJ", a base64url JSON
-// object) and continue with base64url characters and dots.
-func redactJWTs(s string) string {
-	if !strings.Contains(s, "eyJ") {
-		return s
-	}
-	var b strings.Builder
-	for {
-		i := strings.Index(s, "eyJ")
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		j := i
-		for j < len(s) && isJWTChar(s[j]) {
-			j++
-		}
-		b.WriteString(s[:i])
-		if j-i >= 16 {
-			b.WriteString("[redacted]")
-		} else {
-			b.WriteString(s[i:j])
-		}
-		s = s[j:]
-	}
-}
-
-func isJWTChar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
 }

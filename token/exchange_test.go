@@ -890,7 +890,7 @@ func TestSanitize(t *testing.T) {
 	}{
 		{"plain message", "", "plain message"},
 		{"token s3cr3t-value here", "s3cr3t-value", "token [redacted] here"},
-		{"jwt " + jwtish + ", done", "", "jwt [redacted], done"},
+		{"jwt " + jwtish + ", done", "", "jwt [redacted JWT], done"},
 		{"short eyJ ok", "", "short eyJ ok"},
 		{"line\nbreak\x1b[31m", "", "line break [31m"},
 		{"bad \xff utf8", "", "bad ? utf8"},

@@ -47,7 +47,7 @@ func (c *cliSource) EntraToken(ctx context.Context, _ Cloud, scope string) (Entr
 	c.o.Logger.Debug("asking the Azure CLI for a token", "source", SourceCLI, "tenant", c.s.TenantID)
 	cred, err := azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{TenantID: c.s.TenantID})
 	if err != nil {
-		return EntraToken{}, srcErrorf(SourceCLI, "setting up the Azure CLI credential: %s", srcRedact(srcFirstLine(err.Error())))
+		return EntraToken{}, srcErrorf(SourceCLI, "setting up the Azure CLI credential: %s", redact(srcFirstLine(err.Error())))
 	}
 	tok, err := srcGetToken(ctx, cred, scope)
 	if err != nil {
@@ -89,7 +89,7 @@ func (a *azdSource) EntraToken(ctx context.Context, _ Cloud, scope string) (Entr
 	a.o.Logger.Debug("asking the Azure Developer CLI for a token", "source", SourceAzd, "tenant", a.s.TenantID)
 	cred, err := azidentity.NewAzureDeveloperCLICredential(&azidentity.AzureDeveloperCLICredentialOptions{TenantID: a.s.TenantID})
 	if err != nil {
-		return EntraToken{}, srcErrorf(SourceAzd, "setting up the Azure Developer CLI credential: %s", srcRedact(srcFirstLine(err.Error())))
+		return EntraToken{}, srcErrorf(SourceAzd, "setting up the Azure Developer CLI credential: %s", redact(srcFirstLine(err.Error())))
 	}
 	tok, err := srcGetToken(ctx, cred, scope)
 	if err != nil {
@@ -123,8 +123,8 @@ func srcToolFailure(ctx context.Context, source, tool, login string, notLoggedIn
 	for _, p := range []string{"AzureCLICredential: ", "AzureDeveloperCLICredential: "} {
 		text = strings.TrimPrefix(text, p)
 	}
-	text = srcRedact(text)
-	code := srcAADSTSPattern.FindString(msg)
+	text = redact(text)
+	code := srcFindAADSTS(msg)
 	hint := srcAADSTSHint(code, srcHintContext{source: source})
 
 	if strings.Contains(msg, "executable not found on path") {

@@ -66,7 +66,7 @@ func srcTokenWithAssertion(ctx context.Context, h srcHintContext, o SourceOption
 		DisableInstanceDiscovery: true,
 	})
 	if err != nil {
-		return EntraToken{}, srcErrorf(h.source, "setting up the client assertion credential: %s", srcRedact(err.Error(), secrets...))
+		return EntraToken{}, srcErrorf(h.source, "setting up the client assertion credential: %s", redact(err.Error(), secrets...))
 	}
 	tok, err := srcGetToken(ctx, cred, scope)
 	if err != nil {

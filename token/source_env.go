@@ -73,7 +73,7 @@ func (e *envSource) EntraToken(ctx context.Context, c Cloud, scope string) (Entr
 			DisableInstanceDiscovery: true,
 		})
 		if err != nil {
-			return EntraToken{}, srcErrorf(SourceEnv, "setting up the client secret credential: %s", srcRedact(err.Error(), secret))
+			return EntraToken{}, srcErrorf(SourceEnv, "setting up the client secret credential: %s", redact(err.Error(), secret))
 		}
 		tok, err = srcGetToken(ctx, cred, scope)
 		if err != nil {
@@ -97,7 +97,7 @@ func (e *envSource) EntraToken(ctx context.Context, c Cloud, scope string) (Entr
 			SendCertificateChain:     sendChain,
 		})
 		if err != nil {
-			return EntraToken{}, srcErrorf(SourceEnv, "setting up the client certificate credential: %s", srcRedact(err.Error(), password))
+			return EntraToken{}, srcErrorf(SourceEnv, "setting up the client certificate credential: %s", redact(err.Error(), password))
 		}
 		tok, err = srcGetToken(ctx, cred, scope)
 		if err != nil {
@@ -124,7 +124,7 @@ func srcCertProblem(err error, password string) string {
 	case strings.Contains(msg, "error reading P12 data"):
 		return "it is neither PEM nor PKCS#12: " + pemForm + "; a PKCS#12 file with a password needs " + envClientCertPassword
 	}
-	return srcRedact(msg, password) + ": " + pemForm
+	return redact(msg, password) + ": " + pemForm
 }
 
 // srcReadFile reads a small file. Its errors name the path but never the

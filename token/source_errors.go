@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 
@@ -64,22 +63,24 @@ func srcCtxError(ctx context.Context, source, doing string) error {
 	return nil
 }
 
-var (
-	srcJWTPattern    = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*`)
-	srcAADSTSPattern = regexp.MustCompile(`AADSTS\d+`)
-)
-
-// srcRedact removes the given secrets and anything shaped like a JWT from s.
-// It is the last line of defence: messages are built from non-secret parts,
-// but Entra, IMDS, CLIs and CI services may echo what they were sent.
-func srcRedact(s string, secrets ...string) string {
-	for _, sec := range secrets {
-		sec = strings.TrimSpace(sec)
-		if len(sec) >= 4 {
-			s = strings.ReplaceAll(s, sec, "[redacted]")
+// srcFindAADSTS returns the first Entra error code ("AADSTS" and digits)
+// in s, or "". A scan rather than a regular expression: only error paths
+// need it, and a cached get should not pay for compiling one at start-up.
+func srcFindAADSTS(s string) string {
+	for {
+		i := strings.Index(s, "AADSTS")
+		if i < 0 {
+			return ""
 		}
+		j := i + len("AADSTS")
+		for j < len(s) && '0' <= s[j] && s[j] <= '9' {
+			j++
+		}
+		if j > i+len("AADSTS") {
+			return s[i:j]
+		}
+		s = s[j:]
 	}
-	return srcJWTPattern.ReplaceAllString(s, "[redacted JWT]")
 }
 
 // srcFirstLine keeps the first line of a multi-line message.
@@ -148,7 +149,7 @@ func srcDescribe(err error) srcFailure {
 		}
 	}
 	if f.code == "" {
-		f.code = srcAADSTSPattern.FindString(f.text)
+		f.code = srcFindAADSTS(f.text)
 	}
 	f.text = srcClip(f.text, 600)
 	return f
@@ -304,7 +305,7 @@ func srcEntraFailure(ctx context.Context, h srcHintContext, err error, secrets .
 	} else if f.status == 0 {
 		msg += ": check the network, the proxy settings (HTTPS_PROXY, NO_PROXY) and the authority host"
 	}
-	e := srcErrorf(h.source, "%s", srcRedact(msg, secrets...))
+	e := srcErrorf(h.source, "%s", redact(msg, secrets...))
 	e.Code = f.code
 	return e
 }

@@ -111,7 +111,7 @@ func (m *managedSource) EntraToken(ctx context.Context, _ Cloud, scope string) (
 		ID: id,
 	})
 	if err != nil {
-		return EntraToken{}, srcErrorf(SourceManaged, "setting up %s at the %s: %s", desc, endpoint, srcRedact(srcFirstLine(err.Error())))
+		return EntraToken{}, srcErrorf(SourceManaged, "setting up %s at the %s: %s", desc, endpoint, redact(srcFirstLine(err.Error())))
 	}
 	tok, err := srcGetToken(ctx, cred, scope)
 	if err != nil {
@@ -172,11 +172,11 @@ func (m *managedSource) failure(ctx context.Context, err error, rec *srcNetRecor
 	var afe *azidentity.AuthenticationFailedError
 	if !errors.As(err, &afe) {
 		text := strings.TrimPrefix(f.text, "ManagedIdentityCredential: ")
-		return srcUnavailablef(SourceManaged, "%s", srcRedact(fmt.Sprintf("%s has no usable managed identity: %s: give this machine a system-assigned identity, or name a user-assigned one with AZURE_CLIENT_ID", endpoint, text)))
+		return srcUnavailablef(SourceManaged, "%s", redact(fmt.Sprintf("%s has no usable managed identity: %s: give this machine a system-assigned identity, or name a user-assigned one with AZURE_CLIENT_ID", endpoint, text)))
 	}
 	if imds && afe.RawResponse != nil {
 		if body, _ := runtime.Payload(afe.RawResponse); !json.Valid(body) {
-			return srcUnavailablef(SourceManaged, "%s", srcRedact(fmt.Sprintf("something other than IMDS answered at 169.254.169.254 (%s): if a proxy is configured, add 169.254.169.254 to NO_PROXY", f.text)))
+			return srcUnavailablef(SourceManaged, "%s", redact(fmt.Sprintf("something other than IMDS answered at 169.254.169.254 (%s): if a proxy is configured, add 169.254.169.254 to NO_PROXY", f.text)))
 		}
 	}
 	msg := fmt.Sprintf("the %s refused a token for %s: %s", endpoint, desc, f.text)
@@ -194,7 +194,7 @@ func (m *managedSource) failure(ctx context.Context, err error, rec *srcNetRecor
 			msg += ": " + hint
 		}
 	}
-	e := srcErrorf(SourceManaged, "%s", srcRedact(msg))
+	e := srcErrorf(SourceManaged, "%s", redact(msg))
 	e.Code = f.code
 	return e
 }

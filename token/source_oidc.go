@@ -48,7 +48,7 @@ func srcFetchOIDC(ctx context.Context, o SourceOptions, r srcOIDCRequest) (strin
 	})
 	where := r.url.Scheme + "://" + r.url.Host + r.url.Path
 	fail := func(format string, a ...any) error {
-		return srcErrorf(r.source, "%s", srcRedact(fmt.Sprintf(format, a...), r.bearer))
+		return srcErrorf(r.source, "%s", redact(fmt.Sprintf(format, a...), r.bearer))
 	}
 	req, err := runtime.NewRequest(ctx, r.method, r.url.String())
 	if err != nil {
