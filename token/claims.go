@@ -54,14 +54,14 @@ func RefreshTokenTimes(tok string) (issuedAt, expiresAt time.Time, ok bool) {
 // TenantFromEntraToken returns the tid claim of an Entra access token, or
 // "" when it is absent, unparseable or does not look like a tenant ID.
 // The value is sent to the exchange and may appear in logs and errors, so
-// anything but a plain GUID-or-domain-shaped string is dropped.
+// anything ValidTenantID refuses is dropped.
 func TenantFromEntraToken(tok string) string {
 	claims, ok := unverifiedClaims(tok)
 	if !ok {
 		return ""
 	}
 	tid, _ := claims["tid"].(string)
-	if !plausibleTenant(tid) {
+	if !ValidTenantID(tid) {
 		return ""
 	}
 	return tid
@@ -96,17 +96,4 @@ func numericDate(v any) (time.Time, bool) {
 	}
 	sec, frac := math.Modf(f)
 	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), true
-}
-
-func plausibleTenant(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
 }

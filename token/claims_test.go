@@ -128,7 +128,9 @@ func TestTenantFromEntraToken(t *testing.T) {
 		{name: "no tid", tok: rawJWT(`{"alg":"RS256"}`, `{"oid":"x"}`, ""), want: ""},
 		{name: "tid not a string", tok: rawJWT(`{"alg":"RS256"}`, `{"tid":42}`, ""), want: ""},
 		{name: "tid with odd characters", tok: rawJWT(`{"alg":"RS256"}`, `{"tid":"a b\n"}`, ""), want: ""},
-		{name: "tid too long", tok: rawJWT(`{"alg":"RS256"}`, `{"tid":"`+strings.Repeat("a", 65)+`"}`, ""), want: ""},
+		{name: "tid too long", tok: rawJWT(`{"alg":"RS256"}`, `{"tid":"`+strings.Repeat(strings.Repeat("a", 63)+".", 4)+`com"}`, ""), want: ""},
+		{name: "tid with an empty label", tok: rawJWT(`{"alg":"RS256"}`, `{"tid":"contoso..com"}`, ""), want: ""},
+		{name: "tid a domain", tok: rawJWT(`{"alg":"RS256"}`, `{"tid":"contoso.onmicrosoft.com"}`, ""), want: "contoso.onmicrosoft.com"},
 		{name: "two segments", tok: strings.Join(strings.Split(rawJWT(`{"alg":"RS256"}`, `{"tid":"`+tid+`"}`, ""), ".")[:2], "."), want: ""},
 		{name: "garbage", tok: "a.b.c", want: ""},
 		{name: "empty", tok: "", want: ""},
@@ -155,7 +157,7 @@ func FuzzRefreshTokenTimes(f *testing.F) {
 		if ok && !issued.IsZero() && !issued.Before(expires) {
 			t.Fatalf("issuedAt %v not before expiresAt %v", issued, expires)
 		}
-		if tid := TenantFromEntraToken(tok); tid != "" && !plausibleTenant(tid) {
+		if tid := TenantFromEntraToken(tok); tid != "" && !ValidTenantID(tid) {
 			t.Fatalf("implausible tenant %q", tid)
 		}
 	})

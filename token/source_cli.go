@@ -41,7 +41,7 @@ func (c *cliSource) EntraToken(ctx context.Context, _ Cloud, scope string) (Entr
 	if unavail := c.lookup(); unavail != "" {
 		return EntraToken{}, srcUnavailablef(SourceCLI, "%s: install it and run \"az login\", or choose another source", unavail)
 	}
-	if c.s.TenantID != "" && !srcValidTenant(c.s.TenantID) {
+	if c.s.TenantID != "" && !ValidTenantID(c.s.TenantID) {
 		return EntraToken{}, srcErrorf(SourceCLI, "tenant ID %q is not valid: set AZURE_TENANT_ID to the tenant's ID (a GUID) or its domain name", srcPrintable(c.s.TenantID))
 	}
 	c.o.Logger.Debug("asking the Azure CLI for a token", "source", SourceCLI, "tenant", c.s.TenantID)
@@ -83,7 +83,7 @@ func (a *azdSource) EntraToken(ctx context.Context, _ Cloud, scope string) (Entr
 	if unavail := a.lookup(); unavail != "" {
 		return EntraToken{}, srcUnavailablef(SourceAzd, "%s: install it and run \"azd auth login\", or choose another source", unavail)
 	}
-	if a.s.TenantID != "" && !srcValidTenant(a.s.TenantID) {
+	if a.s.TenantID != "" && !ValidTenantID(a.s.TenantID) {
 		return EntraToken{}, srcErrorf(SourceAzd, "tenant ID %q is not valid: set AZURE_TENANT_ID to the tenant's ID (a GUID) or its domain name", srcPrintable(a.s.TenantID))
 	}
 	a.o.Logger.Debug("asking the Azure Developer CLI for a token", "source", SourceAzd, "tenant", a.s.TenantID)

@@ -37,7 +37,7 @@ func srcConfidentialContext(source string, s SourceSettings, c Cloud, clientID, 
 		return h, srcErrorf(source, "%v", err)
 	}
 	h.authority = authority
-	if !srcValidTenant(tenantID) {
+	if !ValidTenantID(tenantID) {
 		return h, srcErrorf(source, "tenant ID %q is not valid: set AZURE_TENANT_ID to the tenant's ID (a GUID) or its domain name", srcPrintable(tenantID))
 	}
 	return h, nil

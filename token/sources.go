@@ -220,20 +220,6 @@ func srcAuthority(s SourceSettings, c Cloud) (string, error) {
 	return host, nil
 }
 
-// srcValidTenant mirrors azidentity's rule, so that a bad tenant is reported
-// with the variable to fix instead of azidentity's generic text.
-func srcValidTenant(t string) bool {
-	if t == "" {
-		return false
-	}
-	for _, r := range t {
-		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || r == '.' || r == '-') {
-			return false
-		}
-	}
-	return true
-}
-
 // srcEntraClientOptions configures azidentity's confidential-client
 // credentials. Retries are few and short: docker waits for us, and Entra's
 // transient failures clear within seconds or not at all. TryTimeout bounds a
