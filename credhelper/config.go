@@ -252,29 +252,25 @@ func LoadConfig(path string) (*Config, error) {
 		return c, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("config file %s: %w; fix its permissions or set %s to another file", path, err, EnvConfig)
+		return nil, fmt.Errorf("config file %s cannot be opened: %w; make it readable by this user, or set %s to another file", path, cfgBareError(err), EnvConfig)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("config file %s: %w", path, err)
+		return nil, fmt.Errorf("config file %s cannot be examined: %w; check the file, or set %s to another file", path, cfgBareError(err), EnvConfig)
 	}
 	if fi.IsDir() {
 		return nil, fmt.Errorf("config file %s is a directory; %s must name a YAML file", path, EnvConfig)
 	}
-	// The file can add login-server suffixes and authorities, that is,
-	// decide where tokens go: one that anybody may rewrite must not count.
-	// Windows reports every writable file as 0666, so the check is Unix
-	// only.
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o002 != 0 {
-		return nil, fmt.Errorf("config file %s is writable by every user (mode %04o), so anybody could redirect tokens; run chmod o-w %s", path, fi.Mode().Perm(), path)
+	if err := checkConfigTrust(path, fi); err != nil {
+		return nil, err
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("config file %s: %w", path, err)
+		return nil, fmt.Errorf("config file %s cannot be read: %w; check the file and its disk, or set %s to another file", path, cfgBareError(err), EnvConfig)
 	}
 	if len(data) > maxConfigSize {
-		return nil, fmt.Errorf("config file %s is larger than %d KiB; is it the right file?", path, maxConfigSize>>10)
+		return nil, fmt.Errorf("config file %s is larger than %d KiB, but a config is a few hundred bytes; check that %s (or the default path) names the right file", path, maxConfigSize>>10, EnvConfig)
 	}
 	if err := c.parse(data); err != nil {
 		var errs cfgErrors
@@ -285,6 +281,17 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	c.loaded = true
 	return c, nil
+}
+
+// cfgBareError drops the operation and path that *fs.PathError repeats,
+// since every message names the file already; errors.Is still sees the
+// cause (fs.ErrPermission and the like).
+func cfgBareError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // ParseConfig parses and validates config file contents, for callers

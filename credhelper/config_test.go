@@ -16,6 +16,33 @@ type env map[string]string
 
 func (e env) get(k string) string { return e[k] }
 
+// privateDir is a temporary directory only this user may write, whatever
+// the umask: t.TempDir's innermost directory is created 0777 &^ umask.
+func privateDir(tb testing.TB) string {
+	tb.Helper()
+	d := tb.TempDir()
+	if err := os.Chmod(d, 0o700); err != nil {
+		tb.Fatal(err)
+	}
+	return d
+}
+
+// privateTestdata copies testdata/config/name into a private directory:
+// a checkout made with umask 002 has group-writable files, which
+// LoadConfig rightly refuses.
+func privateTestdata(tb testing.TB, name string) string {
+	tb.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "config", name))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := filepath.Join(privateDir(tb), name)
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
 func mustParse(t *testing.T, yaml string) *Config {
 	t.Helper()
 	c, err := ParseConfig([]byte(yaml))
@@ -66,11 +93,12 @@ func TestLoadConfigMissingIsEmpty(t *testing.T) {
 }
 
 func TestLoadConfigExample(t *testing.T) {
-	c, err := LoadConfig(filepath.Join("testdata", "config", "example.yaml"))
+	p := privateTestdata(t, "example.yaml")
+	c, err := LoadConfig(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.Loaded() || c.Path() != filepath.Join("testdata", "config", "example.yaml") {
+	if !c.Loaded() || c.Path() != p {
 		t.Errorf("Loaded=%v Path=%q", c.Loaded(), c.Path())
 	}
 	clouds := c.CloudSuffixes()
@@ -124,7 +152,7 @@ func settingsEqual(a, b Settings) bool {
 }
 
 func TestLoadConfigErrorNamesFileAndLine(t *testing.T) {
-	p := filepath.Join("testdata", "config", "unknown-key.yaml")
+	p := privateTestdata(t, "unknown-key.yaml")
 	_, err := LoadConfig(p)
 	if err == nil {
 		t.Fatal("unknown key accepted")
@@ -137,7 +165,7 @@ func TestLoadConfigErrorNamesFileAndLine(t *testing.T) {
 }
 
 func TestLoadConfigFileProblems(t *testing.T) {
-	dir := t.TempDir()
+	dir := privateDir(t)
 	write := func(name, data string, mode os.FileMode) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
@@ -156,6 +184,7 @@ func TestLoadConfigFileProblems(t *testing.T) {
 	}{
 		{"directory", dir, "is a directory", false},
 		{"world-writable", write("ww.yaml", "default: {sources: [cli]}\n", 0o666), "writable by every user", runtime.GOOS == "windows"},
+		{"group-writable", write("gw.yaml", "default: {sources: [cli]}\n", 0o664), "writable by its group", runtime.GOOS == "windows"},
 		{"too large", write("big.yaml", "# "+strings.Repeat("x", maxConfigSize)+"\n", 0o600), "larger than", false},
 		{"syntax", write("syntax.yaml", "default:\n  sources: [cli\n", 0o600), "not valid YAML", false},
 		{"one problem", write("one.yaml", "default:\n  audience: x\n", 0o600), "line 2: audience \"x\" is not one of acr, arm, acr-then-arm (fix it, or set DOCKER_CREDENTIAL_ACR_CONFIG to another file)", false},
@@ -176,9 +205,9 @@ func TestLoadConfigFileProblems(t *testing.T) {
 			}
 		})
 	}
-	// Group-writable is common (umask 002) and allowed; empty and
-	// comment-only files are empty configs.
-	for _, p := range []string{write("gw.yaml", "default: {sources: [cli]}\n", 0o664), write("empty.yaml", "", 0o600), write("comments.yaml", "# nothing yet\n", 0o600)} {
+	// Readable by others is fine: the file holds IDs, not secrets. Empty
+	// and comment-only files are empty configs.
+	for _, p := range []string{write("gr.yaml", "default: {sources: [cli]}\n", 0o644), write("empty.yaml", "", 0o600), write("comments.yaml", "# nothing yet\n", 0o600)} {
 		if _, err := LoadConfig(p); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
@@ -532,7 +561,7 @@ func BenchmarkLoadConfig(b *testing.B) {
 		}
 	})
 	b.Run("example", func(b *testing.B) {
-		p := filepath.Join("testdata", "config", "example.yaml")
+		p := privateTestdata(b, "example.yaml")
 		b.ReportAllocs()
 		for b.Loop() {
 			c, err := LoadConfig(p)
