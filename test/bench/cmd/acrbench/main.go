@@ -235,7 +235,11 @@ type noIdentityResult struct {
 	NextNS    []int64 `json:"next_ns"`
 	NextCodes []int   `json:"next_codes"`
 	NextOut   string  `json:"next_out"`
-	Error     string  `json:"error,omitempty"`
+	// FirstRequests and NextRequests count the HTTP requests a stand-in
+	// server at 169.254.169.254 answered (imdsForeign only).
+	FirstRequests int64  `json:"first_requests"`
+	NextRequests  int64  `json:"next_requests"`
+	Error         string `json:"error,omitempty"`
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,7 +33,26 @@ const (
 	// imdsDropped: packets vanish, so connect itself hangs (a firewall
 	// that drops, a cloud other than Azure): the slow real-world case.
 	imdsDropped = "dropped"
+	// imdsForeign: another cloud's metadata server owns the address and
+	// answers Azure's paths 404 with an HTML page, as AWS's IMDSv1 and
+	// GCP's do: an HTTP answer that is not IMDS's.
+	imdsForeign = "foreign"
 )
+
+// foreignPage is what the stand-in for another cloud's metadata server
+// answers every request with (AWS's IMDSv1 404 page).
+const foreignPage = `<?xml version="1.0" encoding="iso-8859-1"?>
+<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"
+ "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">
+<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en" lang="en">
+ <head>
+  <title>404 - Not Found</title>
+ </head>
+ <body>
+  <h1>404 - Not Found</h1>
+ </body>
+</html>
+`
 
 // noIdentityJob is what the parent sends a no-identity child on stdin.
 type noIdentityJob struct {
@@ -60,6 +81,8 @@ func (r *report) noIdentity(c config, w *world, cached cachedResult) {
 		{imdsSilent, "managed", "SOURCES=managed, IMDS accepts, never answers"},
 		{imdsDropped, "managed", "SOURCES=managed, packets to IMDS dropped"},
 		{imdsDropped, "", "automatic sources, packets to IMDS dropped"},
+		{imdsForeign, "managed", "SOURCES=managed, another cloud's metadata (404 HTML)"},
+		{imdsForeign, "", "automatic sources, another cloud's metadata (404 HTML)"},
 	}
 	for i, k := range cases {
 		env := []string{}
@@ -98,7 +121,7 @@ func (r *report) noIdentity(c config, w *world, cached cachedResult) {
 		if ns.Max >= 50*time.Millisecond {
 			nv = "NOT met"
 		}
-		r.printf("   %-46s first %9s (< 1.5 s: %s);  next: median %s, max %s (< 50 ms: %s; %s a cached get)\n",
+		r.printf("   %-54s first %9s (< 1.5 s: %s);  next: median %s, max %s (< 50 ms: %s; %s a cached get)\n",
 			k.label, ms(first), fv, ms(ns.Median), ms(ns.Max), nv, x(bench.Ratio(ns.Median, cached.wall.Median))+" of")
 		if res.FirstCode != 1 || !strings.Contains(res.FirstOut, "no Azure identity available") {
 			r.fail("%s: the first get answered exit %d: %s", k.label, res.FirstCode, harness.Redact(res.FirstOut))
@@ -112,12 +135,31 @@ func (r *report) noIdentity(c config, w *world, cached cachedResult) {
 		if res.NextOut != "" && !strings.Contains(res.NextOut, "remembered") {
 			r.fail("%s: the gets after the first were not answered from the negative cache: %s", k.label, harness.Redact(res.NextOut))
 		}
-		if i == 0 {
+		switch {
+		case i == 0:
 			r.printf("   first answer: %s\n", clip(res.FirstOut, 160))
 			r.printf("   next answers: %s\n", clip(res.NextOut, 160))
+		case k.imds == imdsForeign:
+			// How many requests the helper sent, and what it said, show
+			// whether it took the 404 for IMDS (probe, then the token
+			// request and its retries) or gave up after the probe.
+			r.printf("      requests at 169.254.169.254: %d by the first get, %d by the %d after it\n", res.FirstRequests, res.NextRequests, len(res.NextNS))
+			r.printf("      first answer, managed source: %s\n", clip(managedPart(res.FirstOut), 240))
 		}
 	}
 	r.printf("\n")
+}
+
+// managedPart is the managed source's part of a no-identity answer,
+// which names every source tried: "…; managed: <why>" or "managed
+// source: <why>".
+func managedPart(out string) string {
+	for _, label := range []string{"managed source: ", "managed: "} {
+		if i := strings.Index(out, label); i >= 0 {
+			return out[i+len(label):]
+		}
+	}
+	return out
 }
 
 func clip(s string, n int) string {
@@ -142,20 +184,23 @@ func runNoIdentityChild(imds string, out io.Writer) int {
 	if err := json.NewDecoder(os.Stdin).Decode(&job); err != nil {
 		return fail(fmt.Errorf("reading the job: %w", err))
 	}
-	stop, err := setupIMDS(imds)
+	stop, requests, err := setupIMDS(imds)
 	if err != nil {
 		return fail(err)
 	}
 	defer stop()
 	spec := bench.Spec{Path: job.Helper, Args: []string{"get"}, Env: job.Env, Stdin: harness.Registry1 + "\n"}
+	requests.Store(0) // the set-up's own check is not the helper's
 	first := bench.Run(spec)
 	res.FirstNS, res.FirstCode, res.FirstOut = int64(first.Wall), first.Code, first.Stdout
+	res.FirstRequests = requests.Swap(0)
 	for range job.Following {
 		s := bench.Run(spec)
 		res.NextNS = append(res.NextNS, int64(s.Wall))
 		res.NextCodes = append(res.NextCodes, s.Code)
 		res.NextOut = s.Stdout
 	}
+	res.NextRequests = requests.Load()
 	if err := writeJSON(out, res); err != nil {
 		return 1
 	}
@@ -163,16 +208,18 @@ func runNoIdentityChild(imds string, out io.Writer) int {
 }
 
 // setupIMDS prepares this network namespace, and checks that a connection
-// to 169.254.169.254:80 now behaves as intended.
-func setupIMDS(imds string) (stop func(), err error) {
+// to 169.254.169.254:80 now behaves as intended. requests counts the HTTP
+// requests a stand-in server answers there (it stays 0 where none does).
+func setupIMDS(imds string) (stop func(), requests *atomic.Int64, err error) {
 	if !harness.InNamespace() {
-		return nil, errors.New("refusing to change a network outside the benchmark's namespaces")
+		return nil, nil, errors.New("refusing to change a network outside the benchmark's namespaces")
 	}
 	stop = func() {}
+	requests = new(atomic.Int64)
 	cmds := [][]string{{"link", "set", "lo", "up"}}
 	switch imds {
 	case imdsUnreachable:
-	case imdsSilent:
+	case imdsSilent, imdsForeign:
 		cmds = append(cmds, []string{"addr", "add", "169.254.169.254/32", "dev", "lo"})
 	case imdsDropped:
 		// A veth pair with a static neighbour entry for an address nobody
@@ -185,17 +232,17 @@ func setupIMDS(imds string) (stop func(), err error) {
 			[]string{"route", "add", "169.254.169.254/32", "dev", "acrb0"},
 			[]string{"neigh", "add", "169.254.169.254", "lladdr", "02:00:00:00:00:01", "dev", "acrb0", "nud", "permanent"})
 	default:
-		return nil, fmt.Errorf("unknown IMDS behaviour %q", imds)
+		return nil, nil, fmt.Errorf("unknown IMDS behaviour %q", imds)
 	}
 	for _, args := range cmds {
 		if b, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, b)
+			return nil, nil, fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, b)
 		}
 	}
 	if imds == imdsSilent {
 		ln, err := net.Listen("tcp", "169.254.169.254:80")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		var held []net.Conn
 		go func() {
@@ -208,6 +255,36 @@ func setupIMDS(imds string) (stop func(), err error) {
 			}
 		}()
 		stop = func() { ln.Close() }
+	}
+	if imds == imdsForeign {
+		ln, err := net.Listen("tcp", "169.254.169.254:80")
+		if err != nil {
+			return nil, nil, err
+		}
+		srv := &http.Server{
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				requests.Add(1)
+				w.Header().Set("Content-Type", "text/html")
+				w.WriteHeader(http.StatusNotFound)
+				_, _ = io.WriteString(w, foreignPage)
+			}),
+			ReadHeaderTimeout: 10 * time.Second,
+		}
+		go func() { _ = srv.Serve(ln) }()
+		stop = func() { _ = srv.Close() }
+		// The check: an HTTP answer, 404 HTML, to IMDS's token path.
+		hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
+		resp, err := hc.Get("http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01")
+		if err != nil {
+			stop()
+			return nil, nil, fmt.Errorf("169.254.169.254 does not behave as %q: %v", imds, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != "text/html" {
+			stop()
+			return nil, nil, fmt.Errorf("169.254.169.254 does not behave as %q: it answered %s, %s", imds, resp.Status, resp.Header.Get("Content-Type"))
+		}
+		return stop, requests, nil
 	}
 	// The check: what a connect does now.
 	start := time.Now()
@@ -224,7 +301,7 @@ func setupIMDS(imds string) (stop func(), err error) {
 			c.Close()
 		}
 		stop()
-		return nil, fmt.Errorf("169.254.169.254 does not behave as %q: connect gave %v after %v", imds, err, took)
+		return nil, nil, fmt.Errorf("169.254.169.254 does not behave as %q: connect gave %v after %v", imds, err, took)
 	}
-	return stop, nil
+	return stop, requests, nil
 }
