@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/docker-credential-acr/docker-credential-acr/test/bench"
 	"github.com/docker-credential-acr/docker-credential-acr/test/harness"
@@ -144,7 +145,7 @@ func (r *report) noIdentity(c config, w *world, cached cachedResult) {
 			// whether it took the 404 for IMDS (probe, then the token
 			// request and its retries) or gave up after the probe.
 			r.printf("      requests at 169.254.169.254: %d by the first get, %d by the %d after it\n", res.FirstRequests, res.NextRequests, len(res.NextNS))
-			r.printf("      first answer, managed source: %s\n", clip(managedPart(res.FirstOut), 240))
+			r.printf("      first answer, managed source: %s\n", clipMiddle(managedPart(res.FirstOut), 300))
 		}
 	}
 	r.printf("\n")
@@ -160,6 +161,24 @@ func managedPart(out string) string {
 		}
 	}
 	return out
+}
+
+// clipMiddle shortens s to about n bytes by cutting out its middle, where
+// a quoted response body sits, keeping what was said first and the advice
+// at the end.
+func clipMiddle(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) <= n {
+		return s
+	}
+	head, tail := n/2, len(s)-n/2
+	for head > 0 && !utf8.RuneStart(s[head]) {
+		head--
+	}
+	for tail < len(s) && !utf8.RuneStart(s[tail]) {
+		tail++
+	}
+	return s[:head] + " … " + s[tail:]
 }
 
 func clip(s string, n int) string {

@@ -3,6 +3,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -50,6 +52,10 @@ func (r *report) finish() int {
 func (r *report) header(c config) {
 	r.printf("acrbench: docker-credential-acr as docker runs it, one process per lookup, against a simulated Azure\n")
 	r.printf("  %s, %d CPUs, GOMAXPROCS of the children unset; helper %s\n", runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU(), c.helper)
+	// A "-dirty" version names no source: the digest tells two builds of
+	// the same commit apart when runs are compared.
+	v := bench.Run(bench.Spec{Path: c.helper, Args: []string{"version"}})
+	r.printf("  helper: %s, sha256 %s\n", clip(v.Stdout, 120), fileDigest(c.helper))
 	r.printf("  identity: system-assigned managed identity (DOCKER_CREDENTIAL_ACR_SOURCES=managed); registry %s\n", registry)
 	r.printf("  times vary with the machine: compare the ratios, which are measured side by side\n")
 }
@@ -384,4 +390,18 @@ func (r *report) sizes(c config, cached cachedResult) {
 	r.printf("   binary size (stripped, -trimpath -s -w, as make build): helper %s, do-nothing %s, hello %s;  helper / do-nothing %s\n",
 		mib(hs), mib(ns), mib(hws), x(float64(hs)/float64(max(ns, 1))))
 	r.printf("\n")
+}
+
+// fileDigest is the first 16 hex digits of path's SHA-256.
+func fileDigest(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }
