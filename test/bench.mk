@@ -4,7 +4,7 @@
 # only correctness (no network on a cached get, one exchange for many
 # concurrent gets), never a time.
 #
-#   make bench          ratios measured side by side in one run (20-35 s on a
+#   make bench          ratios measured side by side in one run (15-35 s on a
 #                       2-core VM, builds included; measured with time(1))
 #   make bench-profile  what one cached get does: strace, package init times
 #
