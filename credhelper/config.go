@@ -135,6 +135,10 @@ type Settings struct {
 	// Match is the config entry that applied: an exact host, a wildcard,
 	// or "" when only the default entry and the environment did.
 	Match string
+	// Scopes are the Entra scopes to request, in order: Scope alone, or
+	// what Audience means in the registry's cloud. Never empty, and no
+	// element is empty.
+	Scopes []string
 }
 
 // Selector describes everything in s that selects the identity or the
@@ -305,18 +309,37 @@ func ParseConfig(data []byte) (*Config, error) {
 	return c, nil
 }
 
-// Resolve returns the effective settings for the login server host (a
-// Registry.Host), with the precedence described in the schema comment. A
-// nil getenv means os.Getenv. Errors come only from invalid environment
-// variables; the file was validated when loaded.
+// Resolve returns the effective settings for the login server host, with
+// the precedence described in the schema comment. host is recognised with
+// the config's clouds, as by ParseServerURL; a caller that has the
+// Registry already should call ResolveRegistry.
 func (c *Config) Resolve(host string, getenv func(string) string) (Settings, error) {
+	var clouds []CloudSuffix
+	if c != nil {
+		clouds = c.clouds
+	}
+	reg, err := ParseServerURL(host, clouds...)
+	if err != nil {
+		return Settings{}, err
+	}
+	return c.ResolveRegistry(reg, getenv)
+}
+
+// ResolveRegistry returns the effective settings for reg, with the
+// precedence described in the schema comment, and the Entra scopes they
+// mean in reg's cloud. A nil getenv means os.Getenv. The file was
+// validated when loaded, so errors come from invalid environment
+// variables, and from an audience that needs an ARM scope reg's cloud
+// does not have (a custom cloud without armScope, chosen by the
+// environment or by the default entry).
+func (c *Config) ResolveRegistry(reg Registry, getenv func(string) string) (Settings, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
 	var layers []*cfgLayer // highest precedence first
 	var s Settings
 	if c != nil {
-		if e := c.lookup(strings.ToLower(host)); e != nil {
+		if e := c.lookup(asciiLower(reg.Host)); e != nil {
 			layers = append(layers, e)
 			s.Match = e.match
 		}
@@ -359,7 +382,7 @@ func (c *Config) Resolve(host string, getenv func(string) string) (Settings, err
 
 	if v := strings.TrimSpace(getenv(EnvTenantID)); v != "" {
 		if !isTenantID(v) {
-			return Settings{}, fmt.Errorf("%s is not a tenant ID (a GUID) or domain", EnvTenantID)
+			return Settings{}, fmt.Errorf("%s is not a tenant ID; set it to the directory (tenant) ID, a GUID, or a domain such as contoso.onmicrosoft.com, or unset it", EnvTenantID)
 		}
 		s.TenantID = v
 	} else {
@@ -374,22 +397,25 @@ func (c *Config) Resolve(host string, getenv func(string) string) (Settings, err
 		}
 	}
 
+	audFrom := "the built-in default"
 	switch scope, aud := strings.TrimSpace(getenv(EnvScope)), strings.TrimSpace(getenv(EnvAudience)); {
 	case scope != "":
 		if why := scopeProblem(scope); why != "" {
-			return Settings{}, fmt.Errorf("%s=%q: %s", EnvScope, scope, why)
+			return Settings{}, fmt.Errorf("%s=%q: %s; set it to one Entra scope such as %s, or unset it", EnvScope, scope, why, token.DefaultScope)
 		}
 		s.Scope = scope
 	case aud != "":
 		a, ok := parseAudience(aud)
 		if !ok {
-			return Settings{}, fmt.Errorf("%s=%q is not one of acr, arm, acr-then-arm", EnvAudience, aud)
+			return Settings{}, fmt.Errorf("%s=%q is not one of acr, arm, acr-then-arm; set one of those, or unset it for acr", EnvAudience, aud)
 		}
 		s.Audience = a
+		audFrom = EnvAudience
 	default:
 		for _, l := range layers {
 			if l.scope != "" || l.audience != "" {
 				s.Scope, s.Audience = l.scope, l.audience
+				audFrom = c.describe(l)
 				break
 			}
 		}
@@ -397,11 +423,16 @@ func (c *Config) Resolve(host string, getenv func(string) string) (Settings, err
 			s.Audience = AudienceACR
 		}
 	}
+	scopes, err := c.scopes(reg, s, audFrom)
+	if err != nil {
+		return Settings{}, err
+	}
+	s.Scopes = scopes
 
 	if v := strings.TrimSpace(getenv(EnvUsername)); v != "" {
 		u, ok := parseUsername(v)
 		if !ok {
-			return Settings{}, fmt.Errorf("%s=%q is not token or zero-guid", EnvUsername, v)
+			return Settings{}, fmt.Errorf("%s=%q is not token or zero-guid; set one of those, or unset it for token", EnvUsername, v)
 		}
 		s.UsernameForm = u
 	} else {
@@ -416,6 +447,68 @@ func (c *Config) Resolve(host string, getenv func(string) string) (Settings, err
 		}
 	}
 	return s, nil
+}
+
+// scopes turns the chosen scope or audience into the Entra scopes to try
+// for reg. No path gives an empty scope: an audience that needs the ARM
+// scope of a cloud without one is an error.
+func (c *Config) scopes(reg Registry, s Settings, audFrom string) ([]string, error) {
+	if s.Scope != "" {
+		return []string{s.Scope}, nil
+	}
+	acr := reg.Scope
+	if acr == "" {
+		acr = token.DefaultScope
+	}
+	switch s.Audience {
+	case AudienceACR:
+		return []string{acr}, nil
+	case AudienceARM, AudienceACRThenARM:
+	default:
+		return nil, fmt.Errorf("%s: audience %q is not one of acr, arm, acr-then-arm", reg.Host, s.Audience)
+	}
+	arm := reg.Cloud.ARMScope
+	if arm == "" {
+		if c.isCustomCloud(reg) {
+			return nil, fmt.Errorf("%s: audience %s (from %s) needs the Azure Resource Manager scope of cloud %q, which has none; add armScope to cloud %q in %s, or use audience acr",
+				reg.Host, s.Audience, audFrom, reg.Cloud.Name, reg.Cloud.Name, c.describeFile())
+		}
+		return nil, fmt.Errorf("%s: audience %s (from %s) needs the Azure Resource Manager scope of cloud %q, which is not known; set %s to that cloud's ARM scope instead, or use audience acr",
+			reg.Host, s.Audience, audFrom, reg.Cloud.Name, EnvScope)
+	}
+	if s.Audience == AudienceARM {
+		return []string{arm}, nil
+	}
+	return []string{acr, arm}, nil
+}
+
+// isCustomCloud reports whether reg is under one of the config's clouds,
+// which are the only ones a user can give an armScope.
+func (c *Config) isCustomCloud(reg Registry) bool {
+	if c == nil {
+		return false
+	}
+	for _, e := range c.clouds {
+		if _, ok := hostCutSuffix(reg.Host, e.Suffix); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// describe names an entry for messages.
+func (c *Config) describe(l *cfgLayer) string {
+	if l == &c.def {
+		return "the default entry of " + c.describeFile()
+	}
+	return fmt.Sprintf("the entry for %q in %s", l.match, c.describeFile())
+}
+
+func (c *Config) describeFile() string {
+	if c == nil || c.path == "" {
+		return "the config file"
+	}
+	return "the config file " + c.path
 }
 
 // lookup finds the entry for a canonical host: exact beats wildcard, and
@@ -438,7 +531,7 @@ func (c *Config) lookup(host string) *cfgLayer {
 func ParseSources(list string) ([]string, error) {
 	var out []string
 	for item := range strings.SplitSeq(list, ",") {
-		item = strings.ToLower(strings.TrimSpace(item))
+		item = asciiLower(strings.TrimSpace(item))
 		if item == "" {
 			continue
 		}
@@ -458,13 +551,13 @@ func checkSource(name string, before []string) error {
 		return fmt.Errorf("unknown identity source %q; valid sources are %s", name, strings.Join(token.SourceNames(), ", "))
 	}
 	if slices.Contains(before, name) {
-		return fmt.Errorf("identity source %q is listed twice", name)
+		return fmt.Errorf("identity source %q is listed twice; list each once", name)
 	}
 	return nil
 }
 
 func parseAudience(s string) (Audience, bool) {
-	switch a := Audience(strings.ToLower(s)); a {
+	switch a := Audience(asciiLower(s)); a {
 	case AudienceACR, AudienceARM, AudienceACRThenARM:
 		return a, true
 	}
@@ -472,7 +565,7 @@ func parseAudience(s string) (Audience, bool) {
 }
 
 func parseUsername(s string) (UsernameForm, bool) {
-	switch strings.ToLower(s) {
+	switch asciiLower(s) {
 	case string(UsernameToken), "<token>":
 		return UsernameToken, true
 	case string(UsernameZeroGUID), "00000000-0000-0000-0000-000000000000":
@@ -677,7 +770,7 @@ func (c *Config) parse(data []byte) error {
 	if f.Default != nil {
 		d := cookEntry(f.Default, &errs)
 		if d.Match.Value != "" {
-			errs.add(d.Match.Line, "the default entry applies to every registry and has no match")
+			errs.add(d.Match.Line, "the default entry applies to every registry and has no match; remove match from it, or move the settings to a registries entry")
 		}
 		c.def = validateEntry(d, &errs)
 	}
@@ -691,13 +784,19 @@ func (c *Config) parse(data []byte) error {
 			continue
 		}
 		l := validateEntry(e, &errs)
-		key, wild, ok := c.validateMatch(e.Match, &errs)
+		key, wild, cloud, ok := c.validateMatch(e.Match, &errs)
 		if !ok {
 			continue
 		}
+		// An entry's match reaches one cloud only, so an ARM audience it
+		// cannot have is known now. The default entry's is found per
+		// registry, by Resolve.
+		if (l.audience == AudienceARM || l.audience == AudienceACRThenARM) && cloud.Cloud.ARMScope == "" {
+			errs.add(e.Audience.Line, "audience %s for %q needs the Azure Resource Manager scope of cloud %q, which has none; add armScope to cloud %q under clouds, or use audience acr", l.audience, e.Match.Value, cloud.Cloud.Name, cloud.Cloud.Name)
+		}
 		l.match = e.Match.Value
 		if at, dup := lines[key]; dup {
-			errs.add(e.Match.Line, "match %q repeats the entry at line %d", e.Match.Value, at)
+			errs.add(e.Match.Line, "match %q repeats the entry at line %d; merge the two", e.Match.Value, at)
 			continue
 		}
 		lines[key] = e.Match.Line
@@ -761,7 +860,7 @@ func validateEntry(e *cfgEntry, errs *cfgErrors) cfgLayer {
 		}
 		l.sources = []string{}
 		for _, n := range e.Sources.Names {
-			n = strings.ToLower(strings.TrimSpace(n))
+			n = asciiLower(strings.TrimSpace(n))
 			if err := checkSource(n, l.sources); err != nil {
 				errs.add(e.Sources.Line, "%v", err)
 				continue
@@ -798,11 +897,11 @@ func validateEntry(e *cfgEntry, errs *cfgErrors) cfgLayer {
 		l.resourceID = v.Value
 	}
 	if (l.resourceID != "" || l.objectID != "") && l.sources != nil && !slices.Contains(l.sources, "managed") {
-		errs.add(cfgFirstLine(e.ResourceID, e.ObjectID), "resourceID and objectID select a managed identity, but sources does not include managed")
+		errs.add(cfgFirstLine(e.ResourceID, e.ObjectID), "resourceID and objectID select a managed identity, but sources does not include managed; add managed to sources")
 	}
 	if v := e.TenantID; v.Value != "" {
 		if !isTenantID(v.Value) {
-			errs.add(v.Line, "tenantID is not a tenant ID (a GUID) or domain")
+			errs.add(v.Line, "tenantID is not a tenant ID; use the directory (tenant) ID, a GUID, or a domain such as contoso.onmicrosoft.com")
 		}
 		l.tenantID = v.Value
 	}
@@ -841,37 +940,32 @@ func cfgFirstLine(vs ...cfgString) int {
 	return 0
 }
 
-// validateMatch checks a registries entry's match and returns its key:
-// the canonical host, or "*." + a suffix that login servers live under.
-func (c *Config) validateMatch(m cfgString, errs *cfgErrors) (key string, wild, ok bool) {
+// validateMatch checks a registries entry's match and returns its key
+// (the canonical host, or "*." + a suffix that login servers live under)
+// and a registry it matches, whose cloud is that of every registry it
+// matches.
+func (c *Config) validateMatch(m cfgString, errs *cfgErrors) (key string, wild bool, sample Registry, ok bool) {
 	v := m.Value
 	if rest, isWild := strings.CutPrefix(v, "*."); isWild {
-		rest = strings.ToLower(rest)
-		if c.isLoginServerParent(rest) {
-			return "*." + rest, true, true
+		rest = asciiLower(rest)
+		// A sample registry name turns the question into one
+		// ParseServerURL answers, so patterns and hosts follow one grammar.
+		if reg, err := ParseServerURL("sample."+rest, c.clouds...); err == nil {
+			return "*." + rest, true, reg, true
 		}
 		errs.add(m.Line, "pattern %q: a wildcard is \"*.\" followed by a login-server suffix, e.g. \"*.azurecr.io\" or \"*.eastus.geo.azurecr.io\"", v)
-		return "", false, false
+		return "", false, Registry{}, false
 	}
 	if strings.Contains(v, "*") {
 		errs.add(m.Line, "pattern %q: '*' may only stand for the whole first label, as in \"*.azurecr.io\"", v)
-		return "", false, false
+		return "", false, Registry{}, false
 	}
 	reg, err := ParseServerURL(v, c.clouds...)
 	if err != nil {
 		errs.add(m.Line, "match %q is not an ACR login server: %s", v, strings.TrimPrefix(err.Error(), ErrNotLoginServer.Error()+": "))
-		return "", false, false
+		return "", false, Registry{}, false
 	}
-	return reg.Host, false, true
-}
-
-// isLoginServerParent reports whether s is what follows the first label
-// of some login server: a known suffix, or region.geo.suffix.
-func (c *Config) isLoginServerParent(s string) bool {
-	// A sample registry name turns the question into one ParseServerURL
-	// answers, so patterns and hosts follow one grammar.
-	_, err := ParseServerURL("sample."+s, c.clouds...)
-	return err == nil
+	return reg.Host, false, reg, true
 }
 
 func validateClouds(in []cfgCloud, errs *cfgErrors) []CloudSuffix {
@@ -965,7 +1059,7 @@ func suffixProblem(s string) string {
 	if strings.HasPrefix(s, ".") || strings.HasPrefix(s, "*") {
 		return "must be written without a leading '.' or '*'"
 	}
-	if s != strings.ToLower(s) {
+	if s != asciiLower(s) {
 		return "must be lower case"
 	}
 	if !hostUsableSuffix(s) {
@@ -1062,7 +1156,7 @@ func isTenantID(s string) bool {
 
 func isIdentityResourceID(s string) bool {
 	const marker = "/providers/microsoft.managedidentity/userassignedidentities/"
-	lower := strings.ToLower(s)
+	lower := asciiLower(s)
 	i := strings.Index(lower, marker)
 	if !strings.HasPrefix(lower, "/subscriptions/") || i < 0 || len(lower) == i+len(marker) || len(s) > 1024 {
 		return false

@@ -1,6 +1,7 @@
 package credhelper
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -86,7 +87,7 @@ func TestLoadConfigMissingIsEmpty(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.Sources != nil || s.Audience != AudienceACR || s.UsernameForm != UsernameToken || s.Match != "" {
+		if s.Sources != nil || s.Audience != AudienceACR || s.UsernameForm != UsernameToken || s.Match != "" || !slices.Equal(s.Scopes, []string{token.DefaultScope}) {
 			t.Errorf("empty config resolves to %+v", s)
 		}
 	}
@@ -119,17 +120,18 @@ func TestLoadConfigExample(t *testing.T) {
 	}
 
 	const tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+	acr := []string{token.DefaultScope}
 	tests := []struct {
 		host string
 		want Settings
 	}{
-		{"prodreg.azurecr.io", Settings{Sources: []string{"managed"}, ClientID: "11111111-1111-1111-1111-111111111111", TenantID: tenant, Audience: AudienceACRThenARM, UsernameForm: UsernameToken, Match: "prodreg.azurecr.io"}},
-		{"staging-e7ggejfuhzhgedc8.azurecr.io", Settings{Sources: []string{"managed"}, ResourceID: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/staging-puller", TenantID: tenant, Audience: AudienceACR, UsernameForm: UsernameToken, Match: "staging-e7ggejfuhzhgedc8.azurecr.io"}},
-		{"otherreg.azurecr.io", Settings{Sources: []string{"workload"}, ClientID: "33333333-3333-3333-3333-333333333333", TenantID: tenant, Audience: AudienceACR, UsernameForm: UsernameToken, Match: "*.azurecr.io"}},
-		{"edgereg.azurecr.contoso.local", Settings{Sources: []string{"env"}, TenantID: "contoso.onmicrosoft.com", Audience: AudienceACR, UsernameForm: UsernameZeroGUID, Match: "edgereg.azurecr.contoso.local"}},
+		{"prodreg.azurecr.io", Settings{Sources: []string{"managed"}, ClientID: "11111111-1111-1111-1111-111111111111", TenantID: tenant, Audience: AudienceACRThenARM, UsernameForm: UsernameToken, Match: "prodreg.azurecr.io", Scopes: []string{token.DefaultScope, publicARM}}},
+		{"staging-e7ggejfuhzhgedc8.azurecr.io", Settings{Sources: []string{"managed"}, ResourceID: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/staging-puller", TenantID: tenant, Audience: AudienceACR, UsernameForm: UsernameToken, Match: "staging-e7ggejfuhzhgedc8.azurecr.io", Scopes: acr}},
+		{"otherreg.azurecr.io", Settings{Sources: []string{"workload"}, ClientID: "33333333-3333-3333-3333-333333333333", TenantID: tenant, Audience: AudienceACR, UsernameForm: UsernameToken, Match: "*.azurecr.io", Scopes: acr}},
+		{"edgereg.azurecr.contoso.local", Settings{Sources: []string{"env"}, TenantID: "contoso.onmicrosoft.com", Audience: AudienceACR, UsernameForm: UsernameZeroGUID, Match: "edgereg.azurecr.contoso.local", Scopes: []string{"https://containerregistry.contoso.local/.default"}}},
 		// The one-label wildcard does not reach regional hosts or other clouds.
-		{"otherreg.eastus.geo.azurecr.io", Settings{Sources: []string{"workload", "managed", "cli"}, TenantID: tenant, Audience: AudienceACR, UsernameForm: UsernameToken}},
-		{"otherreg.azurecr.cn", Settings{Sources: []string{"workload", "managed", "cli"}, TenantID: tenant, Audience: AudienceACR, UsernameForm: UsernameToken}},
+		{"otherreg.eastus.geo.azurecr.io", Settings{Sources: []string{"workload", "managed", "cli"}, TenantID: tenant, Audience: AudienceACR, UsernameForm: UsernameToken, Scopes: acr}},
+		{"otherreg.azurecr.cn", Settings{Sources: []string{"workload", "managed", "cli"}, TenantID: tenant, Audience: AudienceACR, UsernameForm: UsernameToken, Scopes: acr}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.host, func(t *testing.T) {
@@ -144,11 +146,19 @@ func TestLoadConfigExample(t *testing.T) {
 	}
 }
 
+// The ARM scopes of the built-in clouds, written out here so that a change
+// in where they come from cannot change them unnoticed.
+const (
+	publicARM = "https://management.azure.com/.default"
+	chinaARM  = "https://management.core.chinacloudapi.cn/.default"
+	usgovARM  = "https://management.core.usgovcloudapi.net/.default"
+)
+
 func settingsEqual(a, b Settings) bool {
 	return slices.Equal(a.Sources, b.Sources) && (a.Sources == nil) == (b.Sources == nil) &&
 		a.ClientID == b.ClientID && a.ResourceID == b.ResourceID && a.ObjectID == b.ObjectID &&
 		a.TenantID == b.TenantID && a.Scope == b.Scope && a.Audience == b.Audience &&
-		a.UsernameForm == b.UsernameForm && a.Match == b.Match
+		a.UsernameForm == b.UsernameForm && a.Match == b.Match && slices.Equal(a.Scopes, b.Scopes)
 }
 
 func TestLoadConfigErrorNamesFileAndLine(t *testing.T) {
@@ -416,20 +426,20 @@ registries:
 		want Settings
 	}{
 		{"exact entry beats wildcard and default", "exactreg.azurecr.io", ambient,
-			Settings{Sources: []string{"managed"}, ResourceID: exRID, TenantID: "default.onmicrosoft.com", Scope: exScop, UsernameForm: UsernameZeroGUID, Match: "exactreg.azurecr.io"}},
+			Settings{Sources: []string{"managed"}, ResourceID: exRID, TenantID: "default.onmicrosoft.com", Scope: exScop, UsernameForm: UsernameZeroGUID, Match: "exactreg.azurecr.io", Scopes: []string{exScop}}},
 		{"wildcard beats default", "otherreg.azurecr.io", ambient,
-			Settings{Sources: []string{"workload"}, ClientID: idB, TenantID: "default.onmicrosoft.com", Audience: AudienceARM, UsernameForm: UsernameZeroGUID, Match: "*.azurecr.io"}},
+			Settings{Sources: []string{"workload"}, ClientID: idB, TenantID: "default.onmicrosoft.com", Audience: AudienceARM, UsernameForm: UsernameZeroGUID, Match: "*.azurecr.io", Scopes: []string{publicARM}}},
 		{"default fills what the entry leaves out", "barereg.azurecr.us", ambient,
-			Settings{Sources: []string{"cli"}, ClientID: idA, TenantID: "bare.onmicrosoft.com", Audience: AudienceARM, UsernameForm: UsernameZeroGUID, Match: "barereg.azurecr.us"}},
+			Settings{Sources: []string{"cli"}, ClientID: idA, TenantID: "bare.onmicrosoft.com", Audience: AudienceARM, UsernameForm: UsernameZeroGUID, Match: "barereg.azurecr.us", Scopes: []string{usgovARM}}},
 		{"default alone", "xxxxx.azurecr.cn", ambient,
-			Settings{Sources: []string{"cli"}, ClientID: idA, TenantID: "default.onmicrosoft.com", Audience: AudienceARM, UsernameForm: UsernameZeroGUID}},
+			Settings{Sources: []string{"cli"}, ClientID: idA, TenantID: "default.onmicrosoft.com", Audience: AudienceARM, UsernameForm: UsernameZeroGUID, Scopes: []string{chinaARM}}},
 		{"explicit environment beats everything", "exactreg.azurecr.io", env{
 			EnvSources: "github, pipelines", EnvClientID: idEnv, EnvTenantID: "env.onmicrosoft.com",
 			EnvScope: "https://management.azure.com/.default", EnvAudience: "acr", EnvUsername: "token",
 			"AZURE_CLIENT_ID": idAmb, "AZURE_TENANT_ID": "ambient.onmicrosoft.com",
-		}, Settings{Sources: []string{"github", "pipelines"}, ClientID: idEnv, TenantID: "env.onmicrosoft.com", Scope: token.ARMScope, UsernameForm: UsernameToken, Match: "exactreg.azurecr.io"}},
+		}, Settings{Sources: []string{"github", "pipelines"}, ClientID: idEnv, TenantID: "env.onmicrosoft.com", Scope: publicARM, UsernameForm: UsernameToken, Match: "exactreg.azurecr.io", Scopes: []string{publicARM}}},
 		{"audience variable beats the file's scope", "exactreg.azurecr.io", env{EnvAudience: "acr-then-arm"},
-			Settings{Sources: []string{"managed"}, ResourceID: exRID, TenantID: "default.onmicrosoft.com", Audience: AudienceACRThenARM, UsernameForm: UsernameZeroGUID, Match: "exactreg.azurecr.io"}},
+			Settings{Sources: []string{"managed"}, ResourceID: exRID, TenantID: "default.onmicrosoft.com", Audience: AudienceACRThenARM, UsernameForm: UsernameZeroGUID, Match: "exactreg.azurecr.io", Scopes: []string{token.DefaultScope, publicARM}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -449,7 +459,7 @@ registries:
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Settings{ClientID: idAmb, TenantID: "ambient.onmicrosoft.com", Audience: AudienceACR, UsernameForm: UsernameToken}
+	want := Settings{ClientID: idAmb, TenantID: "ambient.onmicrosoft.com", Audience: AudienceACR, UsernameForm: UsernameToken, Scopes: []string{token.DefaultScope}}
 	if !settingsEqual(got, want) {
 		t.Errorf("nil config: %+v, want %+v", got, want)
 	}
@@ -573,4 +583,178 @@ func BenchmarkLoadConfig(b *testing.B) {
 			}
 		}
 	})
+}
+
+// stackClouds declares the custom cloud "stack" with or without an ARM
+// scope, and "edge", which always has one.
+func stackClouds(withARM bool) string {
+	y := "clouds:\n  - name: stack\n    suffix: azurecr.contoso.local\n    authorityHost: https://login.contoso.local/\n"
+	if withARM {
+		y += "    armScope: https://management.contoso.local/.default\n"
+	}
+	return y + "  - name: edge\n    suffix: azurecr.edge.example\n    authorityHost: https://login.edge.example/\n    armScope: https://management.edge.example/.default\n"
+}
+
+// TestAudienceNeedsARMScope: the ARM audience in a custom cloud without
+// armScope is refused where it is chosen: at load time for an entry (whose
+// match reaches that cloud only), in Resolve for the default entry and
+// the environment. Nothing ever asks Entra for an empty scope.
+func TestAudienceNeedsARMScope(t *testing.T) {
+	t.Run("entry", func(t *testing.T) {
+		for _, tt := range []struct{ match, audience, line string }{
+			{"edgereg.azurecr.contoso.local", "arm", "line 3"},
+			{"edgereg.azurecr.contoso.local", "acr-then-arm", "line 3"},
+			{"\"*.azurecr.contoso.local\"", "arm", "line 3"},
+			{"\"*.westus.geo.azurecr.contoso.local\"", "acr-then-arm", "line 3"},
+		} {
+			y := "registries:\n  - match: " + tt.match + "\n    audience: " + tt.audience + "\n" + stackClouds(false)
+			_, err := ParseConfig([]byte(y))
+			if err == nil {
+				t.Errorf("%s with audience %s accepted without armScope", tt.match, tt.audience)
+				continue
+			}
+			for _, w := range []string{tt.line, "audience " + tt.audience, `needs the Azure Resource Manager scope of cloud "stack", which has none; add armScope to cloud "stack" under clouds, or use audience acr`} {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			if _, err := ParseConfig([]byte("registries:\n  - match: " + tt.match + "\n    audience: " + tt.audience + "\n" + stackClouds(true))); err != nil {
+				t.Errorf("with armScope: %v", err)
+			}
+		}
+		// Entries for other clouds, or with an explicit scope, are fine.
+		mustParse(t, "registries:\n  - match: edgereg.azurecr.edge.example\n    audience: arm\n  - match: \"*.azurecr.io\"\n    audience: arm\n  - match: scopereg.azurecr.contoso.local\n    scope: https://management.contoso.local/.default\n"+stackClouds(false))
+	})
+
+	c := mustParse(t, "default:\n  audience: acr-then-arm\nregistries:\n  - match: acrreg.azurecr.contoso.local\n    audience: acr\n"+stackClouds(false))
+	c.path = "/etc/acr.yaml"
+	for _, tt := range []struct {
+		name, host string
+		env        env
+		want       []string // an error's fragments; nil means success
+		scopes     []string
+	}{
+		{"default entry", "stackreg.azurecr.contoso.local", env{}, []string{
+			"stackreg.azurecr.contoso.local: audience acr-then-arm (from the default entry of the config file /etc/acr.yaml) needs the Azure Resource Manager scope of cloud \"stack\", which has none; add armScope to cloud \"stack\" in the config file /etc/acr.yaml, or use audience acr",
+		}, nil},
+		{"environment", "acrreg.azurecr.contoso.local", env{EnvAudience: "arm"}, []string{
+			"acrreg.azurecr.contoso.local: audience arm (from DOCKER_CREDENTIAL_ACR_AUDIENCE) needs the Azure Resource Manager scope of cloud \"stack\"", "add armScope to cloud \"stack\"", "or use audience acr",
+		}, nil},
+		{"environment, acr-then-arm", "acrreg.azurecr.contoso.local", env{EnvAudience: "ACR-then-ARM"}, []string{"from DOCKER_CREDENTIAL_ACR_AUDIENCE"}, nil},
+		{"entry says acr", "acrreg.azurecr.contoso.local", env{}, nil, []string{token.DefaultScope}},
+		{"environment says acr", "stackreg.azurecr.contoso.local", env{EnvAudience: "acr"}, nil, []string{token.DefaultScope}},
+		{"explicit scope", "stackreg.azurecr.contoso.local", env{EnvScope: "https://management.contoso.local/.default"}, nil, []string{"https://management.contoso.local/.default"}},
+		{"public cloud", "myreg.azurecr.io", env{}, nil, []string{token.DefaultScope, publicARM}},
+		{"cloud with armScope", "myreg.azurecr.edge.example", env{EnvAudience: "arm"}, nil, []string{"https://management.edge.example/.default"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := c.Resolve(tt.host, tt.env.get)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(s.Scopes, tt.scopes) {
+					t.Errorf("Scopes = %q, want %q", s.Scopes, tt.scopes)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("accepted: %+v", s)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error\n %q\ndoes not contain\n %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestResolveScopesNeverEmpty tries every way of choosing the token's
+// audience against every kind of cloud: each either fails or gives scopes
+// that are all non-empty.
+func TestResolveScopesNeverEmpty(t *testing.T) {
+	hosts := []string{"myreg.azurecr.io", "myreg.azurecr.cn", "myreg.azurecr.us", "myreg.eastus.geo.azurecr.io", "myreg.azurecr.contoso.local", "myreg.azurecr.edge.example"}
+	entries := map[string]string{
+		"none":                "",
+		"default acr":         "default:\n  audience: acr\n",
+		"default arm":         "default:\n  audience: arm\n",
+		"default both":        "default:\n  audience: acr-then-arm\n",
+		"default scope":       "default:\n  scope: api://x/.default\n",
+		"wildcard arm":        "registries:\n  - match: \"*.azurecr.edge.example\"\n    audience: arm\n",
+		"wildcard both":       "registries:\n  - match: \"*.azurecr.io\"\n    audience: acr-then-arm\n",
+		"exact scope":         "registries:\n  - match: myreg.azurecr.contoso.local\n    scope: api://x/.default\n",
+		"exact acr, def both": "default:\n  audience: acr-then-arm\nregistries:\n  - match: myreg.azurecr.contoso.local\n    audience: acr\n",
+	}
+	envs := []env{{}, {EnvAudience: "acr"}, {EnvAudience: "arm"}, {EnvAudience: "acr-then-arm"}, {EnvScope: "api://y/.default"}, {EnvScope: "api://y/.default", EnvAudience: "arm"}}
+	refused, resolved := 0, 0
+	for _, withARM := range []bool{false, true} {
+		for name, y := range entries {
+			c := mustParse(t, y+stackClouds(withARM))
+			var nilConfig *Config
+			for _, cfg := range []*Config{c, nilConfig} {
+				for _, h := range hosts {
+					for _, e := range envs {
+						s, err := cfg.Resolve(h, e.get)
+						if err != nil {
+							if cfg == nil && (strings.Contains(h, ".contoso.") || strings.Contains(h, ".edge.")) {
+								continue // not a login server without the clouds
+							}
+							// Only the cloud without armScope may refuse.
+							if withARM || !strings.Contains(h, ".contoso.") || !strings.Contains(err.Error(), "add armScope") {
+								t.Errorf("%s (armScope %v) %s %v: %v", name, withARM, h, e, err)
+							}
+							refused++
+							continue
+						}
+						resolved++
+						if len(s.Scopes) == 0 || slices.Contains(s.Scopes, "") {
+							t.Errorf("%s (armScope %v) %s %v: scopes %q", name, withARM, h, e, s.Scopes)
+						}
+					}
+				}
+			}
+		}
+	}
+	if refused == 0 || resolved == 0 {
+		t.Errorf("%d refused, %d resolved: the table no longer covers both", refused, resolved)
+	}
+	t.Logf("%d refused, %d resolved", refused, resolved)
+}
+
+func TestResolveRefusesOtherHosts(t *testing.T) {
+	for _, h := range []string{"docker.io", "myreg.azurecr.io.evil.com", ""} {
+		if _, err := (&Config{}).Resolve(h, env{}.get); !errors.Is(err, ErrNotLoginServer) {
+			t.Errorf("Resolve(%q): %v, want ErrNotLoginServer", h, err)
+		}
+	}
+}
+
+// Unicode case mapping turns the Kelvin sign (U+212A) into 'k': names and
+// patterns are lowered in ASCII only, so such a spelling matches nothing.
+func TestConfigFoldsASCIIOnly(t *testing.T) {
+	if _, err := ParseSources("wor\u212aload"); err == nil {
+		t.Error(`ParseSources accepted "wor\u212aload"`)
+	}
+	if _, err := (&Config{}).Resolve("myreg.azurecr.io", env{EnvUsername: "to\u212aen"}.get); err == nil {
+		t.Error(`username "to\u212aen" accepted`)
+	}
+	clouds := "clouds:\n  - name: k\n    suffix: azurecr.kontoso.local\n    authorityHost: https://login.kontoso.local/\n"
+	mustParse(t, "registries:\n  - match: \"*.AzureCR.Kontoso.local\"\n    sources: [cli]\n"+clouds)
+	for _, y := range []string{
+		"registries:\n  - match: \"*.azurecr.\u212aontoso.local\"\n    sources: [cli]\n" + clouds,
+		"registries:\n  - match: myreg.azurecr.\u212aontoso.local\n    sources: [cli]\n" + clouds,
+		"default:\n  sources: [wor\u212aload]\n",
+		"default:\n  username: to\u212aen\n",
+	} {
+		if _, err := ParseConfig([]byte(y)); err == nil {
+			t.Errorf("accepted %q", y)
+		}
+	}
+	// ResolveRegistry does not find an ASCII entry under a look-alike key.
+	c := mustParse(t, "registries:\n  - match: keyreg.azurecr.io\n    sources: [cli]\n")
+	s, err := c.ResolveRegistry(Registry{Host: "\u212aeyreg.azurecr.io", Cloud: token.PublicCloud(), Scope: token.DefaultScope}, env{}.get)
+	if err != nil || s.Match != "" {
+		t.Errorf("look-alike host resolved to %+v, %v", s, err)
+	}
 }
