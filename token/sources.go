@@ -96,32 +96,24 @@ func SourceNames() []string {
 	return []string{SourceEnv, SourceWorkload, SourceGitHub, SourcePipelines, SourceManaged, SourceCLI, SourceAzd}
 }
 
-// NewSources builds the named sources in the given order. Names are
-// case-insensitive and may carry surrounding spaces. An unknown, empty or
-// repeated name fails with the list of valid ones. Nothing is read from disk
-// or network.
+// NewSources builds the named sources in the given order. The names are
+// checked and normalised by ParseSourceNames. Nothing is read from disk or
+// network.
+//
+// A listed source whose environment is entirely absent (no GitHub Actions
+// variables for github, say) is built all the same: its EntraToken reports
+// it unavailable, so that the next listed source is tried, and the final
+// error, if none is available, gives the reason. A source whose environment
+// is present but incomplete fails instead, naming what is missing.
 func NewSources(names []string, s SourceSettings, o SourceOptions) ([]Source, error) {
 	o = o.normalized()
-	valid := strings.Join(SourceNames(), ", ")
-	if len(names) == 0 {
-		return nil, fmt.Errorf("identity sources: the list is empty: name one or more of %s", valid)
+	names, err := ParseSourceNames(names)
+	if err != nil {
+		return nil, fmt.Errorf("identity sources: %w", err)
 	}
-	seen := make(map[string]bool, len(names))
 	out := make([]Source, 0, len(names))
-	for _, raw := range names {
-		n := strings.ToLower(strings.TrimSpace(raw))
-		if n == "" {
-			return nil, fmt.Errorf("identity sources: empty name in the list: valid sources are %s", valid)
-		}
-		if seen[n] {
-			return nil, fmt.Errorf("identity sources: %q is listed twice: name each source once", n)
-		}
-		seen[n] = true
-		src := newSource(n, s, o)
-		if src == nil {
-			return nil, fmt.Errorf("identity sources: unknown source %q: valid sources are %s", srcPrintable(raw), valid)
-		}
-		out = append(out, src)
+	for _, n := range names {
+		out = append(out, newSource(n, s, o))
 	}
 	return out, nil
 }

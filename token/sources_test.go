@@ -27,11 +27,10 @@ func TestNewSources(t *testing.T) {
 		{names: []string{"workload", "managed", "cli"}, want: []string{"workload", "managed", "cli"}},
 		{names: []string{" CLI ", "Managed"}, want: []string{"cli", "managed"}},
 		{names: SourceNames(), want: SourceNames()},
-		{names: []string{"managed", "msi"}, wantErr: `unknown source "msi": valid sources are env, workload, github, pipelines, managed, cli, azd`},
+		{names: []string{"managed", "msi"}, wantErr: `identity sources: unknown identity source "msi": valid sources are env, workload, github, pipelines, managed, cli, azd`},
 		{names: []string{"managed", "managed"}, wantErr: `"managed" is listed twice`},
-		{names: []string{"managed", ""}, wantErr: "empty name in the list: valid sources are env, workload"},
-		{names: nil, wantErr: "the list is empty: name one or more of env, workload"},
-		{names: []string{"bad\x1b[31mname"}, wantErr: `unknown source "bad?[31mname"`},
+		{names: []string{"managed", ""}, wantErr: "an identity source name is empty: valid sources are env, workload"},
+		{names: nil, wantErr: "no identity source is named: name one or more of env, workload"},
 	}
 	for _, tc := range tests {
 		got, err := NewSources(tc.names, SourceSettings{}, SourceOptions{})

@@ -1,0 +1,35 @@
+package token
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ParseSourceNames checks a list of identity source names, as given in
+// DOCKER_CREDENTIAL_ACR_SOURCES (split at commas) or a config file's
+// sources, and returns them normalised: lower case, without surrounding
+// white space, in the given order. An empty list, an empty or unknown name,
+// or a name given twice is an error that says which and lists the valid
+// names. The list is not changed.
+func ParseSourceNames(list []string) ([]string, error) {
+	valid := strings.Join(SourceNames(), ", ")
+	if len(list) == 0 {
+		return nil, errors.New("no identity source is named: name one or more of " + valid)
+	}
+	out := make([]string, 0, len(list))
+	for _, raw := range list {
+		n := strings.ToLower(strings.TrimSpace(raw))
+		switch {
+		case n == "":
+			return nil, errors.New("an identity source name is empty: valid sources are " + valid)
+		case !slices.Contains(SourceNames(), n):
+			return nil, fmt.Errorf("unknown identity source %q: valid sources are %s", srcPrintable(strings.TrimSpace(raw)), valid)
+		case slices.Contains(out, n):
+			return nil, fmt.Errorf("identity source %q is listed twice: name each source once", n)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
