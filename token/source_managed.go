@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -81,13 +82,15 @@ func (m *managedSource) EntraToken(ctx context.Context, _ Cloud, scope string) (
 	}
 	kind, err := managedidentity.GetSource()
 	if err != nil {
-		return EntraToken{}, srcErrorf(SourceManaged, "detecting the managed identity endpoint: %v", err)
+		return EntraToken{}, srcErrorf(SourceManaged, "detecting the managed identity endpoint from IDENTITY_ENDPOINT, IDENTITY_HEADER, MSI_ENDPOINT and IMDS_ENDPOINT: %s: fix or unset these variables (unset, IMDS is used), or choose another source with DOCKER_CREDENTIAL_ACR_SOURCES", redact(srcFirstLine(err.Error())))
 	}
 	imds := kind == managedidentity.DefaultToIMDS
 	endpoint := srcManagedEndpointName(kind)
 	m.o.Logger.Debug("using managed identity", "source", SourceManaged, "endpoint", endpoint, "identity", desc)
+	transport, release := srcManagedClient(m.o)
+	defer release()
 	if imds {
-		if err := m.probe(ctx); err != nil {
+		if err := m.probe(ctx, transport); err != nil {
 			return EntraToken{}, err
 		}
 	}
@@ -105,7 +108,7 @@ func (m *managedSource) EntraToken(ctx context.Context, _ Cloud, scope string) (
 				MaxRetryDelay: 2 * time.Second,
 				TryTimeout:    10 * time.Second,
 			},
-			Transport: m.o.Transport,
+			Transport: transport,
 			Telemetry: policy.TelemetryOptions{ApplicationID: "docker-credential-acr"},
 		},
 		ID: id,
@@ -121,10 +124,19 @@ func (m *managedSource) EntraToken(ctx context.Context, _ Cloud, scope string) (
 	return tok, nil
 }
 
+// imdsProbeMaxBody caps what the probe reads: IMDS's refusal is under 100
+// bytes, and whatever else answers need not be read to be told apart.
+const imdsProbeMaxBody = 4 << 10
+
 // probe asks IMDS something it refuses (no Metadata header) with a short
-// timeout. Any HTTP answer means IMDS is there; no answer means this is not
-// an Azure machine, and the next source may be tried at once.
-func (m *managedSource) probe(ctx context.Context) error {
+// timeout. Azure's IMDS answers that with 400 and a JSON error
+// ({"error":"invalid_request","error_description":"Required metadata header
+// not specified"}). No answer means this is not an Azure machine; any other
+// answer comes from something else at 169.254.169.254 (another cloud's
+// metadata service, which answers 404 or 403 with HTML or text). Either way
+// the source is unavailable at once, instead of after azidentity's retries
+// of the token request, so that the next source is tried.
+func (m *managedSource) probe(ctx context.Context, transport policy.Transporter) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.imdsSeen {
@@ -133,15 +145,22 @@ func (m *managedSource) probe(ctx context.Context) error {
 	pctx, cancel := context.WithTimeout(ctx, imdsProbeTimeout)
 	defer cancel()
 	pl := runtime.NewPipeline("docker-credential-acr", "v1", runtime.PipelineOptions{}, &policy.ClientOptions{
-		Transport: m.o.Transport,
+		Transport: transport,
 		Retry:     policy.RetryOptions{MaxRetries: -1},
 		Telemetry: policy.TelemetryOptions{Disabled: true},
 	})
 	req, err := runtime.NewRequest(pctx, http.MethodGet, imdsEndpoint)
 	if err != nil {
-		return srcErrorf(SourceManaged, "building the IMDS probe: %v", err)
+		return srcErrorf(SourceManaged, "building the IMDS probe: %v: this is a bug; choose another source with DOCKER_CREDENTIAL_ACR_SOURCES", err)
 	}
+	// The body is read here, with a cap and within the probe's timeout.
+	runtime.SkipBodyDownload(req)
 	resp, err := pl.Do(req)
+	var body []byte
+	if err == nil {
+		body, err = io.ReadAll(io.LimitReader(resp.Body, imdsProbeMaxBody))
+		resp.Body.Close()
+	}
 	if err != nil {
 		if cerr := srcCtxError(ctx, SourceManaged, "probing IMDS"); cerr != nil {
 			return cerr
@@ -151,12 +170,32 @@ func (m *managedSource) probe(ctx context.Context) error {
 			why = "no answer within " + imdsProbeTimeout.String()
 		}
 		m.o.Logger.Debug("IMDS did not answer the probe", "source", SourceManaged, "error", why)
-		return srcUnavailablef(SourceManaged, "no managed identity endpoint: IMDS at 169.254.169.254 did not answer (%s): this is not an Azure VM, scale set or AKS node, or IMDS is blocked; App Service and Container Apps set IDENTITY_ENDPOINT and IDENTITY_HEADER", why)
+		return srcUnavailablef(SourceManaged, "no managed identity endpoint: IMDS at 169.254.169.254 did not answer (%s): this is not an Azure VM, scale set or AKS node, or IMDS is blocked; App Service and Container Apps set IDENTITY_ENDPOINT and IDENTITY_HEADER", redact(why))
 	}
-	resp.Body.Close()
+	if !srcIsIMDSRefusal(resp.StatusCode, body) {
+		what := fmt.Sprintf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+		if ct := resp.Header.Get("Content-Type"); ct != "" {
+			what += ", " + srcPrintable(srcClip(ct, 60))
+		}
+		m.o.Logger.Debug("something other than Azure IMDS answered the probe", "source", SourceManaged, "status", resp.StatusCode)
+		return srcUnavailablef(SourceManaged, "no managed identity endpoint: something other than Azure IMDS answered at 169.254.169.254 (%s, where Azure IMDS answers 400 with a JSON error): this is not an Azure VM, scale set or AKS node (another cloud's metadata service answers there); App Service and Container Apps set IDENTITY_ENDPOINT and IDENTITY_HEADER", what)
+	}
 	m.o.Logger.Debug("IMDS answered the probe", "source", SourceManaged, "status", resp.StatusCode)
 	m.imdsSeen = true
 	return nil
+}
+
+// srcIsIMDSRefusal reports whether a probe's answer is Azure IMDS's refusal
+// of a request without the Metadata header: 400 and a JSON object with an
+// "error" string.
+func srcIsIMDSRefusal(status int, body []byte) bool {
+	if status != http.StatusBadRequest {
+		return false
+	}
+	var e struct {
+		Error string `json:"error"`
+	}
+	return json.Unmarshal(body, &e) == nil && e.Error != ""
 }
 
 // failure classifies a managed identity error. Like DefaultAzureCredential,
@@ -176,7 +215,7 @@ func (m *managedSource) failure(ctx context.Context, err error, rec *srcNetRecor
 	}
 	if imds && afe.RawResponse != nil {
 		if body, _ := runtime.Payload(afe.RawResponse); !json.Valid(body) {
-			return srcUnavailablef(SourceManaged, "%s", redact(fmt.Sprintf("something other than IMDS answered at 169.254.169.254 (%s): if a proxy is configured, add 169.254.169.254 to NO_PROXY", f.text)))
+			return srcUnavailablef(SourceManaged, "%s", redact(fmt.Sprintf("something other than Azure IMDS answered the token request at 169.254.169.254 (%s): this is not an Azure VM, scale set or AKS node, or something intercepts 169.254.169.254", f.text)))
 		}
 	}
 	msg := fmt.Sprintf("the %s refused a token for %s: %s", endpoint, desc, f.text)

@@ -40,26 +40,30 @@ type fakeIMDS struct {
 	failures []int // statuses to answer token requests with, first
 	probes   int
 	tokens   int
-	raw      string // non-empty: answer every request with this non-JSON body
+	raw      string // non-empty: answer token requests with this non-JSON body
 }
+
+// imdsRefusal is what Azure IMDS answers a request without the Metadata
+// header (and so does test/azuresim).
+const imdsRefusal = `{"error":"invalid_request","error_description":"Required metadata header not specified"}`
 
 func (f *fakeIMDS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	if r.Header.Get("Metadata") != "true" {
+		f.probes++
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, imdsRefusal)
+		return
+	}
+	f.tokens++
 	if f.raw != "" {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(http.StatusBadGateway)
 		fmt.Fprint(w, f.raw)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	if r.Header.Get("Metadata") != "true" {
-		f.probes++
-		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprint(w, `{"error":"invalid_request","error_description":"Required metadata header not specified"}`)
-		return
-	}
-	f.tokens++
 	if len(f.failures) > 0 {
 		status := f.failures[0]
 		f.failures = f.failures[1:]
@@ -174,8 +178,8 @@ func TestManagedSourceIMDS(t *testing.T) {
 			want: []string{"HTTP 400", "Identity not found", "assign this identity"}},
 		{name: "no system-assigned identity", s: SourceSettings{}, unavailable: true,
 			want: []string{"no usable managed identity", "Identity not found", "AZURE_CLIENT_ID"}},
-		{name: "a proxy answers at the IMDS address", raw: "<html>Bad gateway</html>", unavailable: true,
-			want: []string{"something other than IMDS", "NO_PROXY"}},
+		{name: "something else answers token requests at the IMDS address", raw: "<html>Bad gateway</html>", unavailable: true,
+			want: []string{"something other than Azure IMDS answered the token request at 169.254.169.254", "HTTP 502"}},
 		{name: "two IDs", s: SourceSettings{ClientID: "a", ObjectID: "b"},
 			want: []string{"more than one of client ID, resource ID and object ID"}},
 	}
@@ -329,4 +333,84 @@ func TestManagedSourceAppServiceUnreachable(t *testing.T) {
 		}
 	}
 	srcAssertNoSecrets(t, []string{err.Error(), logs.String()}, header)
+}
+
+// TestManagedSourceProbeRecognisesIMDS checks that only Azure IMDS's answer
+// to the header-less probe (400 and a JSON error) counts as IMDS, and that
+// anything else at 169.254.169.254 (other clouds' metadata services) makes
+// the source unavailable after that one request, without token requests
+// and their retries.
+func TestManagedSourceProbeRecognisesIMDS(t *testing.T) {
+	clearManagedIdentityEnv(t)
+	entra := fakeentra.New(t)
+	tests := []struct {
+		name        string
+		status      int
+		contentType string
+		body        string
+		isIMDS      bool
+	}{
+		{name: "Azure IMDS", status: 400, contentType: "application/json; charset=utf-8", body: imdsRefusal, isIMDS: true},
+		{name: "azuresim (json.Encoder adds a newline)", status: 400, contentType: "application/json; charset=utf-8", body: imdsRefusal + "\n", isIMDS: true},
+		{name: "404 HTML (GCP, AWS IMDSv1, OpenStack)", status: 404, contentType: "text/html", body: "<html><body>404 Not Found</body></html>"},
+		{name: "401 empty (AWS IMDSv2 only)", status: 401},
+		{name: "403 text", status: 403, contentType: "text/plain", body: "Forbidden"},
+		{name: "200 JSON", status: 200, contentType: "application/json", body: `{"error":"x"}`},
+		{name: "400 HTML", status: 400, contentType: "text/html", body: "<html>Bad Request</html>"},
+		{name: "400 JSON without error", status: 400, contentType: "application/json", body: `{"message":"bad request"}`},
+		{name: "400 JSON array", status: 400, contentType: "application/json", body: `["error"]`},
+		{name: "400 empty", status: 400},
+		{name: "400 huge", status: 400, contentType: "application/json", body: `{"error":"` + strings.Repeat("x", 1<<20) + `"}`},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var probes, tokens int
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				defer mu.Unlock()
+				if r.Header.Get("Metadata") == "true" {
+					tokens++
+					w.Header().Set("Content-Type", "application/json")
+					_ = json.NewEncoder(w).Encode(map[string]string{
+						"access_token": entra.Issue(srcTenant, "system-mi", r.URL.Query().Get("resource"), time.Hour),
+						"expires_in":   "3599", "expires_on": fmt.Sprint(time.Now().Add(time.Hour).Unix()),
+						"resource": r.URL.Query().Get("resource"), "token_type": "Bearer",
+					})
+					return
+				}
+				probes++
+				if tc.contentType != "" {
+					w.Header().Set("Content-Type", tc.contentType)
+				}
+				w.WriteHeader(tc.status)
+				fmt.Fprint(w, tc.body)
+			}))
+			t.Cleanup(srv.Close)
+			tr := &srcIMDSTransport{imds: srv, next: entra.Client()}
+			var logs srcLogBuffer
+			src, _ := NewSources([]string{"managed"}, SourceSettings{}, srcTestOptions(srcEnv{}, tr, &logs))
+			_, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), fmt.Sprintf("https://probe-%d.example/.default", i))
+			t.Logf("error: %v", err)
+			mu.Lock()
+			defer mu.Unlock()
+			if tc.isIMDS {
+				if err != nil || probes != 1 || tokens != 1 {
+					t.Errorf("err = %v, %d probes, %d token requests; want a token after one probe", err, probes, tokens)
+				}
+				return
+			}
+			if !errors.Is(err, ErrSourceUnavailable) {
+				t.Fatalf("err = %v, want ErrSourceUnavailable", err)
+			}
+			for _, w := range []string{"something other than Azure IMDS answered at 169.254.169.254", fmt.Sprintf("HTTP %d", tc.status), "not an Azure VM"} {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not mention %q", w)
+				}
+			}
+			if probes != 1 || tokens != 0 {
+				t.Errorf("%d probes and %d token requests; want the probe only", probes, tokens)
+			}
+		})
+	}
 }

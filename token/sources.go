@@ -58,11 +58,20 @@ type SourceOptions struct {
 	Getenv func(string) string
 	// Logger receives debug lines; never a token or secret. Nil discards.
 	Logger *slog.Logger
-	// Transport sends every HTTP request the sources make, to Entra, IMDS,
-	// and the CI token services. Nil means azcore's default transport.
+	// Transport sends every HTTP request the sources make, to Entra, the
+	// managed identity endpoints, and the CI token services. Nil means:
+	// azcore's default transport for Entra; for managed identity endpoints
+	// a client that never uses a proxy (HTTP_PROXY would see the Entra
+	// token, or answer with the proxy's own identity); for the CI token
+	// services a client that honours the proxy settings but follows no
+	// redirect. A Transport given here is used as is for all of them.
 	Transport policy.Transporter
 	// LookPath finds az and azd. Nil means exec.LookPath.
 	LookPath func(string) (string, error)
+
+	// dial replaces the dialer of the clients built when Transport is nil,
+	// so that tests can reach 169.254.169.254 on loopback.
+	dial srcDialFunc
 }
 
 func (o SourceOptions) normalized() SourceOptions {

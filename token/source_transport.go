@@ -1,0 +1,90 @@
+package token
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+)
+
+// srcDialFunc dials a network address, as net.Dialer.DialContext does.
+type srcDialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// srcManagedClient returns the transport for managed identity endpoints,
+// and a function that releases the idle connections of a client built for
+// one call.
+//
+// When the caller gave none, it is a clone of http.DefaultTransport that
+// never uses a proxy: every managed identity endpoint is on this machine or
+// its host (IMDS at the link-local 169.254.169.254, App Service's and
+// Container Apps' IDENTITY_ENDPOINT on loopback or link-local addresses,
+// Arc's and Cloud Shell's on localhost). Through HTTP_PROXY, IMDS's answer,
+// an Entra token, would cross the proxy in clear text, and a proxy that
+// itself runs on an Azure VM would have its own IMDS answer: the helper would
+// then act as the proxy's identity. azcore's default client honours
+// HTTP_PROXY, and Go's own NO_PROXY logic exempts loopback but not
+// link-local addresses, so it has to be this client.
+//
+// It also follows no redirect: no managed identity endpoint redirects, and
+// following one would carry IDENTITY_HEADER to wherever it points.
+func srcManagedClient(o SourceOptions) (policy.Transporter, func()) {
+	if o.Transport != nil {
+		return o.Transport, func() {}
+	}
+	t := srcCloneDefaultTransport()
+	t.Proxy = nil
+	if o.dial != nil {
+		t.DialContext = o.dial
+	}
+	c := &http.Client{Transport: t, CheckRedirect: srcNoRedirect}
+	return c, c.CloseIdleConnections
+}
+
+// srcCIClient returns the transport for the CI systems' ID token services
+// (GitHub Actions, Azure DevOps). When the caller gave none, it is a clone
+// of http.DefaultTransport, proxy settings included (these services are on
+// the internet), that follows no redirect: the job's bearer token goes only
+// to the https URL the CI system named, and Go would resend it on a
+// same-host redirect even to plain http.
+func srcCIClient(o SourceOptions) (policy.Transporter, func()) {
+	if o.Transport != nil {
+		return o.Transport, func() {}
+	}
+	t := srcCloneDefaultTransport()
+	if o.dial != nil {
+		t.DialContext = o.dial
+	}
+	c := &http.Client{Transport: t, CheckRedirect: srcNoRedirect}
+	return c, c.CloseIdleConnections
+}
+
+// srcNoRedirect makes an http.Client return a redirect as the answer, which
+// the caller then reports as an unexpected status.
+func srcNoRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// srcCloneDefaultTransport clones http.DefaultTransport, or builds its
+// equivalent when a program has replaced it with another RoundTripper.
+func srcCloneDefaultTransport() *http.Transport {
+	var t *http.Transport
+	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+		t = dt.Clone()
+	} else {
+		t = &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          100,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		}
+	}
+	if t.TLSClientConfig == nil {
+		t.TLSClientConfig = &tls.Config{}
+	}
+	t.TLSClientConfig.MinVersion = max(t.TLSClientConfig.MinVersion, tls.VersionTLS12)
+	return t
+}
