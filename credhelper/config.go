@@ -245,7 +245,8 @@ func ConfigPath(getenv func(string) string) string {
 // LoadConfig reads and validates the config file at path. A missing file
 // (or an empty path) is an empty config, at the cost of one failed open. A
 // file that exists but cannot be read or parsed is an error naming the
-// file and, where it can, the line.
+// file and, where it can, the line. On Unix, a file that another user
+// could change (see configtrust.go) is an error that says what to run.
 func LoadConfig(path string) (*Config, error) {
 	c := &Config{path: path}
 	if path == "" {
