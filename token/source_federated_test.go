@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/docker-credential-acr/docker-credential-acr/token/internal/fakeentra"
 )
 
@@ -263,7 +264,8 @@ func TestGitHubSource(t *testing.T) {
 			want        string
 		}{
 			{env: srcEnv{}, s: s, unavailable: true, want: "ACTIONS_ID_TOKEN_REQUEST_URL is not set"},
-			{env: srcEnv{envGitHubTokenURL: "https://x/"}, s: s, unavailable: true, want: "ACTIONS_ID_TOKEN_REQUEST_TOKEN is not set"},
+			{env: srcEnv{envGitHubTokenURL: "https://x/"}, s: s, want: "ACTIONS_ID_TOKEN_REQUEST_URL is set but ACTIONS_ID_TOKEN_REQUEST_TOKEN is not"},
+			{env: srcEnv{envGitHubTokenToken: bearer}, s: s, want: "ACTIONS_ID_TOKEN_REQUEST_TOKEN is set but ACTIONS_ID_TOKEN_REQUEST_URL is not"},
 			{env: env, s: SourceSettings{ClientID: "gh-app"}, want: "AZURE_TENANT_ID is not"},
 		} {
 			tr := &srcNoNetTransport{}
@@ -405,4 +407,108 @@ func TestPipelinesSource(t *testing.T) {
 			srcAssertNoSecrets(t, []string{srcErrText(err)}, bearer)
 		}
 	})
+}
+
+// TestCITokenURLMustBeHTTPS checks that the job's bearer token is never sent
+// to a URL that is not https, or that carries user information, and that
+// the error says so without the token.
+func TestCITokenURLMustBeHTTPS(t *testing.T) {
+	var mu sync.Mutex
+	hits := 0
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits++
+		mu.Unlock()
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	t.Cleanup(plain.Close)
+	const bearer = "ci-bearer-token-that-must-stay-home"
+	s := SourceSettings{ClientID: "app", TenantID: srcTenant}
+	pipelinesEnv := func(uri string) srcEnv {
+		return srcEnv{envPipelinesOIDCURI: uri, envPipelinesAccessToken: bearer, envPipelinesConnectionID: "conn",
+			envPipelinesClientID: "app", envPipelinesTenantID: srcTenant}
+	}
+	tests := []struct {
+		name   string
+		source string
+		env    srcEnv
+		want   []string
+	}{
+		{name: "github over http", source: SourceGitHub, env: srcEnv{envGitHubTokenURL: plain.URL + "/idtoken?api-version=2.0", envGitHubTokenToken: bearer},
+			want: []string{envGitHubTokenURL, "is not https", "the GitHub Actions runner sets an https URL"}},
+		{name: "github with user information", source: SourceGitHub, env: srcEnv{envGitHubTokenURL: "https://user:pw@127.0.0.1:1/idtoken", envGitHubTokenToken: bearer},
+			want: []string{envGitHubTokenURL, "carries a user name or password"}},
+		{name: "github not a URL", source: SourceGitHub, env: srcEnv{envGitHubTokenURL: "idtoken", envGitHubTokenToken: bearer},
+			want: []string{envGitHubTokenURL, "is not a URL"}},
+		{name: "pipelines over http", source: SourcePipelines, env: pipelinesEnv(plain.URL + "/oidctoken"),
+			want: []string{envPipelinesOIDCURI, "is not https", "the Azure Pipelines agent sets an https URL"}},
+		{name: "pipelines over http, upper case", source: SourcePipelines, env: pipelinesEnv("HTTP://" + strings.TrimPrefix(plain.URL, "http://") + "/oidctoken"),
+			want: []string{envPipelinesOIDCURI, "is not https"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs srcLogBuffer
+			// No Transport: the sources' own client, which would reach the
+			// plain server if asked to.
+			src, err := NewSources([]string{tc.source}, s, srcTestOptions(tc.env, nil, &logs))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = src[0].EntraToken(srcHangGuard(t), PublicCloud(), DefaultScope)
+			t.Logf("error: %v", err)
+			if err == nil || errors.Is(err, ErrSourceUnavailable) {
+				t.Fatalf("err = %v, want a failure", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not mention %q", w)
+				}
+			}
+			srcAssertNoSecrets(t, []string{err.Error(), logs.String()}, bearer, "pw@")
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if hits != 0 {
+		t.Errorf("%d requests reached a plain-http ID token service", hits)
+	}
+}
+
+// TestCIClientFollowsNoRedirect checks that the client the CI sources use
+// when no Transport is given returns a redirect instead of following it:
+// Go resends the Authorization header on a same-host redirect, even to
+// plain http.
+func TestCIClientFollowsNoRedirect(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.URL.Path+" "+r.Header.Get("Authorization"))
+		mu.Unlock()
+		http.Redirect(w, r, "/elsewhere", http.StatusFound)
+	}))
+	t.Cleanup(srv.Close)
+	for name, build := range map[string]func(SourceOptions) (policy.Transporter, func()){"ci": srcCIClient, "managed": srcManagedClient} {
+		t.Run(name, func(t *testing.T) {
+			tr, release := build(SourceOptions{})
+			defer release()
+			req, _ := http.NewRequestWithContext(srcHangGuard(t), http.MethodGet, srv.URL+"/start", nil)
+			req.Header.Set("Authorization", "Bearer x")
+			resp, err := tr.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusFound {
+				t.Errorf("status %d, want the 302 itself", resp.StatusCode)
+			}
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, s := range seen {
+		if strings.HasPrefix(s, "/elsewhere") {
+			t.Errorf("a redirect was followed: %q", seen)
+		}
+	}
 }

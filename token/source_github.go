@@ -33,8 +33,15 @@ func (g *githubSource) Identity() string {
 }
 
 func (g *githubSource) check() (unavailable, misconfigured string) {
-	if n := srcRequire(envGitHubTokenURL, g.o.Getenv(envGitHubTokenURL), envGitHubTokenToken, g.o.Getenv(envGitHubTokenToken)); n != "" {
-		return n + " is not set: not a GitHub Actions job, or the workflow lacks \"permissions: id-token: write\"", ""
+	// The runner sets both or neither; one alone was set by hand.
+	hasURL, hasToken := g.o.Getenv(envGitHubTokenURL) != "", g.o.Getenv(envGitHubTokenToken) != ""
+	switch {
+	case !hasURL && !hasToken:
+		return envGitHubTokenURL + " is not set: not a GitHub Actions job, or the workflow lacks \"permissions: id-token: write\"", ""
+	case !hasToken:
+		return "", srcMissing(envGitHubTokenURL, envGitHubTokenToken, "the GitHub Actions runner sets both when the workflow has \"permissions: id-token: write\"; don't set them by hand")
+	case !hasURL:
+		return "", srcMissing(envGitHubTokenToken, envGitHubTokenURL, "the GitHub Actions runner sets both when the workflow has \"permissions: id-token: write\"; don't set them by hand")
 	}
 	if n := srcRequire("AZURE_CLIENT_ID", g.s.ClientID, "AZURE_TENANT_ID", g.s.TenantID); n != "" {
 		return "", "this GitHub Actions job can get an ID token, but " + n + " is not set: set it to the app registration or user-assigned identity that has a federated credential for this repository"
@@ -53,9 +60,9 @@ func (g *githubSource) EntraToken(ctx context.Context, c Cloud, scope string) (E
 		return EntraToken{}, err
 	}
 	bearer := g.o.Getenv(envGitHubTokenToken)
-	u, err := url.Parse(g.o.Getenv(envGitHubTokenURL))
-	if err != nil || u.Host == "" {
-		return EntraToken{}, srcErrorf(SourceGitHub, "%s is not a URL: it is set by the GitHub Actions runner; don't override it", envGitHubTokenURL)
+	u, err := srcCIURL(SourceGitHub, envGitHubTokenURL, g.o.Getenv(envGitHubTokenURL), "the GitHub Actions runner")
+	if err != nil {
+		return EntraToken{}, err
 	}
 	// The runner's URL already has a query (api-version): add to it, as
 	// GitHub's own toolkit does.

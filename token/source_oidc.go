@@ -36,8 +36,10 @@ const srcOIDCMaxBody = 1 << 20
 func srcFetchOIDC(ctx context.Context, o SourceOptions, r srcOIDCRequest) (string, error) {
 	// A short retry for the CI services' occasional 5xx and 429, and a
 	// per-try timeout so that a hung service fails instead of hanging docker.
+	transport, release := srcCIClient(o)
+	defer release()
 	pl := runtime.NewPipeline("docker-credential-acr", "v1", runtime.PipelineOptions{}, &policy.ClientOptions{
-		Transport: o.Transport,
+		Transport: transport,
 		Retry: policy.RetryOptions{
 			MaxRetries:    2,
 			RetryDelay:    500 * time.Millisecond,
@@ -49,6 +51,11 @@ func srcFetchOIDC(ctx context.Context, o SourceOptions, r srcOIDCRequest) (strin
 	where := r.url.Scheme + "://" + r.url.Host + r.url.Path
 	fail := func(format string, a ...any) error {
 		return srcErrorf(r.source, "%s", redact(fmt.Sprintf(format, a...), r.bearer))
+	}
+	// The callers have checked; this is the last guard before the bearer
+	// token leaves.
+	if r.url.Scheme != "https" {
+		return "", fail("refusing to send the job's token to %s: not https", where)
 	}
 	req, err := runtime.NewRequest(ctx, r.method, r.url.String())
 	if err != nil {
@@ -114,4 +121,22 @@ func srcErrorSnippet(body []byte) string {
 		return ""
 	}
 	return fmt.Sprintf("%q", srcClip(srcFirstLine(s), 200))
+}
+
+// srcCIURL parses the URL of a CI system's ID token service, given in the
+// variable name by the CI system (setBy). The job's bearer token is sent
+// there, so it must be https and carry no user information.
+func srcCIURL(source, name, value, setBy string) (*url.URL, error) {
+	u, err := url.Parse(value)
+	if err != nil || u.Host == "" {
+		return nil, srcErrorf(source, "%s is not a URL: it is set by %s; don't override it", name, setBy)
+	}
+	shown := srcPrintable(srcClip(u.Scheme+"://"+u.Host+u.Path, 200))
+	if u.Scheme != "https" {
+		return nil, srcErrorf(source, "%s (%s) is not https: the job's token would cross the network unencrypted, so it is not sent; %s sets an https URL: don't override it, or choose another source with DOCKER_CREDENTIAL_ACR_SOURCES", name, shown, setBy)
+	}
+	if u.User != nil {
+		return nil, srcErrorf(source, "%s (%s) carries a user name or password: the job's token is the only credential to send; %s sets a plain https URL: don't override it", name, shown, setBy)
+	}
+	return u, nil
 }

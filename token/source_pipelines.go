@@ -85,9 +85,9 @@ func (p *pipelinesSource) EntraToken(ctx context.Context, c Cloud, scope string)
 		return EntraToken{}, err
 	}
 	bearer := p.o.Getenv(envPipelinesAccessToken)
-	u, err := url.Parse(p.o.Getenv(envPipelinesOIDCURI))
-	if err != nil || u.Host == "" {
-		return EntraToken{}, srcErrorf(SourcePipelines, "%s is not a URL: it is set by the Azure Pipelines agent; don't override it", envPipelinesOIDCURI)
+	u, err := srcCIURL(SourcePipelines, envPipelinesOIDCURI, p.o.Getenv(envPipelinesOIDCURI), "the Azure Pipelines agent")
+	if err != nil {
+		return EntraToken{}, err
 	}
 	q := "api-version=7.1&serviceConnectionId=" + url.QueryEscape(conn)
 	if u.RawQuery == "" {

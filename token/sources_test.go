@@ -263,3 +263,48 @@ func TestSourcesHonourContext(t *testing.T) {
 		})
 	}
 }
+
+// TestListedSourceAbsentOrPartial pins down what an explicitly listed
+// source does (DOCKER_CREDENTIAL_ACR_SOURCES=github,managed, say): when its
+// environment is entirely absent it is unavailable, so the next listed
+// source is tried; when it is present but incomplete it fails, naming what
+// is missing. Neither sends a request.
+func TestListedSourceAbsentOrPartial(t *testing.T) {
+	full := SourceSettings{ClientID: "cid", TenantID: srcTenant}
+	tests := []struct {
+		source      string
+		s           SourceSettings
+		env         srcEnv
+		unavailable bool
+		want        string
+	}{
+		{source: "env", s: full, unavailable: true, want: "neither AZURE_CLIENT_SECRET nor AZURE_CLIENT_CERTIFICATE_PATH is set"},
+		{source: "env", env: srcEnv{envClientSecret: "secret-value"}, want: "AZURE_CLIENT_SECRET is set but AZURE_CLIENT_ID is not"},
+		{source: "workload", s: full, unavailable: true, want: "neither AZURE_FEDERATED_TOKEN_FILE nor AZURE_FEDERATED_TOKEN is set"},
+		{source: "workload", s: SourceSettings{FederatedTokenFile: "/f"}, want: "AZURE_FEDERATED_TOKEN_FILE is set but AZURE_CLIENT_ID is not"},
+		{source: "github", s: full, unavailable: true, want: "ACTIONS_ID_TOKEN_REQUEST_URL is not set"},
+		{source: "github", s: full, env: srcEnv{envGitHubTokenURL: "https://gh/idtoken"}, want: "ACTIONS_ID_TOKEN_REQUEST_TOKEN is not"},
+		{source: "github", env: srcEnv{envGitHubTokenURL: "https://gh/idtoken", envGitHubTokenToken: "t"}, want: "AZURE_CLIENT_ID is not set"},
+		{source: "pipelines", s: full, unavailable: true, want: "SYSTEM_OIDCREQUESTURI is not set"},
+		// Every Azure Pipelines job has SYSTEM_OIDCREQUESTURI; only a task
+		// with a service connection adds the rest.
+		{source: "pipelines", s: full, env: srcEnv{envPipelinesOIDCURI: "https://ado/oidc"}, unavailable: true, want: "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID is not set"},
+		{source: "pipelines", s: full, env: srcEnv{envPipelinesOIDCURI: "https://ado/oidc", envPipelinesConnectionID: "c"}, want: "SYSTEM_ACCESSTOKEN is not"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.source+": "+tc.want, func(t *testing.T) {
+			tr := &srcNoNetTransport{}
+			srcs, err := NewSources([]string{tc.source, "managed"}, tc.s, srcTestOptions(tc.env, tr, &srcLogBuffer{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = srcs[0].EntraToken(srcHangGuard(t), PublicCloud(), DefaultScope)
+			if err == nil || errors.Is(err, ErrSourceUnavailable) != tc.unavailable || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q (unavailable %v)", err, tc.want, tc.unavailable)
+			}
+			if tr.count() != 0 {
+				t.Errorf("%d requests sent", tr.count())
+			}
+		})
+	}
+}
