@@ -793,7 +793,11 @@ func (c *Config) parse(data []byte) error {
 		// cannot have is known now. The default entry's is found per
 		// registry, by Resolve.
 		if (l.audience == AudienceARM || l.audience == AudienceACRThenARM) && cloud.Cloud.ARMScope == "" {
-			errs.add(e.Audience.Line, "audience %s for %q needs the Azure Resource Manager scope of cloud %q, which has none; add armScope to cloud %q under clouds, or use audience acr", l.audience, e.Match.Value, cloud.Cloud.Name, cloud.Cloud.Name)
+			if c.isCustomCloud(cloud) {
+				errs.add(e.Audience.Line, "audience %s for %q needs the Azure Resource Manager scope of cloud %q, which has none; add armScope to cloud %q under clouds, or use audience acr", l.audience, e.Match.Value, cloud.Cloud.Name, cloud.Cloud.Name)
+			} else {
+				errs.add(e.Audience.Line, "audience %s for %q needs the Azure Resource Manager scope of cloud %q, which is not known; give that scope with scope instead, or use audience acr", l.audience, e.Match.Value, cloud.Cloud.Name)
+			}
 		}
 		l.match = e.Match.Value
 		if at, dup := lines[key]; dup {

@@ -758,3 +758,18 @@ func TestConfigFoldsASCIIOnly(t *testing.T) {
 		t.Errorf("look-alike host resolved to %+v, %v", s, err)
 	}
 }
+
+// A Registry built by hand, in a cloud the config does not declare and
+// without an ARM scope, gets advice that does not point at the config.
+func TestResolveRegistryUnknownARMScope(t *testing.T) {
+	reg := Registry{Host: "myreg.azurecr.example", Name: "myreg", Form: FormStandard, Cloud: token.Cloud{Name: "other", AuthorityHost: "https://login.example/"}, Scope: token.DefaultScope}
+	_, err := (*Config)(nil).ResolveRegistry(reg, env{EnvAudience: "arm"}.get)
+	want := `myreg.azurecr.example: audience arm (from DOCKER_CREDENTIAL_ACR_AUDIENCE) needs the Azure Resource Manager scope of cloud "other", which is not known; set DOCKER_CREDENTIAL_ACR_SCOPE to that cloud's ARM scope instead, or use audience acr`
+	if err == nil || err.Error() != want {
+		t.Errorf("error %v\nwant %s", err, want)
+	}
+	s, err := (*Config)(nil).ResolveRegistry(reg, env{}.get)
+	if err != nil || !slices.Equal(s.Scopes, []string{token.DefaultScope}) {
+		t.Errorf("audience acr: %+v, %v", s, err)
+	}
+}
