@@ -61,7 +61,7 @@ func TestCLISource(t *testing.T) {
 		{name: "expired login", script: "echo 'WARNING: something' >&2; echo 'ERROR: AADSTS700082: The refresh token has expired due to inactivity.' >&2; echo 'To re-authenticate, please run:' >&2; echo 'az login --scope https://containerregistry.azure.net/.default' >&2; exit 1",
 			unavailable: true, fail: []string{"AADSTS700082", `run "az login" again`}},
 		{name: "audience unknown", script: "echo 'ERROR: AADSTS500011: The resource principal named https://containerregistry.azure.net was not found in the tenant.' >&2; exit 1",
-			fail: []string{"AADSTS500011", "ARM audience"}},
+			fail: []string{"AADSTS500011", "DOCKER_CREDENTIAL_ACR_AUDIENCE=acr-then-arm"}},
 		{name: "broken output", script: "echo 'not json'", fail: []string{"printed something that is not a token in JSON"}},
 	}
 	for _, tc := range tests {

@@ -88,8 +88,11 @@ func srcGetToken(ctx context.Context, cred azcore.TokenCredential, scope string)
 	return EntraToken{Token: at.Token, ExpiresOn: at.ExpiresOn}, nil
 }
 
+// srcLogToken logs what only the source knows about the token it got: when
+// it expires. The provider logs that a token was got, with the source,
+// identity and scope.
 func srcLogToken(o SourceOptions, source string, tok EntraToken) {
-	o.Logger.Debug("got an Entra token", "source", source, "expires", tok.ExpiresOn.Format(time.RFC3339), "valid_for", time.Until(tok.ExpiresOn).Round(time.Second).String())
+	o.Logger.Debug("Entra token lifetime", "source", source, "expires", tok.ExpiresOn.Format(time.RFC3339), "valid_for", time.Until(tok.ExpiresOn).Round(time.Second).String())
 }
 
 // srcRequire names the first missing variable among pairs of (name, value).

@@ -16,6 +16,11 @@ func TestEnvSource(t *testing.T) {
 
 	const secret = "s3cr3t-value-that-must-not-leak"
 	entra.AddApp(fakeentra.App{Tenant: srcTenant, ClientID: "app-secret", Secret: secret})
+	// Azure Local and some sovereign set-ups cannot mint the ACR audience.
+	entra.AddApp(fakeentra.App{Tenant: srcTenant, ClientID: "app-no-acr", Secret: secret, Fail: &fakeentra.Failure{
+		Status: 400, Error: "invalid_resource", Code: 500011,
+		Text: "The resource principal named https://containerregistry.azure.net was not found in the tenant named " + srcTenant + ".",
+	}})
 
 	cert, _, pemData := srcTestCert(t, "app-cert")
 	pemPath := srcWriteFile(t, dir, "cert.pem", pemData, 0o600)
@@ -67,6 +72,8 @@ func TestEnvSource(t *testing.T) {
 			wantInErr: []string{"AADSTS700027", "upload this certificate"}, wantCode: "AADSTS700027"},
 		{name: "unknown application", clientID: "no-such-app", env: srcEnv{envClientSecret: secret},
 			wantInErr: []string{"AADSTS700016", `"no-such-app"`, "check AZURE_CLIENT_ID and AZURE_TENANT_ID"}, wantCode: "AADSTS700016"},
+		{name: "ACR audience unknown in the tenant", clientID: "app-no-acr", env: srcEnv{envClientSecret: secret},
+			wantInErr: []string{"AADSTS500011", "DOCKER_CREDENTIAL_ACR_AUDIENCE=acr-then-arm", "or arm"}, wantCode: "AADSTS500011"},
 		{name: "missing certificate file", clientID: "app-cert", env: srcEnv{envClientCertPath: filepath.Join(dir, "absent.pem")},
 			wantInErr: []string{"absent.pem", "no such file"}},
 		{name: "not a certificate", clientID: "app-cert", env: srcEnv{envClientCertPath: srcWriteFile(t, dir, "junk.pem", []byte("hello"), 0o600)},
@@ -113,6 +120,15 @@ func TestEnvSource(t *testing.T) {
 			var se *SourceError
 			if !errors.As(err, &se) || se.Code != tc.wantCode {
 				t.Errorf("error code = %+v, want %q", se, tc.wantCode)
+			}
+			// The provider falls back to the ARM audience on these codes
+			// only; the hint must not name one cloud's ARM URL.
+			wantAudience := tc.wantCode == "AADSTS500011" || tc.wantCode == "AADSTS50001"
+			if IsAudienceUnavailable(err) != wantAudience {
+				t.Errorf("IsAudienceUnavailable = %v, want %v", !wantAudience, wantAudience)
+			}
+			if strings.Contains(err.Error(), "management.azure.com") {
+				t.Errorf("error names the public cloud's ARM scope: %v", err)
 			}
 		})
 	}

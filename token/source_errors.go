@@ -135,6 +135,11 @@ func srcDescribe(err error) srcFailure {
 			}
 			if len(eb.Codes) > 0 {
 				f.code = fmt.Sprintf("AADSTS%d", eb.Codes[0])
+				// The code stays in the text, where IsAudienceUnavailable
+				// and users look for it.
+				if !strings.Contains(f.text, f.code) {
+					f.text = f.code + ": " + f.text
+				}
 			}
 		} else {
 			f.text = fmt.Sprintf("%q", srcClip(string(body), 200))
@@ -261,7 +266,7 @@ func srcAADSTSHint(code string, h srcHintContext) string {
 	case "AADSTS700027", "AADSTS700023":
 		return "Entra could not verify the certificate assertion: upload this certificate (its public part) to the app registration, and check that the file holds the matching private key"
 	case "AADSTS500011", "AADSTS50001":
-		return "the registry's audience (containerregistry.azure.net) is not available in this tenant: use the ARM audience instead (DOCKER_CREDENTIAL_ACR_SCOPE=https://management.azure.com/.default, or audience arm in the config file)"
+		return "this tenant or cloud cannot issue tokens for the registry's audience (containerregistry.azure.net): set DOCKER_CREDENTIAL_ACR_AUDIENCE=acr-then-arm to fall back to the cloud's ARM audience, or arm to use it only (audience: in the config file); the registry must then accept ARM tokens (azureADAuthenticationAsArmPolicy enabled)"
 	case "AADSTS7000229":
 		return fmt.Sprintf("application %q has no service principal in tenant %q: create one (az ad sp create --id %s)", h.clientID, h.tenantID, h.clientID)
 	case "AADSTS7000112":
