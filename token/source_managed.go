@@ -201,8 +201,9 @@ func srcIsIMDSRefusal(status int, body []byte) bool {
 // failure classifies a managed identity error. Like DefaultAzureCredential,
 // it treats as unavailable what azidentity reports as such (no
 // system-assigned identity on this machine, Docker Desktop's IMDS stand-in)
-// and an answer at the IMDS address that is not JSON (a proxy); everything
-// else is a failure of an identity that exists.
+// and a token answer at the IMDS address that is not JSON (something that
+// passed the probe but is not IMDS, or a proxy in a caller's Transport);
+// everything else is a failure of an identity that exists.
 func (m *managedSource) failure(ctx context.Context, err error, rec *srcNetRecorder, imds bool, endpoint, desc string) error {
 	if cerr := srcCtxError(ctx, SourceManaged, "getting a token for "+desc+" from the "+endpoint); cerr != nil {
 		return cerr
