@@ -96,7 +96,7 @@ func (h *Helper) GetContext(ctx context.Context, serverURL string) (string, stri
 	if err != nil {
 		return "", "", err
 	}
-	settings, err := cfg.Resolve(reg.Host, h.o.Getenv)
+	settings, err := cfg.ResolveRegistry(reg, h.o.Getenv)
 	if err != nil {
 		return "", "", err
 	}
@@ -152,7 +152,7 @@ func (h *Helper) provider(reg Registry, s Settings) (*token.Provider, error) {
 	opts := token.ProviderOptions{
 		Cache:         h.o.Cache,
 		Logger:        h.o.Logger,
-		Scopes:        scopesFor(s, reg),
+		Scopes:        s.Scopes,
 		TenantID:      s.TenantID,
 		Selector:      s.Selector(),
 		SourcesChosen: len(s.Sources) > 0,
@@ -236,26 +236,6 @@ func (h *Helper) List() (map[string]string, error) {
 		out[e.LoginServer] = TokenUsername
 	}
 	return out, nil
-}
-
-// scopesFor turns the configured audience into the Entra scopes to try.
-func scopesFor(s Settings, reg Registry) []string {
-	if s.Scope != "" {
-		return []string{s.Scope}
-	}
-	acr := token.DefaultScope
-	if reg.Scope != "" {
-		acr = reg.Scope
-	}
-	arm := reg.Cloud.ARMScope
-	switch s.Audience {
-	case AudienceARM:
-		return []string{arm}
-	case AudienceACRThenARM:
-		return []string{acr, arm}
-	default:
-		return []string{acr}
-	}
 }
 
 func isBuiltinCloud(c token.Cloud) bool {

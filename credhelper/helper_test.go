@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
@@ -32,7 +33,11 @@ func TestGetThroughTheProtocol(t *testing.T) {
 	acr := newFakeACR()
 	defer acr.server.Close()
 	cred := &staticCredential{token: "entra-token-value"}
-	h := newHelper(t, acr, cred, filecache.New(t.TempDir(), filecache.Options{}))
+	cacheDir := t.TempDir()
+	if err := os.Chmod(cacheDir, 0o700); err != nil { // filecache refuses a group-writable dir (umask 002)
+		t.Fatal(err)
+	}
+	h := newHelper(t, acr, cred, filecache.New(cacheDir, filecache.Options{}))
 
 	spellings := []string{"myreg.azurecr.io", "https://myreg.azurecr.io", "myreg.azurecr.io/", "MyReg.AzureCR.io", "myreg.azurecr.io:443"}
 	var secrets []string
@@ -134,6 +139,11 @@ func TestStoreIsRefusedOrIgnored(t *testing.T) {
 
 func TestBrokenConfigFailsOnlyOurHosts(t *testing.T) {
 	dir := t.TempDir()
+	// Under umask 002 TempDir is group-writable, and the config's trust
+	// check would refuse it for that reason rather than the one tested.
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	path := dir + "/config.yaml"
 	if err := writeFile(path, "registries:\n  - match: x.azurecr.io\n    clientId: oops\n"); err != nil {
 		t.Fatal(err)

@@ -94,17 +94,17 @@ const (
 type builtinSuffix struct {
 	suffix string
 	cloud  func() token.Cloud
-	arm    string
 }
 
 // hostBuiltinSuffixes is read-only; a function keeps it out of mutable
-// package state. ARM audiences are those azcore's arm/runtime uses per
-// cloud; token.PublicCloud and friends may not fill Cloud.ARMScope.
+// package state. The clouds, ARM scopes included, are token's, unchanged,
+// so that a Registry's Cloud compares equal to token.PublicCloud() and
+// friends.
 func hostBuiltinSuffixes() [3]builtinSuffix {
 	return [3]builtinSuffix{
-		{"azurecr.io", token.PublicCloud, token.ARMScope},
-		{"azurecr.cn", token.ChinaCloud, "https://management.core.chinacloudapi.cn/.default"},
-		{"azurecr.us", token.USGovCloud, "https://management.core.usgovcloudapi.net/.default"},
+		{"azurecr.io", token.PublicCloud},
+		{"azurecr.cn", token.ChinaCloud},
+		{"azurecr.us", token.USGovCloud},
 	}
 }
 
@@ -292,9 +292,6 @@ func parseHost(host string, extra []CloudSuffix) (Registry, error) {
 		if p, ok := hostCutSuffix(host, b.suffix); ok {
 			prefix, found = p, true
 			reg.Cloud = b.cloud()
-			if reg.Cloud.ARMScope == "" {
-				reg.Cloud.ARMScope = b.arm
-			}
 			reg.Scope = token.DefaultScope
 			break
 		}

@@ -79,18 +79,26 @@ func TestParseServerURLAccepts(t *testing.T) {
 	}
 }
 
-func TestParseServerURLCloudAuthorities(t *testing.T) {
-	for in, want := range map[string]string{
-		"myreg.azurecr.io": "https://login.microsoftonline.com/",
-		"myreg.azurecr.cn": "https://login.chinacloudapi.cn/",
-		"myreg.azurecr.us": "https://login.microsoftonline.us/",
+func TestParseServerURLClouds(t *testing.T) {
+	for _, tt := range []struct {
+		in             string
+		cloud          token.Cloud
+		authority, arm string
+	}{
+		{"myreg.azurecr.io", token.PublicCloud(), "https://login.microsoftonline.com/", "https://management.azure.com/.default"},
+		{"myreg.azurecr.cn", token.ChinaCloud(), "https://login.chinacloudapi.cn/", "https://management.core.chinacloudapi.cn/.default"},
+		{"myreg.azurecr.us", token.USGovCloud(), "https://login.microsoftonline.us/", "https://management.core.usgovcloudapi.net/.default"},
 	} {
-		got, err := ParseServerURL(in)
+		got, err := ParseServerURL(tt.in)
 		if err != nil {
-			t.Fatalf("%s: %v", in, err)
+			t.Fatalf("%s: %v", tt.in, err)
 		}
-		if got.Cloud.AuthorityHost != want {
-			t.Errorf("%s: authority %q, want %q", in, got.Cloud.AuthorityHost, want)
+		// token's cloud as it is, so that callers may compare with it.
+		if got.Cloud != tt.cloud {
+			t.Errorf("%s: cloud %+v, want token's %+v", tt.in, got.Cloud, tt.cloud)
+		}
+		if got.Cloud.AuthorityHost != tt.authority || got.Cloud.ARMScope != tt.arm {
+			t.Errorf("%s: authority %q and ARM scope %q, want %q and %q", tt.in, got.Cloud.AuthorityHost, got.Cloud.ARMScope, tt.authority, tt.arm)
 		}
 	}
 }

@@ -21,14 +21,19 @@ type Cloud struct {
 
 // The clouds whose registry suffixes are recognised without configuration.
 // These are values, not shared state: callers get a copy.
+// The ARM audiences are those azcore's arm/runtime uses per cloud.
 func PublicCloud() Cloud {
-	return Cloud{Name: "public", AuthorityHost: "https://login.microsoftonline.com/"}
+	return Cloud{Name: "public", AuthorityHost: "https://login.microsoftonline.com/", ARMScope: ARMScope}
 }
+
 func ChinaCloud() Cloud {
-	return Cloud{Name: "china", AuthorityHost: "https://login.chinacloudapi.cn/"}
+	return Cloud{Name: "china", AuthorityHost: "https://login.chinacloudapi.cn/",
+		ARMScope: "https://management.core.chinacloudapi.cn/.default"}
 }
+
 func USGovCloud() Cloud {
-	return Cloud{Name: "usgov", AuthorityHost: "https://login.microsoftonline.us/"}
+	return Cloud{Name: "usgov", AuthorityHost: "https://login.microsoftonline.us/",
+		ARMScope: "https://management.core.usgovcloudapi.net/.default"}
 }
 
 // DefaultScope is the Entra scope for ACR's own audience. It is the same in
