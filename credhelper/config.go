@@ -382,7 +382,7 @@ func (c *Config) ResolveRegistry(reg Registry, getenv func(string) string) (Sett
 	}
 
 	if v := strings.TrimSpace(getenv(EnvTenantID)); v != "" {
-		if !isTenantID(v) {
+		if !token.ValidTenantID(v) {
 			return Settings{}, fmt.Errorf("%s is not a tenant ID; set it to the directory (tenant) ID, a GUID, or a domain such as contoso.onmicrosoft.com, or unset it", EnvTenantID)
 		}
 		s.TenantID = v
@@ -530,31 +530,15 @@ func (c *Config) lookup(host string) *cfgLayer {
 // DOCKER_CREDENTIAL_ACR_SOURCES. Names are case-insensitive; an unknown
 // or repeated name is an error that lists the valid ones.
 func ParseSources(list string) ([]string, error) {
-	var out []string
+	// Stray commas ("a,,b", a trailing one) are forgiven here, as shells
+	// and CI templates make them; token.ParseSourceNames judges the rest.
+	var names []string
 	for item := range strings.SplitSeq(list, ",") {
-		item = asciiLower(strings.TrimSpace(item))
-		if item == "" {
-			continue
+		if strings.TrimSpace(item) != "" {
+			names = append(names, item)
 		}
-		if err := checkSource(item, out); err != nil {
-			return nil, err
-		}
-		out = append(out, item)
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("lists no source; valid sources are %s", strings.Join(token.SourceNames(), ", "))
-	}
-	return out, nil
-}
-
-func checkSource(name string, before []string) error {
-	if !slices.Contains(token.SourceNames(), name) {
-		return fmt.Errorf("unknown identity source %q; valid sources are %s", name, strings.Join(token.SourceNames(), ", "))
-	}
-	if slices.Contains(before, name) {
-		return fmt.Errorf("identity source %q is listed twice; list each once", name)
-	}
-	return nil
+	return token.ParseSourceNames(names)
 }
 
 func parseAudience(s string) (Audience, bool) {
@@ -864,13 +848,12 @@ func validateEntry(e *cfgEntry, errs *cfgErrors) cfgLayer {
 			errs.add(e.Sources.Line, "sources is empty; list at least one of %s, or remove the key for the automatic order", strings.Join(token.SourceNames(), ", "))
 		}
 		l.sources = []string{}
-		for _, n := range e.Sources.Names {
-			n = asciiLower(strings.TrimSpace(n))
-			if err := checkSource(n, l.sources); err != nil {
+		if len(e.Sources.Names) > 0 {
+			names, err := token.ParseSourceNames(e.Sources.Names)
+			if err != nil {
 				errs.add(e.Sources.Line, "%v", err)
-				continue
 			}
-			l.sources = append(l.sources, n)
+			l.sources = names
 		}
 	}
 
@@ -905,7 +888,7 @@ func validateEntry(e *cfgEntry, errs *cfgErrors) cfgLayer {
 		errs.add(cfgFirstLine(e.ResourceID, e.ObjectID), "resourceID and objectID select a managed identity, but sources does not include managed; add managed to sources")
 	}
 	if v := e.TenantID; v.Value != "" {
-		if !isTenantID(v.Value) {
+		if !token.ValidTenantID(v.Value) {
 			errs.add(v.Line, "tenantID is not a tenant ID; use the directory (tenant) ID, a GUID, or a domain such as contoso.onmicrosoft.com")
 		}
 		l.tenantID = v.Value
@@ -1141,19 +1124,6 @@ func isGUID(s string) bool {
 			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
 				return false
 			}
-		}
-	}
-	return true
-}
-
-// isTenantID accepts what azidentity accepts: a GUID or a domain name.
-func isTenantID(s string) bool {
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
-			return false
 		}
 	}
 	return true

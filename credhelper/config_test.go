@@ -470,8 +470,8 @@ func TestResolveRejectsBadEnvironment(t *testing.T) {
 		env  env
 		want string
 	}{
-		{env{EnvSources: "managed,imds"}, `unknown identity source "imds"; valid sources are ` + strings.Join(token.SourceNames(), ", ")},
-		{env{EnvSources: " , "}, "lists no source"},
+		{env{EnvSources: "managed,imds"}, `unknown identity source "imds": valid sources are ` + strings.Join(token.SourceNames(), ", ")},
+		{env{EnvSources: " , "}, "no identity source is named"},
 		{env{EnvSources: "cli,CLI"}, "listed twice"},
 		{env{EnvClientID: "app"}, "DOCKER_CREDENTIAL_ACR_CLIENT_ID is not a GUID"},
 		{env{EnvTenantID: "a b"}, "not a tenant ID"},

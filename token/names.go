@@ -20,7 +20,7 @@ func ParseSourceNames(list []string) ([]string, error) {
 	}
 	out := make([]string, 0, len(list))
 	for _, raw := range list {
-		n := strings.ToLower(strings.TrimSpace(raw))
+		n := asciiLower(strings.TrimSpace(raw))
 		switch {
 		case n == "":
 			return nil, errors.New("an identity source name is empty: valid sources are " + valid)
@@ -32,4 +32,16 @@ func ParseSourceNames(list []string) ([]string, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// asciiLower folds only A-Z: Unicode folding would let "wor\u212Aload"
+// (a Kelvin sign) pass for "workload".
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
