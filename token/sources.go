@@ -1,6 +1,7 @@
 package token
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -102,7 +103,26 @@ type configuredSource interface {
 // SourceNames lists the valid source names in the automatic order's
 // precedence.
 func SourceNames() []string {
-	return []string{SourceEnv, SourceWorkload, SourceGitHub, SourcePipelines, SourceManaged, SourceCLI, SourceAzd}
+	names := make([]string, len(srcTable))
+	for i, e := range srcTable {
+		names[i] = e.name
+	}
+	return names
+}
+
+// srcTable is the one list of sources, in the automatic order's precedence,
+// so that a name cannot be valid without a constructor. Read-only.
+var srcTable = []struct {
+	name string
+	new  func(SourceSettings, SourceOptions) Source
+}{
+	{SourceEnv, func(s SourceSettings, o SourceOptions) Source { return &envSource{s: s, o: o} }},
+	{SourceWorkload, func(s SourceSettings, o SourceOptions) Source { return &workloadSource{s: s, o: o} }},
+	{SourceGitHub, func(s SourceSettings, o SourceOptions) Source { return &githubSource{s: s, o: o} }},
+	{SourcePipelines, func(s SourceSettings, o SourceOptions) Source { return &pipelinesSource{s: s, o: o} }},
+	{SourceManaged, func(s SourceSettings, o SourceOptions) Source { return &managedSource{s: s, o: o} }},
+	{SourceCLI, func(s SourceSettings, o SourceOptions) Source { return &cliSource{s: s, o: o} }},
+	{SourceAzd, func(s SourceSettings, o SourceOptions) Source { return &azdSource{s: s, o: o} }},
 }
 
 // NewSources builds the named sources in the given order. The names are
@@ -137,16 +157,12 @@ func NewSources(names []string, s SourceSettings, o SourceOptions) ([]Source, er
 // reported as unavailable, so the next source is tried.
 func AutoSources(s SourceSettings, o SourceOptions) (sources []Source, skipped []string) {
 	o = o.normalized()
-	for _, n := range SourceNames() {
-		src := newSource(n, s, o)
+	for _, e := range srcTable {
+		src := e.new(s, o)
 		if c, ok := src.(configuredSource); ok {
-			unavail, misconf := c.check()
-			if unavail != "" {
-				skipped = append(skipped, n+": "+unavail)
-				continue
-			}
-			if misconf != "" {
-				skipped = append(skipped, n+": "+misconf)
+			// Either reason skips the source; check sets at most one.
+			if unavail, misconf := c.check(); unavail != "" || misconf != "" {
+				skipped = append(skipped, e.name+": "+cmp.Or(unavail, misconf))
 				continue
 			}
 		}
@@ -156,21 +172,10 @@ func AutoSources(s SourceSettings, o SourceOptions) (sources []Source, skipped [
 }
 
 func newSource(name string, s SourceSettings, o SourceOptions) Source {
-	switch name {
-	case SourceEnv:
-		return &envSource{s: s, o: o}
-	case SourceWorkload:
-		return &workloadSource{s: s, o: o}
-	case SourceGitHub:
-		return &githubSource{s: s, o: o}
-	case SourcePipelines:
-		return &pipelinesSource{s: s, o: o}
-	case SourceManaged:
-		return &managedSource{s: s, o: o}
-	case SourceCLI:
-		return &cliSource{s: s, o: o}
-	case SourceAzd:
-		return &azdSource{s: s, o: o}
+	for _, e := range srcTable {
+		if e.name == name {
+			return e.new(s, o)
+		}
 	}
 	return nil
 }
