@@ -353,13 +353,8 @@ func (c *Config) ResolveRegistry(reg Registry, getenv func(string) string) (Sett
 			return Settings{}, fmt.Errorf("%s=%q: %w", EnvSources, v, err)
 		}
 		s.Sources = srcs
-	} else {
-		for _, l := range layers {
-			if l.sources != nil {
-				s.Sources = slices.Clone(l.sources)
-				break
-			}
-		}
+	} else if l := firstLayer(layers, func(l *cfgLayer) bool { return l.sources != nil }); l != nil {
+		s.Sources = slices.Clone(l.sources)
 	}
 
 	if v := strings.TrimSpace(getenv(EnvClientID)); v != "" {
@@ -367,18 +362,10 @@ func (c *Config) ResolveRegistry(reg Registry, getenv func(string) string) (Sett
 			return Settings{}, fmt.Errorf("%s is not a GUID; set it to the client (application) ID of the identity", EnvClientID)
 		}
 		s.ClientID = v
+	} else if l := firstLayer(layers, func(l *cfgLayer) bool { return l.clientID != "" || l.resourceID != "" || l.objectID != "" }); l != nil {
+		s.ClientID, s.ResourceID, s.ObjectID = l.clientID, l.resourceID, l.objectID
 	} else {
-		found := false
-		for _, l := range layers {
-			if l.clientID != "" || l.resourceID != "" || l.objectID != "" {
-				s.ClientID, s.ResourceID, s.ObjectID = l.clientID, l.resourceID, l.objectID
-				found = true
-				break
-			}
-		}
-		if !found {
-			s.ClientID = strings.TrimSpace(getenv("AZURE_CLIENT_ID"))
-		}
+		s.ClientID = strings.TrimSpace(getenv("AZURE_CLIENT_ID"))
 	}
 
 	if v := strings.TrimSpace(getenv(EnvTenantID)); v != "" {
@@ -386,16 +373,10 @@ func (c *Config) ResolveRegistry(reg Registry, getenv func(string) string) (Sett
 			return Settings{}, fmt.Errorf("%s is not a tenant ID; set it to the directory (tenant) ID, a GUID, or a domain such as contoso.onmicrosoft.com, or unset it", EnvTenantID)
 		}
 		s.TenantID = v
+	} else if l := firstLayer(layers, func(l *cfgLayer) bool { return l.tenantID != "" }); l != nil {
+		s.TenantID = l.tenantID
 	} else {
-		for _, l := range layers {
-			if l.tenantID != "" {
-				s.TenantID = l.tenantID
-				break
-			}
-		}
-		if s.TenantID == "" {
-			s.TenantID = strings.TrimSpace(getenv("AZURE_TENANT_ID"))
-		}
+		s.TenantID = strings.TrimSpace(getenv("AZURE_TENANT_ID"))
 	}
 
 	audFrom := "the built-in default"
@@ -413,14 +394,10 @@ func (c *Config) ResolveRegistry(reg Registry, getenv func(string) string) (Sett
 		s.Audience = a
 		audFrom = EnvAudience
 	default:
-		for _, l := range layers {
-			if l.scope != "" || l.audience != "" {
-				s.Scope, s.Audience = l.scope, l.audience
-				audFrom = c.describe(l)
-				break
-			}
-		}
-		if s.Scope == "" && s.Audience == "" {
+		if l := firstLayer(layers, func(l *cfgLayer) bool { return l.scope != "" || l.audience != "" }); l != nil {
+			s.Scope, s.Audience = l.scope, l.audience
+			audFrom = c.describe(l)
+		} else {
 			s.Audience = AudienceACR
 		}
 	}
@@ -436,18 +413,24 @@ func (c *Config) ResolveRegistry(reg Registry, getenv func(string) string) (Sett
 			return Settings{}, fmt.Errorf("%s=%q is not token or zero-guid; set one of those, or unset it for token", EnvUsername, v)
 		}
 		s.UsernameForm = u
+	} else if l := firstLayer(layers, func(l *cfgLayer) bool { return l.username != "" }); l != nil {
+		s.UsernameForm = l.username
 	} else {
-		for _, l := range layers {
-			if l.username != "" {
-				s.UsernameForm = l.username
-				break
-			}
-		}
-		if s.UsernameForm == "" {
-			s.UsernameForm = UsernameToken
-		}
+		s.UsernameForm = UsernameToken
 	}
 	return s, nil
+}
+
+// firstLayer returns the highest-precedence layer for which has is true,
+// or nil. A setting comes whole from one layer (clientID, resourceID and
+// objectID together, say), never merged across layers.
+func firstLayer(layers []*cfgLayer, has func(*cfgLayer) bool) *cfgLayer {
+	for _, l := range layers {
+		if has(l) {
+			return l
+		}
+	}
+	return nil
 }
 
 // scopes turns the chosen scope or audience into the Entra scopes to try
