@@ -218,7 +218,9 @@ func Summarize(ds []time.Duration) Summary {
 	}
 }
 
-func median(sorted []time.Duration) time.Duration {
+// median is the median of already sorted values, so that Summarize sorts
+// once for all its statistics.
+func median[T ~int64 | ~float64](sorted []T) T {
 	n := len(sorted)
 	if n%2 == 1 {
 		return sorted[n/2]
@@ -246,19 +248,16 @@ func Ratio(a, b time.Duration) float64 {
 	return float64(a) / float64(b)
 }
 
-// MedianInt64 is the median of vs (mean of the middle two for an even
-// count), for sizes such as peak RSS.
-func MedianInt64(vs []int64) int64 {
+// Median is the median of vs (mean of the middle two for an even count;
+// integer division for integer types), for sizes such as peak RSS and
+// per-round ratios. Zero for an empty slice; vs is not changed.
+func Median[T ~int64 | ~float64](vs []T) T {
 	if len(vs) == 0 {
 		return 0
 	}
 	s := slices.Clone(vs)
 	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
+	return median(s)
 }
 
 // Rotations returns the order of n programs for each of rounds rounds, so

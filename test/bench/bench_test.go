@@ -66,7 +66,7 @@ func TestPercentile(t *testing.T) {
 	}
 }
 
-func TestRatioAndMedianInt64(t *testing.T) {
+func TestRatioAndMedian(t *testing.T) {
 	if got := Ratio(3*time.Millisecond, 2*time.Millisecond); got != 1.5 {
 		t.Errorf("Ratio = %v, want 1.5", got)
 	}
@@ -83,9 +83,13 @@ func TestRatioAndMedianInt64(t *testing.T) {
 		{[]int64{4, 2, 8, 6}, 5},
 	}
 	for _, tt := range tests {
-		if got := MedianInt64(tt.in); got != tt.want {
-			t.Errorf("MedianInt64(%v) = %d, want %d", tt.in, got, tt.want)
+		if got := Median(tt.in); got != tt.want {
+			t.Errorf("Median(%v) = %d, want %d", tt.in, got, tt.want)
 		}
+	}
+	// The per-round ratios are float64: the even count is not truncated.
+	if got := Median([]float64{1.5, 1, 2, 1.25}); got != 1.375 {
+		t.Errorf("Median of float64s = %v, want 1.375", got)
 	}
 }
 

@@ -165,8 +165,8 @@ func (r *report) cachedGet(c config, w *world) cachedResult {
 		r.printf("   %-28s %12s %12s %12s\n", s.Name, ms(sums[i].Median), ms(sums[i].P90), ms(cpuSums[i].Median))
 	}
 	res.wall = sums[0]
-	pm := medianFloat(paired)
-	ph := medianFloat(pairedHello)
+	pm := bench.Median(paired)
+	ph := bench.Median(pairedHello)
 	verdict := "met"
 	if bench.Ratio(sums[0].Median, sums[1].Median) > 1.3 {
 		verdict = "NOT met"
@@ -186,10 +186,10 @@ func (r *report) cachedGet(c config, w *world) cachedResult {
 		}
 		r.printf("   config / do-nothing:  median %s  p90 %s  CPU %s  per-round median %s   (issue 4 target ≤ 1.30× — %s)\n",
 			x(bench.Ratio(sums[cfgIdx].Median, sums[1].Median)), x(bench.Ratio(sums[cfgIdx].P90, sums[1].P90)),
-			x(bench.Ratio(cpuSums[cfgIdx].Median, cpuSums[1].Median)), x(medianFloat(pairedCfg)), verdict)
+			x(bench.Ratio(cpuSums[cfgIdx].Median, cpuSums[1].Median)), x(bench.Median(pairedCfg)), verdict)
 		r.printf("   config / no config:   median %s  p90 %s  CPU %s  per-round median %s  (what reading the config file costs a cached get)\n",
 			x(bench.Ratio(sums[cfgIdx].Median, sums[0].Median)), x(bench.Ratio(sums[cfgIdx].P90, sums[0].P90)),
-			x(bench.Ratio(cpuSums[cfgIdx].Median, cpuSums[0].Median)), x(medianFloat(pairedCfgNo)))
+			x(bench.Ratio(cpuSums[cfgIdx].Median, cpuSums[0].Median)), x(bench.Median(pairedCfgNo)))
 	}
 	for i := firstCompare; i < len(specs); i++ {
 		r.printf("   %s: / do-nothing median %s, p90 %s;  / cached get median %s, p90 %s\n", specs[i].Name,
@@ -375,7 +375,7 @@ func (r *report) sizes(c config, cached cachedResult) {
 			peaks[i] = append(peaks[i], peak)
 		}
 	}
-	h, n, hw := bench.MedianInt64(peaks[0]), bench.MedianInt64(peaks[1]), bench.MedianInt64(peaks[2])
+	h, n, hw := bench.Median(peaks[0]), bench.Median(peaks[1]), bench.Median(peaks[2])
 	r.printf("   peak RSS (VmHWM at exit, median of %d): cached get %s, do-nothing %s, hello %s;  cached / do-nothing %s, cached / hello %s\n",
 		runs, mib(h), mib(n), mib(hw), x(float64(h)/float64(max(n, 1))), x(float64(h)/float64(max(hw, 1))))
 	size := func(p string) int64 {

@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -113,19 +112,4 @@ func shortPkg(p string) string {
 		}
 	}
 	return p
-}
-
-// medianFloat is the median of vs (mean of the middle two for an even
-// count).
-func medianFloat(vs []float64) float64 {
-	if len(vs) == 0 {
-		return 0
-	}
-	s := slices.Clone(vs)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
 }
