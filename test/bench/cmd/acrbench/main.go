@@ -88,15 +88,8 @@ func main() {
 		c.compare = append(c.compare, namedPath{name, path})
 	}
 	if !harness.InNamespace() {
-		paths := []*string{&c.helper, &c.nothing, &c.hello}
-		for i := range c.compare {
-			paths = append(paths, &c.compare[i].path)
-		}
-		for _, p := range paths {
-			abs, err := filepath.Abs(*p)
-			if err != nil {
-				fatalf("%v", err)
-			}
+		for _, p := range c.programs() {
+			abs := absOrExit(*p)
 			if fi, err := os.Stat(abs); err != nil || fi.IsDir() {
 				fatalf("%s is missing: build it first (make bench builds all three)", abs)
 			}
@@ -115,18 +108,28 @@ func fatalf(format string, args ...any) {
 	os.Exit(1)
 }
 
-// inside runs in the namespaces Reexec made.
-func inside(c config) int {
+// programs points at the paths of every binary acrbench runs, so that the
+// check before re-executing and the rewrite inside agree on the list.
+func (c *config) programs() []*string {
 	paths := []*string{&c.helper, &c.nothing, &c.hello}
 	for i := range c.compare {
 		paths = append(paths, &c.compare[i].path)
 	}
-	for _, p := range paths {
-		abs, err := filepath.Abs(*p)
-		if err != nil {
-			fatalf("%v", err)
-		}
-		*p = abs
+	return paths
+}
+
+func absOrExit(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		fatalf("%v", err)
+	}
+	return abs
+}
+
+// inside runs in the namespaces Reexec made.
+func inside(c config) int {
+	for _, p := range c.programs() {
+		*p = absOrExit(*p)
 	}
 	dir, err := os.MkdirTemp("", "acrbench-")
 	if err != nil {
