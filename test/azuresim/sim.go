@@ -313,27 +313,28 @@ func (s *Sim) TokenCertPEM() []byte { return slices.Clone(s.acrKey.certPEM) }
 // SetUpstream makes the ACR front for host pass everything but the token
 // endpoints to the registry at u (e.g. http://127.0.0.1:5001).
 func (s *Sim) SetUpstream(host string, u *url.URL) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.registries[strings.ToLower(host)]
-	if !ok {
-		return fmt.Errorf("azuresim: %s is not a simulated registry", host)
-	}
-	r.upstream = u
-	r.proxy = newProxy(u)
-	return nil
+	return s.updateRegistry(host, func(r *registry) {
+		r.upstream = u
+		r.proxy = newProxy(u)
+	})
 }
 
 // AllowARMAudience sets host's azureADAuthenticationAsArmPolicy: when
 // allowed, the exchange accepts ARM-audience Entra tokens too.
 func (s *Sim) AllowARMAudience(host string, allow bool) error {
+	return s.updateRegistry(host, func(r *registry) { r.allowARM = allow })
+}
+
+// updateRegistry applies change to host's registry under the lock, so that
+// the handlers never see a half-made change.
+func (s *Sim) updateRegistry(host string, change func(*registry)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.registries[strings.ToLower(host)]
 	if !ok {
 		return fmt.Errorf("azuresim: %s is not a simulated registry", host)
 	}
-	r.allowARM = allow
+	change(r)
 	return nil
 }
 
