@@ -85,18 +85,7 @@ func TestCLISource(t *testing.T) {
 				}
 				return
 			}
-			t.Logf("error: %v", err)
-			if err == nil {
-				t.Fatal("want an error")
-			}
-			if errors.Is(err, ErrSourceUnavailable) != tc.unavailable {
-				t.Errorf("unavailable = %v, want %v", !tc.unavailable, tc.unavailable)
-			}
-			for _, w := range tc.fail {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error does not mention %q", w)
-				}
-			}
+			srcAssertError(t, err, tc.unavailable, tc.fail...)
 		})
 	}
 
@@ -152,11 +141,7 @@ func TestAzdSource(t *testing.T) {
 			if err == nil || errors.Is(err, ErrSourceUnavailable) != tc.unavailable {
 				t.Fatalf("err = %v, want unavailable %v", err, tc.unavailable)
 			}
-			for _, w := range tc.fail {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error does not mention %q", w)
-				}
-			}
+			srcAssertMentions(t, err, tc.fail...)
 		})
 	}
 }

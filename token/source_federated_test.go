@@ -116,18 +116,7 @@ func TestWorkloadSource(t *testing.T) {
 			before := len(entra.Requests())
 			src, _ := NewSources([]string{"workload"}, tc.s, srcTestOptions(tc.env, entra.Client(), &logs))
 			_, err := src[0].EntraToken(srcHangGuard(t), srcFakeCloud(entra), DefaultScope)
-			t.Logf("error: %v", err)
-			if err == nil {
-				t.Fatal("want an error")
-			}
-			if errors.Is(err, ErrSourceUnavailable) != tc.unavailable {
-				t.Errorf("unavailable = %v, want %v", !tc.unavailable, tc.unavailable)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error does not mention %q", w)
-				}
-			}
+			srcAssertError(t, err, tc.unavailable, tc.want...)
 			var se *SourceError
 			if errors.As(err, &se); se == nil || se.Code != tc.code {
 				t.Errorf("SourceError %+v, want code %q", se, tc.code)
@@ -247,11 +236,7 @@ func TestGitHubSource(t *testing.T) {
 			if err == nil || errors.Is(err, ErrSourceUnavailable) {
 				t.Fatalf("err = %v, want a failure", err)
 			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error does not mention %q", w)
-				}
-			}
+			srcAssertMentions(t, err, tc.want...)
 			srcAssertNoSecrets(t, []string{err.Error(), logs.String()}, bearer, "eyJzdWIiOiJ4In0")
 		})
 	}
@@ -459,11 +444,7 @@ func TestCITokenURLMustBeHTTPS(t *testing.T) {
 			if err == nil || errors.Is(err, ErrSourceUnavailable) {
 				t.Fatalf("err = %v, want a failure", err)
 			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error does not mention %q", w)
-				}
-			}
+			srcAssertMentions(t, err, tc.want...)
 			srcAssertNoSecrets(t, []string{err.Error(), logs.String()}, bearer, "pw@")
 		})
 	}

@@ -199,18 +199,7 @@ func TestManagedSourceIMDS(t *testing.T) {
 			tr := &srcIMDSTransport{imds: srv, next: entra.Client()}
 			src, _ := NewSources([]string{"managed"}, tc.s, srcTestOptions(srcEnv{}, tr, &srcLogBuffer{}))
 			_, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), fmt.Sprintf("https://imds-fail-%d.example/.default", i))
-			t.Logf("error: %v", err)
-			if err == nil {
-				t.Fatal("want an error")
-			}
-			if errors.Is(err, ErrSourceUnavailable) != tc.unavailable {
-				t.Errorf("unavailable = %v, want %v", !tc.unavailable, tc.unavailable)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error does not mention %q", w)
-				}
-			}
+			srcAssertError(t, err, tc.unavailable, tc.want...)
 		})
 	}
 }
@@ -327,11 +316,7 @@ func TestManagedSourceAppServiceUnreachable(t *testing.T) {
 	if err == nil || errors.Is(err, ErrSourceUnavailable) {
 		t.Fatalf("err = %v, want a failure: the environment says App Service", err)
 	}
-	for _, w := range []string{"could not reach the App Service managed identity endpoint", "connection refused"} {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("error does not mention %q", w)
-		}
-	}
+	srcAssertMentions(t, err, "could not reach the App Service managed identity endpoint", "connection refused")
 	srcAssertNoSecrets(t, []string{err.Error(), logs.String()}, header)
 }
 
@@ -403,11 +388,7 @@ func TestManagedSourceProbeRecognisesIMDS(t *testing.T) {
 			if !errors.Is(err, ErrSourceUnavailable) {
 				t.Fatalf("err = %v, want ErrSourceUnavailable", err)
 			}
-			for _, w := range []string{"something other than Azure IMDS answered at 169.254.169.254", fmt.Sprintf("HTTP %d", tc.status), "not an Azure VM"} {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error does not mention %q", w)
-				}
-			}
+			srcAssertMentions(t, err, "something other than Azure IMDS answered at 169.254.169.254", fmt.Sprintf("HTTP %d", tc.status), "not an Azure VM")
 			if probes != 1 || tokens != 0 {
 				t.Errorf("%d probes and %d token requests; want the probe only", probes, tokens)
 			}

@@ -89,6 +89,30 @@ func srcAssertNoSecrets(t *testing.T, texts []string, secrets ...string) {
 	}
 }
 
+// srcAssertError logs err, stops the test if it is nil, and fails it if
+// err's unavailability is not unavailable or its text lacks any of want.
+func srcAssertError(t *testing.T, err error, unavailable bool, want ...string) {
+	t.Helper()
+	t.Logf("error: %v", err)
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	if errors.Is(err, ErrSourceUnavailable) != unavailable {
+		t.Errorf("unavailable = %v, want %v", !unavailable, unavailable)
+	}
+	srcAssertMentions(t, err, want...)
+}
+
+// srcAssertMentions fails the test for each of want that err's text lacks.
+func srcAssertMentions(t *testing.T, err error, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not mention %q", w)
+		}
+	}
+}
+
 func srcErrText(err error) string {
 	if err == nil {
 		return ""
