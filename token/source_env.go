@@ -52,10 +52,8 @@ func (e *envSource) check() (unavailable, misconfigured string) {
 }
 
 func (e *envSource) EntraToken(ctx context.Context, c Cloud, scope string) (EntraToken, error) {
-	if unavail, misconf := e.check(); unavail != "" {
-		return EntraToken{}, srcUnavailablef(SourceEnv, "%s", unavail)
-	} else if misconf != "" {
-		return EntraToken{}, srcErrorf(SourceEnv, "%s", misconf)
+	if err := srcCheckError(e); err != nil {
+		return EntraToken{}, err
 	}
 	h, err := srcConfidentialContext(SourceEnv, e.s, c, e.s.ClientID, e.s.TenantID)
 	if err != nil {

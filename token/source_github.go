@@ -50,10 +50,8 @@ func (g *githubSource) check() (unavailable, misconfigured string) {
 }
 
 func (g *githubSource) EntraToken(ctx context.Context, c Cloud, scope string) (EntraToken, error) {
-	if unavail, misconf := g.check(); unavail != "" {
-		return EntraToken{}, srcUnavailablef(SourceGitHub, "%s", unavail)
-	} else if misconf != "" {
-		return EntraToken{}, srcErrorf(SourceGitHub, "%s", misconf)
+	if err := srcCheckError(g); err != nil {
+		return EntraToken{}, err
 	}
 	h, err := srcConfidentialContext(SourceGitHub, g.s, c, g.s.ClientID, g.s.TenantID)
 	if err != nil {

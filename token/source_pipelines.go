@@ -74,10 +74,8 @@ func (p *pipelinesSource) check() (unavailable, misconfigured string) {
 }
 
 func (p *pipelinesSource) EntraToken(ctx context.Context, c Cloud, scope string) (EntraToken, error) {
-	if unavail, misconf := p.check(); unavail != "" {
-		return EntraToken{}, srcUnavailablef(SourcePipelines, "%s", unavail)
-	} else if misconf != "" {
-		return EntraToken{}, srcErrorf(SourcePipelines, "%s", misconf)
+	if err := srcCheckError(p); err != nil {
+		return EntraToken{}, err
 	}
 	clientID, tenantID, conn := p.ids()
 	h, err := srcConfidentialContext(SourcePipelines, p.s, c, clientID, tenantID)

@@ -41,10 +41,8 @@ func (w *workloadSource) check() (unavailable, misconfigured string) {
 }
 
 func (w *workloadSource) EntraToken(ctx context.Context, c Cloud, scope string) (EntraToken, error) {
-	if unavail, misconf := w.check(); unavail != "" {
-		return EntraToken{}, srcUnavailablef(SourceWorkload, "%s", unavail)
-	} else if misconf != "" {
-		return EntraToken{}, srcErrorf(SourceWorkload, "%s", misconf)
+	if err := srcCheckError(w); err != nil {
+		return EntraToken{}, err
 	}
 	h, err := srcConfidentialContext(SourceWorkload, w.s, c, w.s.ClientID, w.s.TenantID)
 	if err != nil {

@@ -100,6 +100,20 @@ type configuredSource interface {
 	check() (unavailable, misconfigured string)
 }
 
+// srcCheckError is the error a configuredSource's EntraToken returns when
+// check finds its environment absent (unavailable, so that the next source
+// is tried) or incomplete (a failure), and nil when it is complete.
+func srcCheckError(c configuredSource) error {
+	unavail, misconf := c.check()
+	switch {
+	case unavail != "":
+		return srcUnavailablef(c.Name(), "%s", unavail)
+	case misconf != "":
+		return srcErrorf(c.Name(), "%s", misconf)
+	}
+	return nil
+}
+
 // SourceNames lists the valid source names in the automatic order's
 // precedence.
 func SourceNames() []string {
