@@ -7,99 +7,91 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 )
 
-// cliSource is the Azure CLI's login. azidentity runs
-// `/bin/sh -c "az account get-access-token -o json --resource … [--tenant …]"`
-// in /bin with the process environment, so the az it runs is the one on the
-// process's PATH; SourceOptions.LookPath only decides whether to try. Each
-// token costs an az run (a second or two): the provider's cache makes that
-// rare.
+// toolSource borrows the login of a developer CLI (az for the cli source,
+// azd for azd). azidentity runs the tool through /bin/sh in /bin with the
+// process environment, so the tool it runs is the one on the process's
+// PATH; SourceOptions.LookPath only decides whether to try. Each token
+// costs a run of the tool (a second or two): the provider's cache makes
+// that rare.
 //
-// Its identity is "cli" (with the tenant, if one is set): which account az
-// is logged in as is not known without running az.
-type cliSource struct {
+// Its identity is the source's name (with the tenant, if one is set): which
+// account the tool is logged in as is not known without running it.
+type toolSource struct {
+	t srcTool
 	s SourceSettings
 	o SourceOptions
 }
 
-func (c *cliSource) Name() string     { return SourceCLI }
-func (c *cliSource) Identity() string { return srcIdentity(SourceCLI, "tenant", c.s.TenantID) }
+// srcTool is what tells the cli and azd sources apart.
+type srcTool struct {
+	source      string   // SourceCLI or SourceAzd
+	exe         string   // the command looked up on PATH
+	desc        string   // the tool in messages
+	login       string   // the command that logs in
+	tenantFlag  string   // login's option for a tenant
+	notLoggedIn []string // texts of the tool's "not logged in" errors
+	credential  func(tenantID string) (azcore.TokenCredential, error)
+}
+
+// srcCLITool is run as
+// `/bin/sh -c "az account get-access-token -o json --resource … [--tenant …]"`.
+// Read-only, like srcAzdTool.
+var srcCLITool = srcTool{
+	source: SourceCLI, exe: "az", desc: "the Azure CLI",
+	login: "az login", tenantFlag: "--tenant", notLoggedIn: []string{"az login"},
+	credential: func(tenantID string) (azcore.TokenCredential, error) {
+		return azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{TenantID: tenantID})
+	},
+}
+
+// srcAzdTool is run as
+// `/bin/sh -c "azd auth token -o json --no-prompt --scope … [--tenant-id …]"`.
+var srcAzdTool = srcTool{
+	source: SourceAzd, exe: "azd", desc: "the Azure Developer CLI",
+	login: "azd auth login", tenantFlag: "--tenant-id", notLoggedIn: []string{"azd auth login", "not logged in"},
+	credential: func(tenantID string) (azcore.TokenCredential, error) {
+		return azidentity.NewAzureDeveloperCLICredential(&azidentity.AzureDeveloperCLICredentialOptions{TenantID: tenantID})
+	},
+}
+
+func (c *toolSource) Name() string     { return c.t.source }
+func (c *toolSource) Identity() string { return srcIdentity(c.t.source, "tenant", c.s.TenantID) }
 
 // lookup is deferred to EntraToken, not done by AutoSources: searching PATH
 // costs about a tenth of a millisecond per tool, which the cached path
 // should not pay.
-func (c *cliSource) lookup() string {
-	if _, err := c.o.LookPath("az"); err != nil {
-		return "the Azure CLI (az) is not on PATH"
+func (c *toolSource) lookup() string {
+	if _, err := c.o.LookPath(c.t.exe); err != nil {
+		return c.t.desc + " (" + c.t.exe + ") is not on PATH"
 	}
 	return ""
 }
 
-func (c *cliSource) EntraToken(ctx context.Context, _ Cloud, scope string) (EntraToken, error) {
+func (c *toolSource) EntraToken(ctx context.Context, _ Cloud, scope string) (EntraToken, error) {
 	if unavail := c.lookup(); unavail != "" {
-		return EntraToken{}, srcUnavailablef(SourceCLI, "%s: install it and run \"az login\", or choose another source", unavail)
+		return EntraToken{}, srcUnavailablef(c.t.source, "%s: install it and run %q, or choose another source", unavail, c.t.login)
 	}
 	if c.s.TenantID != "" && !ValidTenantID(c.s.TenantID) {
-		return EntraToken{}, srcErrorf(SourceCLI, "tenant ID %q is not valid: set AZURE_TENANT_ID to the tenant's ID (a GUID) or its domain name", srcPrintable(c.s.TenantID))
+		return EntraToken{}, srcErrorf(c.t.source, "tenant ID %q is not valid: set AZURE_TENANT_ID to the tenant's ID (a GUID) or its domain name", srcPrintable(c.s.TenantID))
 	}
-	c.o.Logger.Debug("asking the Azure CLI for a token", "source", SourceCLI, "tenant", c.s.TenantID)
-	cred, err := azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{TenantID: c.s.TenantID})
+	c.o.Logger.Debug("asking "+c.t.desc+" for a token", "source", c.t.source, "tenant", c.s.TenantID)
+	cred, err := c.t.credential(c.s.TenantID)
 	if err != nil {
-		return EntraToken{}, srcErrorf(SourceCLI, "setting up the Azure CLI credential: %s", redact(srcFirstLine(err.Error())))
+		return EntraToken{}, srcErrorf(c.t.source, "setting up %s credential: %s", c.t.desc, redact(srcFirstLine(err.Error())))
 	}
 	tok, err := srcGetToken(ctx, cred, scope)
 	if err != nil {
-		login := "az login"
+		login := c.t.login
 		if c.s.TenantID != "" {
-			login += " --tenant " + c.s.TenantID
+			login += " " + c.t.tenantFlag + " " + c.s.TenantID
 		}
-		return EntraToken{}, srcToolFailure(ctx, SourceCLI, "the Azure CLI", login, []string{"az login"}, err)
+		return EntraToken{}, srcToolFailure(ctx, c.t.source, c.t.desc, login, c.t.notLoggedIn, err)
 	}
-	srcLogToken(c.o, SourceCLI, tok)
-	return tok, nil
-}
-
-// azdSource is the Azure Developer CLI's login, run by azidentity as
-// `/bin/sh -c "azd auth token -o json --no-prompt --scope … [--tenant-id …]"`,
-// like az for the cli source.
-type azdSource struct {
-	s SourceSettings
-	o SourceOptions
-}
-
-func (a *azdSource) Name() string     { return SourceAzd }
-func (a *azdSource) Identity() string { return srcIdentity(SourceAzd, "tenant", a.s.TenantID) }
-
-func (a *azdSource) lookup() string {
-	if _, err := a.o.LookPath("azd"); err != nil {
-		return "the Azure Developer CLI (azd) is not on PATH"
-	}
-	return ""
-}
-
-func (a *azdSource) EntraToken(ctx context.Context, _ Cloud, scope string) (EntraToken, error) {
-	if unavail := a.lookup(); unavail != "" {
-		return EntraToken{}, srcUnavailablef(SourceAzd, "%s: install it and run \"azd auth login\", or choose another source", unavail)
-	}
-	if a.s.TenantID != "" && !ValidTenantID(a.s.TenantID) {
-		return EntraToken{}, srcErrorf(SourceAzd, "tenant ID %q is not valid: set AZURE_TENANT_ID to the tenant's ID (a GUID) or its domain name", srcPrintable(a.s.TenantID))
-	}
-	a.o.Logger.Debug("asking the Azure Developer CLI for a token", "source", SourceAzd, "tenant", a.s.TenantID)
-	cred, err := azidentity.NewAzureDeveloperCLICredential(&azidentity.AzureDeveloperCLICredentialOptions{TenantID: a.s.TenantID})
-	if err != nil {
-		return EntraToken{}, srcErrorf(SourceAzd, "setting up the Azure Developer CLI credential: %s", redact(srcFirstLine(err.Error())))
-	}
-	tok, err := srcGetToken(ctx, cred, scope)
-	if err != nil {
-		login := "azd auth login"
-		if a.s.TenantID != "" {
-			login += " --tenant-id " + a.s.TenantID
-		}
-		return EntraToken{}, srcToolFailure(ctx, SourceAzd, "the Azure Developer CLI", login, []string{"azd auth login", "not logged in"}, err)
-	}
-	srcLogToken(a.o, SourceAzd, tok)
+	srcLogToken(c.o, c.t.source, tok)
 	return tok, nil
 }
 

@@ -135,8 +135,8 @@ var srcTable = []struct {
 	{SourceGitHub, func(s SourceSettings, o SourceOptions) Source { return &githubSource{s: s, o: o} }},
 	{SourcePipelines, func(s SourceSettings, o SourceOptions) Source { return &pipelinesSource{s: s, o: o} }},
 	{SourceManaged, func(s SourceSettings, o SourceOptions) Source { return &managedSource{s: s, o: o} }},
-	{SourceCLI, func(s SourceSettings, o SourceOptions) Source { return &cliSource{s: s, o: o} }},
-	{SourceAzd, func(s SourceSettings, o SourceOptions) Source { return &azdSource{s: s, o: o} }},
+	{SourceCLI, func(s SourceSettings, o SourceOptions) Source { return &toolSource{t: srcCLITool, s: s, o: o} }},
+	{SourceAzd, func(s SourceSettings, o SourceOptions) Source { return &toolSource{t: srcAzdTool, s: s, o: o} }},
 }
 
 // NewSources builds the named sources in the given order. The names are
