@@ -35,6 +35,17 @@ func readArgs(t *testing.T, file string) string {
 	return strings.TrimSpace(string(b))
 }
 
+// srcToolCase is a row of the cli and azd tests: the fake tool's script,
+// and either the arguments it must be run with or the error expected.
+type srcToolCase struct {
+	name        string
+	script      string
+	tenant      string
+	wantArgs    string
+	unavailable bool
+	fail        []string
+}
+
 func TestCLISource(t *testing.T) {
 	if _, err := os.Stat("/bin/sh"); err != nil {
 		t.Skip("azidentity runs the Azure CLI through /bin/sh, which this system lacks")
@@ -43,14 +54,7 @@ func TestCLISource(t *testing.T) {
 	exp := time.Now().Add(time.Hour).Unix()
 	ok := `printf '{"accessToken":"` + token + `","expiresOn":"2099-01-01 00:00:00.000000","expires_on":` + strconv.FormatInt(exp, 10) + `,"subscription":"s","tenant":"t","tokenType":"Bearer"}\n'`
 
-	tests := []struct {
-		name        string
-		script      string
-		tenant      string
-		wantArgs    string
-		unavailable bool
-		fail        []string
-	}{
+	tests := []srcToolCase{
 		{name: "token", script: ok, wantArgs: "account get-access-token -o json --resource https://containerregistry.azure.net"},
 		{name: "token for a tenant", script: ok, tenant: srcTenant,
 			wantArgs: "account get-access-token -o json --resource https://containerregistry.azure.net --tenant " + srcTenant},
@@ -103,14 +107,7 @@ func TestAzdSource(t *testing.T) {
 		t.Skip("azidentity runs azd through /bin/sh, which this system lacks")
 	}
 	const token = "fake-azd-token-value"
-	tests := []struct {
-		name        string
-		script      string
-		tenant      string
-		wantArgs    string
-		unavailable bool
-		fail        []string
-	}{
+	tests := []srcToolCase{
 		{name: "token", script: `printf '{"token":"` + token + `","expiresOn":"2099-01-02T03:04:05Z"}\n'`,
 			wantArgs: "auth token -o json --no-prompt --scope https://containerregistry.azure.net/.default"},
 		{name: "token for a tenant", tenant: srcTenant, script: `printf '{"token":"` + token + `","expiresOn":"2099-01-02T03:04:05Z"}\n'`,
