@@ -248,6 +248,11 @@ func ConfigPath(getenv func(string) string) string {
 // file and, where it can, the line. On Unix, a file that another user
 // could change (see configtrust.go) is an error that says what to run.
 func LoadConfig(path string) (*Config, error) {
+	// A relative path would depend on the directory docker happens to run
+	// the helper in.
+	if path != "" && !filepath.IsAbs(path) {
+		return nil, fmt.Errorf("config file %q is a relative path; set %s to an absolute path", path, EnvConfig)
+	}
 	c := &Config{path: path}
 	if path == "" {
 		return c, nil
@@ -580,7 +585,8 @@ func cfgKeys(typ string) (context string, keys []string) {
 	case "credhelper.cfgFile":
 		return "at the top level", []string{"default", "registries", "clouds"}
 	case "credhelper.rawEntry":
-		return "in a registry entry", []string{"match", "sources", "clientID", "resourceID", "objectID", "tenantID", "audience", "scope", "username"}
+		// The default entry shares the type; it has no match key.
+		return "in the default entry or a registry entry (match: registries only)", []string{"match", "sources", "clientID", "resourceID", "objectID", "tenantID", "audience", "scope", "username"}
 	case "credhelper.rawCloud":
 		return "in a cloud entry", []string{"name", "suffix", "authorityHost", "scope", "armScope"}
 	}

@@ -128,6 +128,11 @@ func (h *Helper) recognise(serverURL string) (*Config, Registry, error) {
 	if err != nil {
 		// The input itself is not logged: it may carry userinfo.
 		h.o.Logger.Debug("not an ACR login server", "reason", err)
+		if cfgErr != nil {
+			// The broken file may be what declares this host's cloud:
+			// say so, or its registries would go anonymous in silence.
+			h.o.Logger.Warn("the config file could not be used, so registries of the clouds it declares are not recognised", "error", cfgErr)
+		}
 		return nil, Registry{}, credentials.NewErrCredentialsNotFound()
 	}
 	if cfgErr != nil {

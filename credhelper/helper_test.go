@@ -3,6 +3,7 @@ package credhelper_test
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
 	"net/url"
 	"os"
 	"strings"
@@ -173,5 +174,32 @@ func TestCredentialNeedsAnIdentity(t *testing.T) {
 	}
 	if acr.exchanges.Load() != 0 {
 		t.Fatal("exchanged without an identity for the cache key")
+	}
+}
+
+func TestBrokenConfigWarnsForHostsItMightDeclare(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := dir + "/config.yaml"
+	if err := writeFile(path, "clouds:\n  - name: stack\n    suffix: azurecr.contoso.local\n    authorityHost: https://login.contoso.local/\n    bogus: 1\n"); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	h := credhelper.New(credhelper.Options{
+		Getenv: func(k string) string {
+			if k == credhelper.EnvConfig {
+				return path
+			}
+			return ""
+		},
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if _, _, err := h.Get("myreg.azurecr.contoso.local"); !credentials.IsErrCredentialsNotFound(err) {
+		t.Fatalf("custom-cloud host with a broken config: %v, want not found", err)
+	}
+	if !strings.Contains(logs.String(), "config file") || !strings.Contains(logs.String(), "bogus") {
+		t.Fatalf("no warning naming the config problem:\n%s", logs.String())
 	}
 }

@@ -211,12 +211,15 @@ func (p *Provider) fetch(ctx context.Context, target Target, log *slog.Logger) (
 	if len(reasons) == 0 {
 		reasons = append(reasons, "no identity sources are configured")
 	}
-	advice := "set DOCKER_CREDENTIAL_ACR_SOURCES to choose a source"
-	if p.o.SourcesChosen {
-		advice = "check the settings of the sources you chose (DOCKER_CREDENTIAL_ACR_SOURCES or the config file), or choose others"
-	}
 	return Entry{}, fmt.Errorf("%w for %s: %s; %s (see 'docker-credential-acr help')",
-		ErrNoSource, target.LoginServer, strings.Join(reasons, "; "), advice)
+		ErrNoSource, target.LoginServer, strings.Join(reasons, "; "), p.sourceAdvice())
+}
+
+func (p *Provider) sourceAdvice() string {
+	if p.o.SourcesChosen {
+		return "check the settings of the sources you chose (DOCKER_CREDENTIAL_ACR_SOURCES or the config file), or choose others"
+	}
+	return "set DOCKER_CREDENTIAL_ACR_SOURCES to choose a source"
 }
 
 // fetchFrom gets an Entra token from src and exchanges it, trying the
@@ -272,8 +275,8 @@ func (p *Provider) exchanger() TokenExchanger {
 
 func (p *Provider) rememberedNoSource(target Target) error {
 	return fmt.Errorf("%w for %s: none of the identity sources (%s) was available a moment ago, and that is remembered for %s; "+
-		"set DOCKER_CREDENTIAL_ACR_SOURCES to choose a source, or DOCKER_CREDENTIAL_ACR_NO_CACHE=1 to retry at once",
-		ErrNoSource, target.LoginServer, p.sourceNames(), p.o.NegativeTTL)
+		"%s, or set DOCKER_CREDENTIAL_ACR_NO_CACHE=1 to retry at once",
+		ErrNoSource, target.LoginServer, p.sourceNames(), p.o.NegativeTTL, p.sourceAdvice())
 }
 
 func (p *Provider) sourceNames() string {
