@@ -194,7 +194,7 @@ where its environment is present:
              AZURE_CLIENT_CERTIFICATE_PATH (+ AZURE_CLIENT_CERTIFICATE_PASSWORD,
              AZURE_CLIENT_SEND_CERTIFICATE_CHAIN)
   workload   AZURE_FEDERATED_TOKEN_FILE or AZURE_FEDERATED_TOKEN, AZURE_CLIENT_ID,
-             AZURE_TENANT_ID, AZURE_AUTHORITY_HOST (AKS workload identity, GitLab id_tokens)
+             AZURE_TENANT_ID (AKS workload identity, GitLab id_tokens)
   github     GitHub Actions OIDC: ACTIONS_ID_TOKEN_REQUEST_URL, ACTIONS_ID_TOKEN_REQUEST_TOKEN,
              AZURE_CLIENT_ID, AZURE_TENANT_ID
   pipelines  Azure Pipelines: SYSTEM_OIDCREQUESTURI, SYSTEM_ACCESSTOKEN,
@@ -223,7 +223,11 @@ and AZURE_TENANT_ID):
   DOCKER_CREDENTIAL_ACR_NO_CACHE=1    cache nothing
   DOCKER_CREDENTIAL_ACR_IGNORE_STORE=1  make 'store' succeed without storing
   DOCKER_CREDENTIAL_ACR_LOG           debug, info, warn (default) or error; logs go to stderr
+  AZURE_AUTHORITY_HOST                Entra authority, https (default: the registry's cloud)
+  HTTPS_PROXY, NO_PROXY, SSL_CERT_FILE  honoured for Entra, CI token services and the registry;
+                                      managed identity endpoints are never reached through a proxy
 
 Troubleshooting: echo myreg.azurecr.io | DOCKER_CREDENTIAL_ACR_LOG=debug docker-credential-acr get
-The README of docker-credential-acr documents all of this.
+(AZURE_SDK_GO_LOGGING=all adds the Azure SDK's own request log). The README of
+docker-credential-acr documents all of this.
 `
