@@ -46,6 +46,14 @@ func redact(s string, secrets ...string) string {
 	return redactJWTs(s)
 }
 
+// redactClip redacts s and only then shortens it to at most n bytes. The
+// order matters: a secret cut in two by the clip would match neither as a
+// whole nor, for most secrets, by segment, and its first half would be
+// shown. Every clip of text that did not come from us goes through here.
+func redactClip(s string, n int, secrets ...string) string {
+	return srcClip(redact(s, secrets...), n)
+}
+
 // redactJWTs replaces runs that start like a JWT or JWE (a base64url JSON
 // object, "eyJ") and go on with base64url characters and dots, when the run
 // is long or has the two dots of a compact token. A run may hold several

@@ -63,3 +63,43 @@ func TestSrcFindAADSTS(t *testing.T) {
 		}
 	}
 }
+
+// assertNoSecretFragment fails if any n-byte piece of secret appears in
+// text: a secret cut short (by a length limit, say) must not leave its first
+// part behind, where neither the whole-secret nor the segment rule of redact
+// would find it.
+func assertNoSecretFragment(t *testing.T, text, secret string, n int) {
+	t.Helper()
+	for i := 0; i+n <= len(secret); i++ {
+		if strings.Contains(text, secret[i:i+n]) {
+			t.Errorf("%q holds %q, a piece of the secret", text, secret[i:i+n])
+			return
+		}
+	}
+}
+
+// TestRedactClipStraddle places a secret at every offset across the clip
+// point: whatever the offset, no piece of it may survive.
+func TestRedactClipStraddle(t *testing.T) {
+	const n = 100
+	for _, secret := range []string{
+		"Abc8Q~kLmNoPqRsTuVwXyZ0123456789.abcdefg", // an Entra client secret
+		"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLW9mLWEtdG9rZW4", // a JWT
+	} {
+		clipped := 0
+		for off := n - len(secret) - 2; off <= n+2; off++ {
+			in := strings.Repeat("p", off) + secret + " and the rest of the message"
+			got := redactClip(in, n, secret)
+			if strings.HasSuffix(got, "…") {
+				clipped++
+			}
+			if len(got) > n+len("…") {
+				t.Errorf("redactClip gave %d bytes, want at most %d", len(got), n)
+			}
+			assertNoSecretFragment(t, got, secret, 8)
+		}
+		if clipped == 0 {
+			t.Fatal("no input was clipped: the test does not reach the clip point")
+		}
+	}
+}

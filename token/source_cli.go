@@ -110,12 +110,11 @@ func srcToolFailure(ctx context.Context, source, tool, login string, notLoggedIn
 		msg = msg[:i]
 	}
 	// The tool's stderr can span lines (warnings, then the error).
-	text := srcClip(strings.Join(strings.Fields(msg), " "), 500)
+	text := redactClip(strings.Join(strings.Fields(msg), " "), 500)
 	text = strings.TrimRight(text, " .")
 	for _, p := range []string{"AzureCLICredential: ", "AzureDeveloperCLICredential: "} {
 		text = strings.TrimPrefix(text, p)
 	}
-	text = redact(text)
 	code := srcFindAADSTS(msg)
 	hint := srcAADSTSHint(code, srcHintContext{source: source})
 

@@ -2,6 +2,7 @@ package token
 
 import (
 	"errors"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -131,6 +132,32 @@ func TestEnvSource(t *testing.T) {
 				t.Errorf("error names the public cloud's ARM scope: %v", err)
 			}
 		})
+	}
+}
+
+// TestEnvSourceSecretEchoedAtTheClip is the review's repro: Entra (or
+// something posing as it) echoes the client secret, or the certificate's
+// password, in an error description long enough that the secret straddles
+// the 600-byte limit. Nothing of it may reach the error.
+func TestEnvSourceSecretEchoedAtTheClip(t *testing.T) {
+	const secret = "Abc8Q~kLmNoPqRsTuVwXyZ0123456789.abcdefg"
+	entra := fakeentra.New(t)
+	// What comes before the description's own text in the error's clipped
+	// part: "HTTP 401 Unauthorized: invalid_client: AADSTS7000215: ".
+	const before = len("HTTP 401 Unauthorized: invalid_client: AADSTS7000215: ")
+	const limit = 600
+	for i, start := range []int{limit - 30, limit - 20, limit - 10} {
+		clientID := fmt.Sprintf("app-echo-%d", i)
+		pad := strings.Repeat("p", start-before-len("secret="))
+		entra.AddApp(fakeentra.App{Tenant: srcTenant, ClientID: clientID, Fail: &fakeentra.Failure{
+			Status: 401, Error: "invalid_client", Code: 7000215, Text: pad + "secret=" + secret + " is not valid for this app.",
+		}})
+		var logs srcLogBuffer
+		src, _ := NewSources([]string{"env"}, SourceSettings{ClientID: clientID, TenantID: srcTenant}, srcTestOptions(srcEnv{envClientSecret: secret}, entra.Client(), &logs))
+		_, err := src[0].EntraToken(srcHangGuard(t), srcFakeCloud(entra), DefaultScope)
+		srcAssertError(t, err, false, "AADSTS7000215", "secret=")
+		assertNoSecretFragment(t, err.Error(), secret, 8)
+		assertNoSecretFragment(t, logs.String(), secret, 8)
 	}
 }
 

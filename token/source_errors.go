@@ -101,8 +101,11 @@ type srcFailure struct {
 
 // srcDescribe reads an azidentity error. When an endpoint answered, the text
 // comes from its JSON error body ({error, error_description}); otherwise it
-// is the first line of the error, which names the request that failed.
-func srcDescribe(err error) srcFailure {
+// is the first line of the error, which names the request that failed. The
+// secrets (and anything JWT-shaped) are redacted before the text is
+// shortened, so that a secret straddling the cut cannot leave its first half
+// behind.
+func srcDescribe(err error, secrets ...string) srcFailure {
 	var f srcFailure
 	var afe *azidentity.AuthenticationFailedError
 	if errors.As(err, &afe) && afe.RawResponse != nil {
@@ -142,7 +145,7 @@ func srcDescribe(err error) srcFailure {
 				}
 			}
 		} else {
-			f.text = fmt.Sprintf("%q", srcClip(string(body), 200))
+			f.text = fmt.Sprintf("%q", redactClip(string(body), 200, secrets...))
 		}
 		f.text = fmt.Sprintf("HTTP %d %s: %s", f.status, http.StatusText(f.status), f.text)
 	} else {
@@ -156,10 +159,12 @@ func srcDescribe(err error) srcFailure {
 	if f.code == "" {
 		f.code = srcFindAADSTS(f.text)
 	}
-	f.text = srcClip(f.text, 600)
+	f.text = redactClip(f.text, 600, secrets...)
 	return f
 }
 
+// srcClip shortens s to at most n bytes. Text that may hold a secret (what
+// a server, a tool or a library said) is clipped with redactClip instead.
 func srcClip(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -293,7 +298,7 @@ func srcEntraFailure(ctx context.Context, h srcHintContext, err error, secrets .
 	if cerr := srcCtxError(ctx, h.source, "getting an Entra token"); cerr != nil {
 		return cerr
 	}
-	f := srcDescribe(err)
+	f := srcDescribe(err, secrets...)
 	var msg string
 	if f.status != 0 {
 		msg = fmt.Sprintf("Entra ID at %s refused client %q in tenant %q: %s", h.authority, h.clientID, h.tenantID, f.text)

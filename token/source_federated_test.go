@@ -224,6 +224,14 @@ func TestGitHubSource(t *testing.T) {
 		{name: "oversized", status: http.StatusOK, body: strings.Repeat("x", srcOIDCMaxBody+10), want: []string{"more than 1048576 bytes"}},
 		{name: "token echoed in an error", status: http.StatusBadRequest, body: "failed for eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl",
 			want: []string{"HTTP 400", "[redacted JWT]"}},
+		// The message is shortened to 300 bytes, a text body to 200: the
+		// request token must be redacted before, or its first part stays.
+		{name: "request token echoed across the message's limit", status: http.StatusUnauthorized,
+			body: `{"message":"` + strings.Repeat("p", 300-len("Bearer ")-12) + "Bearer " + bearer + `"}`,
+			want: []string{"HTTP 401", "Bearer [redacted]"}},
+		{name: "request token echoed across the text's limit", status: http.StatusBadRequest,
+			body: strings.Repeat("p", 200-len("Bearer ")-12) + "Bearer " + bearer,
+			want: []string{"HTTP 400", "Bearer [redacted]"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -238,6 +246,7 @@ func TestGitHubSource(t *testing.T) {
 			}
 			srcAssertMentions(t, err, tc.want...)
 			srcAssertNoSecrets(t, []string{err.Error(), logs.String()}, bearer, "eyJzdWIiOiJ4In0")
+			assertNoSecretFragment(t, err.Error(), bearer, 8)
 		})
 	}
 

@@ -86,7 +86,7 @@ func srcFetchOIDC(ctx context.Context, o SourceOptions, r srcOIDCRequest) (strin
 	}
 	if resp.StatusCode != http.StatusOK {
 		msg := fmt.Sprintf("%s at %s answered HTTP %d %s", r.service, where, resp.StatusCode, http.StatusText(resp.StatusCode))
-		if snippet := srcErrorSnippet(body); snippet != "" {
+		if snippet := srcErrorSnippet(body, r.bearer); snippet != "" {
 			msg += ": " + snippet
 		}
 		switch resp.StatusCode {
@@ -107,20 +107,21 @@ func srcFetchOIDC(ctx context.Context, o SourceOptions, r srcOIDCRequest) (strin
 }
 
 // srcErrorSnippet picks a service's error message out of its body: a JSON
-// "message" (GitHub, Azure DevOps), else the start of the text. Never called
-// on a successful answer, which would hold a token.
-func srcErrorSnippet(body []byte) string {
+// "message" (GitHub, Azure DevOps), else the start of the text, with the
+// secrets redacted before it is shortened. Never called on a successful
+// answer, which would hold a token.
+func srcErrorSnippet(body []byte, secrets ...string) string {
 	var m struct {
 		Message string `json:"message"`
 	}
 	if json.Unmarshal(body, &m) == nil && m.Message != "" {
-		return fmt.Sprintf("%q", srcClip(srcFirstLine(m.Message), 300))
+		return fmt.Sprintf("%q", redactClip(srcFirstLine(m.Message), 300, secrets...))
 	}
 	s := strings.TrimSpace(string(body))
 	if s == "" {
 		return ""
 	}
-	return fmt.Sprintf("%q", srcClip(srcFirstLine(s), 200))
+	return fmt.Sprintf("%q", redactClip(srcFirstLine(s), 200, secrets...))
 }
 
 // srcCIURL parses the URL of a CI system's ID token service, given in the

@@ -1,0 +1,91 @@
+package token
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+)
+
+// srcFailedAuth is an azidentity failure as an endpoint's answer makes it.
+func srcFailedAuth(status int, body string) error {
+	return &azidentity.AuthenticationFailedError{RawResponse: &http.Response{
+		StatusCode: status,
+		Header:     http.Header{"Content-Type": {"application/json"}},
+		Body:       io.NopCloser(strings.NewReader(body)),
+	}}
+}
+
+// TestSrcEntraFailureRedactsBeforeClipping places a secret across the
+// points where an Entra answer is shortened (600 bytes for the whole
+// description, 200 for a body that is not JSON), at every offset near them.
+// The review's repro: padding, then "secret=<client secret>", printed
+// 21 of the secret's 40 characters.
+func TestSrcEntraFailureRedactsBeforeClipping(t *testing.T) {
+	const secret = "Abc8Q~kLmNoPqRsTuVwXyZ0123456789.abcdefg"
+	h := srcHintContext{source: SourceEnv, clientID: "app", tenantID: srcTenant, authority: "https://login.example/"}
+	tests := []struct {
+		name  string
+		body  func(pad string) string
+		lo    int // padding lengths tried, lo..hi
+		hi    int
+		wants string
+	}{
+		{name: "JSON description", lo: 480, hi: 600, wants: "HTTP 401",
+			body: func(pad string) string {
+				return fmt.Sprintf(`{"error":"invalid_client","error_description":"AADSTS7000215: %ssecret=%s was wrong"}`, pad, secret)
+			}},
+		{name: "body that is not JSON", lo: 120, hi: 200, wants: "HTTP 401",
+			body: func(pad string) string { return "<html>" + pad + "secret=" + secret + " was wrong</html>" }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clipped := 0
+			for n := tc.lo; n <= tc.hi; n++ {
+				err := srcEntraFailure(context.Background(), h, srcFailedAuth(401, tc.body(strings.Repeat("p", n))), secret)
+				if strings.Contains(err.Error(), "…") {
+					clipped++
+				}
+				srcAssertMentions(t, err, tc.wants)
+				assertNoSecretFragment(t, err.Error(), secret, 8)
+			}
+			if clipped == 0 {
+				t.Fatal("no answer was clipped: the test does not reach the clip point")
+			}
+		})
+	}
+}
+
+// TestSrcErrorSnippetRedactsBeforeClipping does the same for the CI token
+// services' error messages (300 bytes from JSON, 200 from text).
+func TestSrcErrorSnippetRedactsBeforeClipping(t *testing.T) {
+	const bearer = "ghs_0123456789abcdefghijABCDEFGHIJklmnopqrst"
+	for _, tc := range []struct {
+		name   string
+		body   func(pad string) string
+		lo, hi int
+	}{
+		{name: "JSON message", lo: 240, hi: 300,
+			body: func(pad string) string { return fmt.Sprintf(`{"message":"%sBearer %s refused"}`, pad, bearer) }},
+		{name: "text", lo: 140, hi: 200,
+			body: func(pad string) string { return pad + "Bearer " + bearer + " refused" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clipped := 0
+			for n := tc.lo; n <= tc.hi; n++ {
+				got := srcErrorSnippet([]byte(tc.body(strings.Repeat("p", n))), bearer)
+				if strings.Contains(got, "…") {
+					clipped++
+				}
+				assertNoSecretFragment(t, got, bearer, 8)
+			}
+			if clipped == 0 {
+				t.Fatal("no message was clipped: the test does not reach the clip point")
+			}
+		})
+	}
+}
