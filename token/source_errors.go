@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -190,12 +191,27 @@ type srcHintContext struct {
 // transport error (no answer at all), so that an error can say "connection
 // refused" or "no such host" where MSAL only says it could not resolve an
 // endpoint. Transport errors name the URL, never a request body.
+//
+// It also remembers the credentials sent in request headers, so that they
+// can be redacted from what the endpoint answers: managed identity endpoints
+// are given a secret in a header (see srcSecretHeaders) that MSAL reads from
+// the process environment or, for Azure Arc, from a key file, none of which
+// this package reads itself.
 type srcNetRecorder struct {
-	mu   sync.Mutex
-	last error
+	mu      sync.Mutex
+	last    error
+	secrets []string
 }
 
+// srcSecretHeaders are the request headers that carry a managed identity
+// endpoint's secret: App Service's and Container Apps' X-IDENTITY-HEADER
+// (IDENTITY_HEADER), Service Fabric's and Azure ML's Secret
+// (IDENTITY_HEADER, MSI_SECRET), and Azure Arc's Authorization (Basic and
+// the key file's content). Read-only.
+var srcSecretHeaders = []string{"X-Identity-Header", "Secret", "Authorization"}
+
 func (r *srcNetRecorder) Do(req *policy.Request) (*http.Response, error) {
+	r.remember(req.Raw().Header)
 	resp, err := req.Next()
 	if err != nil && req.Raw().Context().Err() == nil {
 		r.mu.Lock()
@@ -203,6 +219,33 @@ func (r *srcNetRecorder) Do(req *policy.Request) (*http.Response, error) {
 		r.mu.Unlock()
 	}
 	return resp, err
+}
+
+func (r *srcNetRecorder) remember(h http.Header) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, name := range srcSecretHeaders {
+		for _, v := range h.Values(name) {
+			// The credential after an auth scheme ("Basic <key>") is the
+			// secret; an echo may show it without the scheme.
+			if _, cred, ok := strings.Cut(strings.TrimSpace(v), " "); ok && name == "Authorization" {
+				v = cred
+			}
+			if v = strings.TrimSpace(v); v != "" && !slices.Contains(r.secrets, v) {
+				r.secrets = append(r.secrets, v)
+			}
+		}
+	}
+}
+
+// sentSecrets returns the header credentials sent so far.
+func (r *srcNetRecorder) sentSecrets() []string {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.secrets)
 }
 
 func (r *srcNetRecorder) lastError() error {

@@ -82,7 +82,7 @@ func (m *managedSource) EntraToken(ctx context.Context, _ Cloud, scope string) (
 	}
 	kind, err := managedidentity.GetSource()
 	if err != nil {
-		return EntraToken{}, srcErrorf(SourceManaged, "detecting the managed identity endpoint from IDENTITY_ENDPOINT, IDENTITY_HEADER, MSI_ENDPOINT and IMDS_ENDPOINT: %s: fix or unset these variables (unset, IMDS is used), or choose another source with DOCKER_CREDENTIAL_ACR_SOURCES", redact(srcFirstLine(err.Error())))
+		return EntraToken{}, srcErrorf(SourceManaged, "detecting the managed identity endpoint from IDENTITY_ENDPOINT, IDENTITY_HEADER, MSI_ENDPOINT and IMDS_ENDPOINT: %s: fix or unset these variables (unset, IMDS is used), or choose another source with DOCKER_CREDENTIAL_ACR_SOURCES", redact(srcFirstLine(err.Error()), m.secrets(nil)...))
 	}
 	imds := kind == managedidentity.DefaultToIMDS
 	endpoint := srcManagedEndpointName(kind)
@@ -114,7 +114,7 @@ func (m *managedSource) EntraToken(ctx context.Context, _ Cloud, scope string) (
 		ID: id,
 	})
 	if err != nil {
-		return EntraToken{}, srcErrorf(SourceManaged, "setting up %s at the %s: %s", desc, endpoint, redact(srcFirstLine(err.Error())))
+		return EntraToken{}, srcErrorf(SourceManaged, "setting up %s at the %s: %s", desc, endpoint, redact(srcFirstLine(err.Error()), m.secrets(nil)...))
 	}
 	tok, err := srcGetToken(ctx, cred, scope)
 	if err != nil {
@@ -175,7 +175,7 @@ func (m *managedSource) probe(ctx context.Context, transport policy.Transporter)
 	if !srcIsIMDSRefusal(resp.StatusCode, body) {
 		what := fmt.Sprintf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 		if ct := resp.Header.Get("Content-Type"); ct != "" {
-			what += ", " + srcPrintable(srcClip(ct, 60))
+			what += ", " + srcPrintable(redactClip(ct, 60))
 		}
 		m.o.Logger.Debug("something other than Azure IMDS answered the probe", "source", SourceManaged, "status", resp.StatusCode)
 		return srcUnavailablef(SourceManaged, "no managed identity endpoint: something other than Azure IMDS answered at 169.254.169.254 (%s, where Azure IMDS answers 400 with a JSON error): this is not an Azure VM, scale set or AKS node (another cloud's metadata service answers there); App Service and Container Apps set IDENTITY_ENDPOINT and IDENTITY_HEADER", what)
@@ -208,15 +208,16 @@ func (m *managedSource) failure(ctx context.Context, err error, rec *srcNetRecor
 	if cerr := srcCtxError(ctx, SourceManaged, "getting a token for "+desc+" from the "+endpoint); cerr != nil {
 		return cerr
 	}
-	f := srcDescribe(err)
+	secrets := m.secrets(rec)
+	f := srcDescribe(err, secrets...)
 	var afe *azidentity.AuthenticationFailedError
 	if !errors.As(err, &afe) {
 		text := strings.TrimPrefix(f.text, "ManagedIdentityCredential: ")
-		return srcUnavailablef(SourceManaged, "%s", redact(fmt.Sprintf("%s has no usable managed identity: %s: give this machine a system-assigned identity, or name a user-assigned one with AZURE_CLIENT_ID", endpoint, text)))
+		return srcUnavailablef(SourceManaged, "%s", redact(fmt.Sprintf("%s has no usable managed identity: %s: give this machine a system-assigned identity, or name a user-assigned one with AZURE_CLIENT_ID", endpoint, text), secrets...))
 	}
 	if imds && afe.RawResponse != nil {
 		if body, _ := runtime.Payload(afe.RawResponse); !json.Valid(body) {
-			return srcUnavailablef(SourceManaged, "%s", redact(fmt.Sprintf("something other than Azure IMDS answered the token request at 169.254.169.254 (%s): this is not an Azure VM, scale set or AKS node, or something intercepts 169.254.169.254", f.text)))
+			return srcUnavailablef(SourceManaged, "%s", redact(fmt.Sprintf("something other than Azure IMDS answered the token request at 169.254.169.254 (%s): this is not an Azure VM, scale set or AKS node, or something intercepts 169.254.169.254", f.text), secrets...))
 		}
 	}
 	msg := fmt.Sprintf("the %s refused a token for %s: %s", endpoint, desc, f.text)
@@ -234,9 +235,20 @@ func (m *managedSource) failure(ctx context.Context, err error, rec *srcNetRecor
 			msg += ": " + hint
 		}
 	}
-	e := srcErrorf(SourceManaged, "%s", redact(msg))
+	e := srcErrorf(SourceManaged, "%s", redact(msg, secrets...))
 	e.Code = f.code
 	return e
+}
+
+// secrets are what a managed identity endpoint is given to prove the
+// caller runs on the machine, and may echo back: IDENTITY_HEADER (App
+// Service, Container Apps, Service Fabric), MSI_SECRET (Azure ML), and
+// whatever rec saw sent in a secret header (the same values as MSAL read
+// them from the process environment, and Azure Arc's key). Endpoint URLs,
+// client IDs and IDENTITY_SERVER_THUMBPRINT (the hash of Service Fabric's
+// certificate, which the server shows to anyone) are not secret.
+func (m *managedSource) secrets(rec *srcNetRecorder) []string {
+	return append([]string{m.o.Getenv("IDENTITY_HEADER"), m.o.Getenv("MSI_SECRET")}, rec.sentSecrets()...)
 }
 
 func srcManagedEndpointName(kind managedidentity.Source) string {

@@ -395,3 +395,92 @@ func TestManagedSourceProbeRecognisesIMDS(t *testing.T) {
 		})
 	}
 }
+
+// TestManagedSourceRedactsEndpointSecrets runs against a managed identity
+// endpoint on loopback that echoes the request's headers in its error, as
+// a misbehaving or hostile one may: IDENTITY_HEADER (App Service, Container
+// Apps) and MSI_SECRET (Azure ML) must not reach the error or the log,
+// whether the injected environment holds them or only the process
+// environment, where MSAL reads them, does (then the header actually sent
+// is what is redacted). One echo is padded so that the secret straddles
+// the 600-byte limit of what is shown.
+func TestManagedSourceRedactsEndpointSecrets(t *testing.T) {
+	const secret = "IDHEADERSECRETvalue0123456789abcdef"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var echo []string
+		for _, k := range []string{"X-Identity-Header", "Secret", "Authorization"} {
+			if v := r.Header.Get(k); v != "" {
+				echo = append(echo, k+": "+v)
+			}
+		}
+		pad := r.URL.Query().Get("pad")
+		if pad == "" {
+			pad = "0"
+		}
+		n := 0
+		fmt.Sscan(pad, &n)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]any{"statusCode": 400, "message": strings.Repeat("p", n) + "bad request with " + strings.Join(echo, ", ")})
+	}))
+	t.Cleanup(srv.Close)
+
+	tests := []struct {
+		name     string
+		vars     map[string]string // process environment (MSAL reads it)
+		injected bool              // SourceOptions.Getenv holds the same
+		clientID string
+		pad      int // echo starts after this much padding
+		endpoint string
+	}{
+		{name: "App Service, system-assigned", vars: map[string]string{"IDENTITY_ENDPOINT": "/msi/token", "IDENTITY_HEADER": secret}, injected: true, endpoint: "App Service"},
+		{name: "App Service, user-assigned", vars: map[string]string{"IDENTITY_ENDPOINT": "/msi/token", "IDENTITY_HEADER": secret}, injected: true, clientID: "ua-client", endpoint: "App Service"},
+		{name: "App Service, header only in the process environment", vars: map[string]string{"IDENTITY_ENDPOINT": "/msi/token", "IDENTITY_HEADER": secret}, endpoint: "App Service"},
+		{name: "App Service, echo across the limit", vars: map[string]string{"IDENTITY_ENDPOINT": "/msi/token", "IDENTITY_HEADER": secret}, injected: true, pad: 525, endpoint: "App Service"},
+		{name: "Azure ML", vars: map[string]string{"MSI_ENDPOINT": "/msi/token", "MSI_SECRET": secret}, injected: true, endpoint: "Azure ML"},
+		{name: "Azure ML, secret only in the process environment", vars: map[string]string{"MSI_ENDPOINT": "/msi/token", "MSI_SECRET": secret}, endpoint: "Azure ML"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clearManagedIdentityEnv(t)
+			env := srcEnv{}
+			for k, v := range tc.vars {
+				if strings.HasSuffix(k, "_ENDPOINT") {
+					v = srv.URL + v + "?pad=" + fmt.Sprint(tc.pad)
+				}
+				t.Setenv(k, v)
+				if tc.injected {
+					env[k] = v
+				}
+			}
+			var logs srcLogBuffer
+			src, _ := NewSources([]string{"managed"}, SourceSettings{ClientID: tc.clientID}, srcTestOptions(env, nil, &logs))
+			_, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), fmt.Sprintf("https://echo-%d.example/.default", i))
+			srcAssertError(t, err, false, tc.endpoint, "bad request with")
+			if tc.pad == 0 && !strings.Contains(err.Error(), "[redacted]") {
+				t.Errorf("error does not show the redacted echo")
+			}
+			for _, text := range []string{err.Error(), logs.String()} {
+				assertNoSecretFragment(t, text, secret, 8)
+			}
+		})
+	}
+}
+
+// TestSrcNetRecorderRemembersHeaderSecrets covers the header Azure Arc's
+// endpoint is sent (Basic and the content of a key file that this package
+// never reads) along with the others.
+func TestSrcNetRecorderRemembersHeaderSecrets(t *testing.T) {
+	r := &srcNetRecorder{}
+	r.remember(http.Header{"Authorization": {"Basic arc-key-file-content-0123"}, "Metadata": {"true"}})
+	r.remember(http.Header{"X-Identity-Header": {"app-service-header-value"}, "Secret": {"ml-secret-value-4567"}})
+	r.remember(http.Header{"X-Identity-Header": {"app-service-header-value"}}) // a retry
+	got := r.sentSecrets()
+	want := []string{"arc-key-file-content-0123", "app-service-header-value", "ml-secret-value-4567"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("sentSecrets = %q, want %q", got, want)
+	}
+	if (*srcNetRecorder)(nil).sentSecrets() != nil {
+		t.Error("a nil recorder has secrets")
+	}
+}

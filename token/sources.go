@@ -55,7 +55,9 @@ type SourceOptions struct {
 	// ACTIONS_ID_TOKEN_REQUEST_*, SYSTEM_*, AZURESUBSCRIPTION_*. Nil means an
 	// empty environment; pass os.Getenv for the process's own. (Managed
 	// identity's IDENTITY_ENDPOINT and friends, and the PATH used to run az
-	// and azd, are read by azidentity from the process environment.)
+	// and azd, are read by azidentity from the process environment; the
+	// managed source reads IDENTITY_HEADER and MSI_SECRET here only to
+	// redact them, and also redacts the header values it sees sent.)
 	Getenv func(string) string
 	// Logger receives debug lines; never a token or secret. Nil discards.
 	Logger *slog.Logger
