@@ -83,7 +83,7 @@ func assertNoSecretFragment(t *testing.T, text, secret string, n int) {
 func TestRedactClipStraddle(t *testing.T) {
 	const n = 100
 	for _, secret := range []string{
-		"Abc8Q~kLmNoPqRsTuVwXyZ0123456789.abcdefg", // an Entra client secret
+		"Abc8Q~kLmNoPqRsTuVwXyZ0123456789.abcdefg",                         // an Entra client secret
 		"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLW9mLWEtdG9rZW4", // a JWT
 	} {
 		clipped := 0
