@@ -608,14 +608,14 @@ func (x *Exchanger) statusError(step, loginServer, tenant string, resp *response
 	switch {
 	case resp.status == http.StatusUnauthorized && strings.Contains(msg, "arm aad token disallowed"):
 		e.Kind = ExchangeARMAudienceDisallowed
-		e.Hint = "the registry refuses ARM-audience tokens (its azureADAuthenticationAsArmPolicy is disabled); use the ACR scope: unset DOCKER_CREDENTIAL_ACR_SCOPE, or set the audience to acr for this registry"
+		e.Hint = "the registry refuses ARM-audience tokens (its azureADAuthenticationAsArmPolicy is disabled); use the ACR audience: set DOCKER_CREDENTIAL_ACR_AUDIENCE=acr (or audience: acr in the config file), and unset DOCKER_CREDENTIAL_ACR_SCOPE (or scope: in the config file) if it names an ARM scope"
 	case resp.status == http.StatusUnauthorized:
 		e.Kind = ExchangeUnauthorized
 		e.Hint = "the identity may lack the AcrPull (or AcrPush) role on this registry, or its token comes from another tenant than the registry's"
 		if tenant != "" {
 			e.Hint += fmt.Sprintf(" (tenant sent: %s)", sanitize(tenant, secret))
 		}
-		e.Hint += "; set AZURE_TENANT_ID to the registry's tenant"
+		e.Hint += "; set DOCKER_CREDENTIAL_ACR_TENANT_ID (or tenantID in the config file) to the registry's tenant"
 	case resp.status == http.StatusForbidden && (strings.Contains(msg, "not allowed access") || strings.Contains(msg, "firewall")):
 		e.Kind = ExchangeForbidden
 		e.Hint = "the registry's network rules (firewall, private endpoint) block this machine; see https://aka.ms/acr/firewall"

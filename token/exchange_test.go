@@ -241,13 +241,13 @@ func TestExchange(t *testing.T) {
 				e.f.exchange = acrError(401, "UNAUTHORIZED", "arm aad token disallowed")
 			},
 			wantKind: ExchangeARMAudienceDisallowed,
-			wantErr:  []string{"exchange at 127.0.0.1:", `registry answered 401 UNAUTHORIZED "arm aad token disallowed"`, "ARM-audience", "unset DOCKER_CREDENTIAL_ACR_SCOPE"},
+			wantErr:  []string{"exchange at 127.0.0.1:", `registry answered 401 UNAUTHORIZED "arm aad token disallowed"`, "ARM-audience", "DOCKER_CREDENTIAL_ACR_AUDIENCE=acr", "audience: acr in the config file", "unset DOCKER_CREDENTIAL_ACR_SCOPE"},
 		},
 		{
 			name:     "401 with ACR error body",
 			setup:    func(e env, _ *ExchangerOptions) { e.f.exchange = acrError(401, "UNAUTHORIZED", "aad token is invalid") },
 			wantKind: ExchangeUnauthorized,
-			wantErr:  []string{`401 UNAUTHORIZED "aad token is invalid"`, "AcrPull", "tenant sent: " + testTenant, "AZURE_TENANT_ID"},
+			wantErr:  []string{`401 UNAUTHORIZED "aad token is invalid"`, "AcrPull", "tenant sent: " + testTenant, "set DOCKER_CREDENTIAL_ACR_TENANT_ID (or tenantID in the config file) to the registry's tenant"},
 			check: func(t *testing.T, e env) {
 				if n := e.f.count("/oauth2/exchange"); n != 1 {
 					t.Fatalf("401 was tried %d times, want 1 (4xx is not retried)", n)
@@ -738,6 +738,16 @@ func TestExchange(t *testing.T) {
 				if xe.Kind != tt.wantKind {
 					t.Fatalf("kind = %d, want %d; error: %v", xe.Kind, tt.wantKind, err)
 				}
+				// The provider relies on this to name the registry once.
+				if xe.Step != "challenge" && xe.Step != "exchange" {
+					t.Errorf("Step = %q, want challenge or exchange", xe.Step)
+				}
+				if xe.Kind != ExchangeInvalidInput && xe.LoginServer != ls {
+					t.Errorf("LoginServer = %q, want %q as passed", xe.LoginServer, ls)
+				}
+				if prefix := xe.Step + " at " + xe.LoginServer + ": "; !strings.HasPrefix(err.Error(), prefix) {
+					t.Errorf("error %q does not start with %q", err, prefix)
+				}
 				for _, s := range tt.wantErr {
 					if !strings.Contains(err.Error(), s) {
 						t.Errorf("error %q does not contain %q", err, s)
@@ -900,6 +910,66 @@ func TestSanitize(t *testing.T) {
 		if got := sanitize(tt.in, tt.secret); got != tt.want {
 			t.Errorf("sanitize(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestSanitizeRedactsBeforeClipping puts the secret across sanitize's
+// 200-character limit at every offset: redacting after the cut would let its
+// first part through.
+func TestSanitizeRedactsBeforeClipping(t *testing.T) {
+	for _, secret := range []string{
+		"opaque-entra-token-0123456789abcdefghijklmnop",
+		rawJWT(`{"alg":"RS256"}`, `{"tid":"`+testTenant+`"}`, "c2lnbmF0dXJlLWNsaXAtdGVzdA"),
+	} {
+		clipped := 0
+		for off := maxShown - len(secret) - 2; off <= maxShown+2; off++ {
+			got := sanitize(strings.Repeat("p", off)+secret+" trailing text", secret)
+			if strings.HasSuffix(got, "…") {
+				clipped++
+			}
+			assertNoSecretFragment(t, got, secret, 8)
+		}
+		if clipped == 0 {
+			t.Fatal("nothing was clipped: the test does not reach the limit")
+		}
+	}
+}
+
+// TestExchangeTokenEchoedAtTheClip has the registry echo the Entra token
+// across the limit of what is shown of its message, or of a body that is
+// not ACR's JSON.
+func TestExchangeTokenEchoedAtTheClip(t *testing.T) {
+	entra := rawJWT(`{"alg":"RS256"}`, `{"tid":"`+testTenant+`"}`, "c2lnbmF0dXJlLWVjaG8tYXQtdGhlLWNsaXA")
+	for _, tc := range []struct {
+		name   string
+		answer func(pad string) func(http.ResponseWriter, *http.Request, int)
+	}{
+		{name: "ACR error message", answer: func(pad string) func(http.ResponseWriter, *http.Request, int) {
+			return acrError(http.StatusUnauthorized, "UNAUTHORIZED", pad+entra)
+		}},
+		{name: "body that is not JSON", answer: func(pad string) func(http.ResponseWriter, *http.Request, int) {
+			return func(w http.ResponseWriter, _ *http.Request, _ int) {
+				w.WriteHeader(http.StatusBadRequest)
+				fmt.Fprint(w, pad+entra)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, off := range []int{maxShown - len(entra) + 8, maxShown - 20, maxShown - 8} {
+				f := newFakeACR(t, entra, "rt")
+				f.exchange = tc.answer(strings.Repeat("p", off))
+				var logs bytes.Buffer
+				x := NewExchanger(ExchangerOptions{HTTPClient: f.srv.Client(), Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+				_, err := x.Exchange(context.Background(), f.host, entra, testTenant)
+				var xe *ExchangeError
+				if !errors.As(err, &xe) {
+					t.Fatalf("err = %v, want an *ExchangeError", err)
+				}
+				for _, text := range []string{err.Error(), fmt.Sprintf("%#v", *xe), logs.String()} {
+					assertNoSecretFragment(t, text, entra, 8)
+				}
+			}
+		})
 	}
 }
 
