@@ -325,7 +325,12 @@ func TestPipelinesSource(t *testing.T) {
 		envPipelinesTenantID:     srcTenant,
 	}
 
-	t.Run("service connection identity wins over AZURE_CLIENT_ID", func(t *testing.T) {
+	// The rule: the service connection's client and tenant
+	// (AZURESUBSCRIPTION_*) go together and beat SourceSettings however it
+	// was filled (DOCKER_CREDENTIAL_ACR_CLIENT_ID, the config file,
+	// AZURE_CLIENT_ID); SourceSettings' pair applies only when neither is
+	// set; half a pair is refused rather than mixed.
+	t.Run("service connection identity wins over configured client and tenant", func(t *testing.T) {
 		var logs srcLogBuffer
 		s := SourceSettings{ClientID: "some-other-app", TenantID: "other-tenant"}
 		src, _ := NewSources([]string{"pipelines"}, s, srcTestOptions(env, entra.Client(), &logs))
@@ -338,21 +343,57 @@ func TestPipelinesSource(t *testing.T) {
 		}
 		srcAssertIssuedTo(t, entra, tok, srcTenant, "sc-app", srcResource)
 		srcAssertNoSecrets(t, []string{logs.String()}, bearer)
+		if l := logs.String(); !strings.Contains(l, "level=INFO") || !strings.Contains(l, "not the configured ones") || !strings.Contains(l, "ignored_client_id=some-other-app") {
+			t.Errorf("the override is not logged at info level:\n%s", l)
+		}
 	})
 
-	t.Run("AZURE_CLIENT_ID is the fallback", func(t *testing.T) {
+	t.Run("configured client and tenant without the service connection's", func(t *testing.T) {
 		e := srcEnv{}
 		for k, v := range env {
 			e[k] = v
 		}
 		delete(e, envPipelinesClientID)
 		delete(e, envPipelinesTenantID)
-		src, _ := NewSources([]string{"pipelines"}, SourceSettings{ClientID: "sc-app", TenantID: srcTenant}, srcTestOptions(e, entra.Client(), &srcLogBuffer{}))
+		var logs srcLogBuffer
+		src, _ := NewSources([]string{"pipelines"}, SourceSettings{ClientID: "sc-app", TenantID: srcTenant}, srcTestOptions(e, entra.Client(), &logs))
+		if id := src[0].Identity(); id != "pipelines:client_id=sc-app,tenant="+srcTenant+",service_connection=conn-123" {
+			t.Errorf("Identity = %q", id)
+		}
 		tok, err := src[0].EntraToken(srcHangGuard(t), srcFakeCloud(entra), DefaultScope)
 		if err != nil {
 			t.Fatal(err)
 		}
 		srcAssertIssuedTo(t, entra, tok, srcTenant, "sc-app", srcResource)
+		if strings.Contains(logs.String(), "not the configured ones") {
+			t.Errorf("an override is logged where there is none:\n%s", logs.String())
+		}
+	})
+
+	t.Run("half of the service connection's identity is not mixed with the configured one", func(t *testing.T) {
+		full := SourceSettings{ClientID: "sc-app", TenantID: srcTenant}
+		for _, tc := range []struct {
+			drop string
+			s    SourceSettings
+			want []string
+		}{
+			{drop: envPipelinesTenantID, s: full, want: []string{"AZURESUBSCRIPTION_CLIENT_ID is set but AZURESUBSCRIPTION_TENANT_ID is not", "used together"}},
+			{drop: envPipelinesClientID, s: full, want: []string{"AZURESUBSCRIPTION_TENANT_ID is set but AZURESUBSCRIPTION_CLIENT_ID is not", "used together"}},
+		} {
+			e := srcEnv{}
+			for k, v := range env {
+				if k != tc.drop {
+					e[k] = v
+				}
+			}
+			tr := &srcNoNetTransport{}
+			src, _ := NewSources([]string{"pipelines"}, tc.s, srcTestOptions(e, tr, &srcLogBuffer{}))
+			_, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), DefaultScope)
+			srcAssertError(t, err, false, tc.want...)
+			if tr.count() != 0 {
+				t.Errorf("%d requests sent for half an identity", tr.count())
+			}
+		}
 	})
 
 	t.Run("refused access token", func(t *testing.T) {
@@ -382,6 +423,7 @@ func TestPipelinesSource(t *testing.T) {
 			{drop: envPipelinesConnectionID, unavailable: true, want: "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID is not set"},
 			{drop: envPipelinesAccessToken, want: "env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)"},
 			{drop: envPipelinesTenantID, want: "AZURESUBSCRIPTION_TENANT_ID is not"},
+			{drop: envPipelinesClientID, want: "AZURESUBSCRIPTION_CLIENT_ID is not"},
 		} {
 			e := srcEnv{}
 			for k, v := range env {

@@ -31,10 +31,12 @@ const (
 type SourceSettings struct {
 	// ClientID is AZURE_CLIENT_ID: the application (env, workload, github)
 	// or the user-assigned managed identity (managed). The pipelines source
-	// prefers AZURESUBSCRIPTION_CLIENT_ID.
+	// ignores ClientID and TenantID while AZURESUBSCRIPTION_CLIENT_ID or
+	// AZURESUBSCRIPTION_TENANT_ID is set: the service connection's pair
+	// goes with it.
 	ClientID string
 	// TenantID is AZURE_TENANT_ID. The cli and azd sources pass it to the
-	// tool; the pipelines source prefers AZURESUBSCRIPTION_TENANT_ID.
+	// tool; for the pipelines source see ClientID.
 	TenantID string
 	// ResourceID and ObjectID are alternatives to ClientID for a
 	// user-assigned managed identity. At most one of the three may be set

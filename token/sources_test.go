@@ -290,6 +290,8 @@ func TestListedSourceAbsentOrPartial(t *testing.T) {
 		// with a service connection adds the rest.
 		{source: "pipelines", s: full, env: srcEnv{envPipelinesOIDCURI: "https://ado/oidc"}, unavailable: true, want: "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID is not set"},
 		{source: "pipelines", s: full, env: srcEnv{envPipelinesOIDCURI: "https://ado/oidc", envPipelinesConnectionID: "c"}, want: "SYSTEM_ACCESSTOKEN is not"},
+		{source: "pipelines", env: srcEnv{envPipelinesOIDCURI: "https://ado/oidc", envPipelinesConnectionID: "c", envPipelinesAccessToken: "t"},
+			want: "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID is set without the service principal it stands for"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.source+": "+tc.want, func(t *testing.T) {
