@@ -203,6 +203,11 @@ func (p *Provider) fetch(ctx context.Context, target Target, log *slog.Logger) (
 			return entry, nil
 		}
 		if !errors.Is(err, ErrSourceUnavailable) {
+			// Exchange errors begin with the login server already.
+			var xe *ExchangeError
+			if errors.As(err, &xe) && xe.LoginServer == target.LoginServer {
+				return Entry{}, err
+			}
 			return Entry{}, fmt.Errorf("%s: %w", target.LoginServer, err)
 		}
 		log.Debug("identity source unavailable", "source", src.Name(), "reason", err)
@@ -254,8 +259,8 @@ func (p *Provider) fetchFrom(ctx context.Context, src Source, target Target, log
 				e.IssuedAt = p.o.Now()
 			}
 			if !p.o.Now().Before(exp) {
-				return Entry{}, fmt.Errorf("exchange at %s: the registry returned a refresh token that expired at %s (is this machine's clock right?)",
-					target.LoginServer, exp.Format(time.RFC3339))
+				return Entry{}, fmt.Errorf("the registry returned a refresh token that expired at %s (is this machine's clock right?)",
+					exp.Format(time.RFC3339))
 			}
 		}
 		log.Info("exchanged an Entra token for an ACR refresh token", "source", src.Name(), "expires", e.ExpiresAt.Format(time.RFC3339))

@@ -72,7 +72,7 @@ func TestEnvSource(t *testing.T) {
 		{name: "unregistered certificate", clientID: "app-cert", env: srcEnv{envClientCertPath: otherPath},
 			wantInErr: []string{"AADSTS700027", "upload this certificate"}, wantCode: "AADSTS700027"},
 		{name: "unknown application", clientID: "no-such-app", env: srcEnv{envClientSecret: secret},
-			wantInErr: []string{"AADSTS700016", `"no-such-app"`, "check AZURE_CLIENT_ID and AZURE_TENANT_ID"}, wantCode: "AADSTS700016"},
+			wantInErr: []string{"AADSTS700016", `"no-such-app"`, "check the client ID and tenant (DOCKER_CREDENTIAL_ACR_CLIENT_ID"}, wantCode: "AADSTS700016"},
 		{name: "ACR audience unknown in the tenant", clientID: "app-no-acr", env: srcEnv{envClientSecret: secret},
 			wantInErr: []string{"AADSTS500011", "DOCKER_CREDENTIAL_ACR_AUDIENCE=acr-then-arm", "or arm"}, wantCode: "AADSTS500011"},
 		{name: "missing certificate file", clientID: "app-cert", env: srcEnv{envClientCertPath: filepath.Join(dir, "absent.pem")},

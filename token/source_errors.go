@@ -296,9 +296,9 @@ func srcPeekAssertion(jwt string) *srcAssertionClaims {
 func srcAADSTSHint(code string, h srcHintContext) string {
 	switch code {
 	case "AADSTS700016":
-		return fmt.Sprintf("no application with client ID %q exists in tenant %q: check AZURE_CLIENT_ID and AZURE_TENANT_ID (a multi-tenant app must also be consented to in that tenant)", h.clientID, h.tenantID)
+		return fmt.Sprintf("no application with client ID %q exists in tenant %q: check the client ID and tenant (DOCKER_CREDENTIAL_ACR_CLIENT_ID / _TENANT_ID, clientID / tenantID in the config file, or AZURE_CLIENT_ID / AZURE_TENANT_ID; a multi-tenant app must also be consented to in that tenant)", h.clientID, h.tenantID)
 	case "AADSTS90002", "AADSTS90072", "AADSTS50128", "AADSTS50049":
-		return fmt.Sprintf("tenant %q is not known at %s: check AZURE_TENANT_ID, and that the authority belongs to the tenant's cloud (login.microsoftonline.com is public Azure, login.chinacloudapi.cn Azure China, login.microsoftonline.us US Government); set AZURE_AUTHORITY_HOST if the registry's cloud is not the tenant's", h.tenantID, h.authority)
+		return fmt.Sprintf("tenant %q is not known at %s: check the tenant (DOCKER_CREDENTIAL_ACR_TENANT_ID, tenantID in the config file, or AZURE_TENANT_ID), and that the authority belongs to the tenant's cloud (login.microsoftonline.com is public Azure, login.chinacloudapi.cn Azure China, login.microsoftonline.us US Government); set AZURE_AUTHORITY_HOST if the registry's cloud is not the tenant's", h.tenantID, h.authority)
 	case "AADSTS70021", "AADSTS700211", "AADSTS700212", "AADSTS700213":
 		msg := fmt.Sprintf("no federated identity credential of application %q matches this token", h.clientID)
 		if a := h.assertion; a != nil {
@@ -320,7 +320,7 @@ func srcAADSTSHint(code string, h srcHintContext) string {
 	case "AADSTS7000112":
 		return "the application is disabled in this tenant: ask its owner to enable it"
 	case "AADSTS50059", "AADSTS900023":
-		return "Entra needs a valid tenant: set AZURE_TENANT_ID to the tenant's ID"
+		return "Entra needs a valid tenant: set DOCKER_CREDENTIAL_ACR_TENANT_ID (or tenantID in the config file, or AZURE_TENANT_ID) to the tenant's ID"
 	case "AADSTS53003":
 		return "a Conditional Access policy blocks this sign-in: ask your Entra administrator"
 	case "AADSTS700082", "AADSTS50173", "AADSTS70043", "AADSTS50076", "AADSTS50078", "AADSTS50079", "AADSTS50158":
