@@ -269,13 +269,14 @@ func (p *Provider) fetchFrom(ctx context.Context, src Source, target Target, log
 	return Entry{}, lastErr
 }
 
-// exchanger is made only when needed: a cache hit has no use for an HTTP
-// transport.
+// exchanger is made only on a fetch: a cache hit has no use for an HTTP
+// transport. It is not stored, so that a Provider shared by goroutines
+// never writes to itself.
 func (p *Provider) exchanger() TokenExchanger {
-	if p.o.Exchanger == nil {
-		p.o.Exchanger = NewExchanger(ExchangerOptions{Logger: p.o.Logger})
+	if p.o.Exchanger != nil {
+		return p.o.Exchanger
 	}
-	return p.o.Exchanger
+	return NewExchanger(ExchangerOptions{Logger: p.o.Logger})
 }
 
 func (p *Provider) rememberedNoSource(target Target) error {
