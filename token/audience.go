@@ -2,7 +2,8 @@ package token
 
 import (
 	"errors"
-	"strings"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 )
 
 // isAudienceUnavailableCode reports the Entra codes that mean "this tenant
@@ -29,21 +30,11 @@ func IsAudienceUnavailable(err error) bool {
 	if err == nil || errors.As(err, &exchangeErr) {
 		return false
 	}
-	// Look at every whole AADSTS code in the text: AADSTS50001 must not
-	// match AADSTS500014.
-	msg := err.Error()
-	for {
-		i := strings.Index(msg, "AADSTS")
-		if i < 0 {
-			return false
-		}
-		end := i + len("AADSTS")
-		for end < len(msg) && msg[end] >= '0' && msg[end] <= '9' {
-			end++
-		}
-		if isAudienceUnavailableCode(msg[i:end]) {
+	// Every whole code counts: AADSTS50001 must not match AADSTS500014.
+	for _, code := range safetext.AADSTSCodes(err.Error()) {
+		if isAudienceUnavailableCode(code) {
 			return true
 		}
-		msg = msg[end:]
 	}
+	return false
 }

@@ -2,6 +2,7 @@ package token
 
 import (
 	"encoding/base64"
+	"github.com/docker-credential-acr/docker-credential-acr/token/internal/jwtclaims"
 	"strings"
 	"testing"
 	"time"
@@ -99,7 +100,7 @@ func TestRefreshTokenTimes(t *testing.T) {
 		{name: "empty", tok: "", wantOK: false},
 		{name: "opaque token", tok: "not-a-jwt", wantOK: false},
 		{
-			name: "huge token", tok: rawJWT(hs, `{"exp":1772366400,"pad":"`+strings.Repeat("a", maxJWTLen)+`"}`, ""),
+			name: "huge token", tok: rawJWT(hs, `{"exp":1772366400,"pad":"`+strings.Repeat("a", jwtclaims.MaxLen)+`"}`, ""),
 			wantOK: false,
 		},
 	}

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/docker-credential-acr/docker-credential-acr/token/internal/httpx"
+	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 	"io"
 	"log/slog"
 	"net"
@@ -78,10 +80,10 @@ func NewExchanger(o ExchangerOptions) *Exchanger {
 	var c http.Client
 	if o.HTTPClient != nil {
 		c = *o.HTTPClient
-	} else if t, ok := http.DefaultTransport.(*http.Transport); ok {
-		c.Transport = t.Clone()
+	} else {
+		c.Transport = httpx.CloneDefaultTransport()
 	}
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.CheckRedirect = httpx.NoRedirect
 	x := &Exchanger{
 		client:        &c,
 		log:           o.Logger,
@@ -215,7 +217,7 @@ func IsARMAudienceDisallowed(err error) bool {
 func (x *Exchanger) Exchange(ctx context.Context, loginServer, entraToken, tenant string) (string, error) {
 	origin, err := parseLoginServer(loginServer)
 	if err != nil {
-		return "", &ExchangeError{Kind: ExchangeInvalidInput, LoginServer: sanitize(loginServer, ""), Step: "challenge",
+		return "", &ExchangeError{Kind: ExchangeInvalidInput, LoginServer: safetext.ServerText(loginServer, ""), Step: "challenge",
 			detail: err.Error(), Hint: "pass a login server such as myreg.azurecr.io", Err: err}
 	}
 	if entraToken == "" {
@@ -237,12 +239,12 @@ func parseLoginServer(s string) (*url.URL, error) {
 	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c <= ' ' || c >= 0x7f || strings.IndexByte("/\\?#@%", c) >= 0 {
-			return nil, fmt.Errorf("login server %q is not a host or host:port", sanitize(s, ""))
+			return nil, fmt.Errorf("login server %q is not a host or host:port", safetext.ServerText(s, ""))
 		}
 	}
 	u, err := url.Parse("https://" + s)
 	if err != nil || u.Host != s || u.Hostname() == "" {
-		return nil, fmt.Errorf("login server %q is not a host or host:port", sanitize(s, ""))
+		return nil, fmt.Errorf("login server %q is not a host or host:port", safetext.ServerText(s, ""))
 	}
 	return u, nil
 }
@@ -285,7 +287,7 @@ func (x *Exchanger) challenge(ctx context.Context, loginServer string, origin *u
 
 	challenges, err := ParseChallenges(resp.header.Values("Www-Authenticate"))
 	if err != nil {
-		return fail(ExchangeNoChallenge, "registry answered 401 with a "+sanitize(err.Error(), secret),
+		return fail(ExchangeNoChallenge, "registry answered 401 with a "+safetext.ServerText(err.Error(), secret),
 			"an Azure Container Registry sends a well-formed Bearer challenge; is a proxy answering for the registry?", err)
 	}
 	var bearer *Challenge
@@ -305,7 +307,7 @@ func (x *Exchanger) challenge(ctx context.Context, loginServer string, origin *u
 	if bearer == nil {
 		got := "none"
 		if len(schemes) > 0 {
-			got = sanitize(strings.Join(schemes, ", "), secret)
+			got = safetext.ServerText(strings.Join(schemes, ", "), secret)
 		}
 		return fail(ExchangeNoChallenge, "registry answered 401 without a Bearer challenge (schemes offered: "+got+")",
 			"an Azure Container Registry always offers Bearer; is this an ACR login server, or is a proxy answering?", nil)
@@ -316,7 +318,7 @@ func (x *Exchanger) challenge(ctx context.Context, loginServer string, origin *u
 			"is this an Azure Container Registry login server?", nil)
 	}
 	realm, err := url.Parse(realmText)
-	shown := sanitize(realmText, secret)
+	shown := safetext.ServerText(realmText, secret)
 	switch {
 	case err != nil || realm.Host == "" || realm.Opaque != "":
 		return fail(ExchangeRefused, fmt.Sprintf("registry's challenge names realm %q, which is not an absolute URL", shown),
@@ -343,7 +345,7 @@ func (x *Exchanger) challenge(ctx context.Context, loginServer string, origin *u
 		x.log.DebugContext(ctx, "acr challenge has no service; using the login server", "login_server", loginServer)
 	}
 	exchangeURL := &url.URL{Scheme: "https", Host: realm.Host, Path: "/oauth2/exchange"}
-	x.log.DebugContext(ctx, "acr challenge", "login_server", loginServer, "realm", shown, "service", sanitize(service, secret))
+	x.log.DebugContext(ctx, "acr challenge", "login_server", loginServer, "realm", shown, "service", safetext.ServerText(service, secret))
 	return exchangeURL, service, nil
 }
 
@@ -528,16 +530,16 @@ func (x *Exchanger) networkError(ctx context.Context, step, loginServer string, 
 		e.Hint = "the registry or the network is slow or unreachable; check connectivity and proxy settings (HTTPS_PROXY, NO_PROXY)"
 		e.Err = context.DeadlineExceeded
 	case errors.As(err, &dnsErr):
-		e.detail = what + " failed: DNS lookup of " + sanitize(dnsErr.Name, secret) + " failed"
+		e.detail = what + " failed: DNS lookup of " + safetext.ServerText(dnsErr.Name, secret) + " failed"
 		e.Hint = "check the registry name and this machine's DNS; a private-endpoint registry needs its private DNS zone"
 	case errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalidCert), errors.As(err, &verifyErr):
-		e.detail = what + " failed: the registry's TLS certificate is not trusted: " + sanitize(innerError(err).Error(), secret)
+		e.detail = what + " failed: the registry's TLS certificate is not trusted: " + safetext.ServerText(innerError(err).Error(), secret)
 		e.Hint = "a TLS-inspecting proxy may be in the way; add its CA to the system trust store (or SSL_CERT_FILE)"
 	case errors.As(err, &opErr) && opErr.Op == "dial":
-		e.detail = what + " failed: " + sanitize(innerError(err).Error(), secret)
+		e.detail = what + " failed: " + safetext.ServerText(innerError(err).Error(), secret)
 		e.Hint = "could not connect to the registry; check the network, firewalls and proxy settings (HTTPS_PROXY, NO_PROXY)"
 	default:
-		e.detail = what + " failed: " + sanitize(innerError(err).Error(), secret)
+		e.detail = what + " failed: " + safetext.ServerText(innerError(err).Error(), secret)
 		e.Hint = "check connectivity to the registry and proxy settings (HTTPS_PROXY, NO_PROXY)"
 	}
 	return e
@@ -557,7 +559,7 @@ func redirectError(step, loginServer string, resp *response, secret string) erro
 	to := "another location"
 	if loc, err := url.Parse(resp.header.Get("Location")); err == nil && loc.Host != "" {
 		// Scheme and host only: a redirect's query may carry a signature.
-		to = sanitize(loc.Scheme+"://"+loc.Host, secret)
+		to = safetext.ServerText(loc.Scheme+"://"+loc.Host, secret)
 	}
 	return &ExchangeError{Kind: ExchangeRefused, LoginServer: loginServer, Step: step, StatusCode: resp.status,
 		detail: fmt.Sprintf("registry answered %d, a redirect to %s", resp.status, to),
@@ -581,10 +583,10 @@ func (x *Exchanger) statusError(step, loginServer, tenant string, resp *response
 	case resp.tooLarge:
 		excerpt = fmt.Sprintf(" (body larger than %d bytes)", MaxResponseBytes)
 	case json.Unmarshal(resp.body, &ae) == nil && len(ae.Errors) > 0:
-		e.Code = sanitize(ae.Errors[0].Code, secret)
-		e.Message = sanitize(ae.Errors[0].Message, secret)
+		e.Code = safetext.ServerText(ae.Errors[0].Code, secret)
+		e.Message = safetext.ServerText(ae.Errors[0].Message, secret)
 	case len(strings.TrimSpace(string(resp.body))) > 0:
-		excerpt = fmt.Sprintf(" (body: %q)", sanitize(strings.TrimSpace(string(resp.body)), secret))
+		excerpt = fmt.Sprintf(" (body: %q)", safetext.ServerText(strings.TrimSpace(string(resp.body)), secret))
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "registry answered %d", resp.status)
@@ -613,7 +615,7 @@ func (x *Exchanger) statusError(step, loginServer, tenant string, resp *response
 		e.Kind = ExchangeUnauthorized
 		e.Hint = "the identity may lack the AcrPull (or AcrPush) role on this registry, or its token comes from another tenant than the registry's"
 		if tenant != "" {
-			e.Hint += fmt.Sprintf(" (tenant sent: %s)", sanitize(tenant, secret))
+			e.Hint += fmt.Sprintf(" (tenant sent: %s)", safetext.ServerText(tenant, secret))
 		}
 		e.Hint += "; set DOCKER_CREDENTIAL_ACR_TENANT_ID (or tenantID in the config file) to the registry's tenant"
 	case resp.status == http.StatusForbidden && (strings.Contains(msg, "not allowed access") || strings.Contains(msg, "firewall")):
@@ -640,29 +642,4 @@ func (x *Exchanger) statusError(step, loginServer, tenant string, resp *response
 	}
 	x.log.Debug("acr request failed", "step", step, "login_server", loginServer, "status", resp.status, "code", e.Code)
 	return e
-}
-
-// maxShown bounds server-provided text in errors and logs.
-const maxShown = 200
-
-// sanitize makes server-provided text safe to show: the secret and
-// anything JWT-shaped are redacted (a registry or proxy could echo a
-// token back), control characters are replaced, and the length is bounded.
-func sanitize(s, secret string) string {
-	s = redact(s, secret)
-	s = strings.ToValidUTF8(s, "?")
-	var b strings.Builder
-	n := 0
-	for _, r := range s {
-		if n == maxShown {
-			b.WriteString("…")
-			break
-		}
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			r = ' '
-		}
-		b.WriteRune(r)
-		n++
-	}
-	return b.String()
 }

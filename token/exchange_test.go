@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/docker-credential-acr/docker-credential-acr/test/leak"
+	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 	"io"
 	"log"
 	"log/slog"
@@ -907,8 +909,8 @@ func TestSanitize(t *testing.T) {
 		{strings.Repeat("x", 300), "", strings.Repeat("x", 200) + "…"},
 	}
 	for _, tt := range tests {
-		if got := sanitize(tt.in, tt.secret); got != tt.want {
-			t.Errorf("sanitize(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := safetext.ServerText(tt.in, tt.secret); got != tt.want {
+			t.Errorf("safetext.ServerText(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
@@ -922,12 +924,12 @@ func TestSanitizeRedactsBeforeClipping(t *testing.T) {
 		rawJWT(`{"alg":"RS256"}`, `{"tid":"`+testTenant+`"}`, "c2lnbmF0dXJlLWNsaXAtdGVzdA"),
 	} {
 		clipped := 0
-		for off := maxShown - len(secret) - 2; off <= maxShown+2; off++ {
-			got := sanitize(strings.Repeat("p", off)+secret+" trailing text", secret)
+		for off := safetext.MaxShown - len(secret) - 2; off <= safetext.MaxShown+2; off++ {
+			got := safetext.ServerText(strings.Repeat("p", off)+secret+" trailing text", secret)
 			if strings.HasSuffix(got, "…") {
 				clipped++
 			}
-			assertNoSecretFragment(t, got, secret, 8)
+			leak.AssertNoFragment(t, got, secret, 8)
 		}
 		if clipped == 0 {
 			t.Fatal("nothing was clipped: the test does not reach the limit")
@@ -955,7 +957,7 @@ func TestExchangeTokenEchoedAtTheClip(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, off := range []int{maxShown - len(entra) + 8, maxShown - 20, maxShown - 8} {
+			for _, off := range []int{safetext.MaxShown - len(entra) + 8, safetext.MaxShown - 20, safetext.MaxShown - 8} {
 				f := newFakeACR(t, entra, "rt")
 				f.exchange = tc.answer(strings.Repeat("p", off))
 				var logs bytes.Buffer
@@ -966,7 +968,7 @@ func TestExchangeTokenEchoedAtTheClip(t *testing.T) {
 					t.Fatalf("err = %v, want an *ExchangeError", err)
 				}
 				for _, text := range []string{err.Error(), fmt.Sprintf("%#v", *xe), logs.String()} {
-					assertNoSecretFragment(t, text, entra, 8)
+					leak.AssertNoFragment(t, text, entra, 8)
 				}
 			}
 		})

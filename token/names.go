@@ -3,6 +3,7 @@ package token
 import (
 	"errors"
 	"fmt"
+	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 	"slices"
 	"strings"
 )
@@ -25,7 +26,7 @@ func ParseSourceNames(list []string) ([]string, error) {
 		case n == "":
 			return nil, errors.New("an identity source name is empty: valid sources are " + valid)
 		case !slices.Contains(SourceNames(), n):
-			return nil, fmt.Errorf("unknown identity source %q: valid sources are %s", srcPrintable(strings.TrimSpace(raw)), valid)
+			return nil, fmt.Errorf("unknown identity source %q: valid sources are %s", safetext.Printable(strings.TrimSpace(raw)), valid)
 		case slices.Contains(out, n):
 			return nil, fmt.Errorf("identity source %q is listed twice: name each source once", n)
 		}

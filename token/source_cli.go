@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -76,12 +77,12 @@ func (c *toolSource) EntraToken(ctx context.Context, _ Cloud, scope string) (Ent
 		return EntraToken{}, srcUnavailablef(c.t.source, "%s: install it and run %q, or choose another source", unavail, c.t.login)
 	}
 	if c.s.TenantID != "" && !ValidTenantID(c.s.TenantID) {
-		return EntraToken{}, srcErrorf(c.t.source, "tenant ID %q is not valid: set AZURE_TENANT_ID to the tenant's ID (a GUID) or its domain name", srcPrintable(c.s.TenantID))
+		return EntraToken{}, srcErrorf(c.t.source, "tenant ID %q is not valid: set AZURE_TENANT_ID to the tenant's ID (a GUID) or its domain name", safetext.Printable(c.s.TenantID))
 	}
 	c.o.Logger.Debug("asking "+c.t.desc+" for a token", "source", c.t.source, "tenant", c.s.TenantID)
 	cred, err := c.t.credential(c.s.TenantID)
 	if err != nil {
-		return EntraToken{}, srcErrorf(c.t.source, "setting up %s credential: %s", c.t.desc, redact(srcFirstLine(err.Error())))
+		return EntraToken{}, srcErrorf(c.t.source, "setting up %s credential: %s", c.t.desc, safetext.Redact(safetext.FirstLine(err.Error())))
 	}
 	tok, err := srcGetToken(ctx, cred, scope)
 	if err != nil {
@@ -110,12 +111,12 @@ func srcToolFailure(ctx context.Context, source, tool, login string, notLoggedIn
 		msg = msg[:i]
 	}
 	// The tool's stderr can span lines (warnings, then the error).
-	text := redactClip(strings.Join(strings.Fields(msg), " "), 500)
+	text := safetext.RedactClip(strings.Join(strings.Fields(msg), " "), 500)
 	text = strings.TrimRight(text, " .")
 	for _, p := range []string{"AzureCLICredential: ", "AzureDeveloperCLICredential: "} {
 		text = strings.TrimPrefix(text, p)
 	}
-	code := srcFindAADSTS(msg)
+	code := safetext.FindAADSTS(msg)
 	hint := srcAADSTSHint(code, srcHintContext{source: source})
 
 	if strings.Contains(msg, "executable not found on path") {

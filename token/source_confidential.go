@@ -3,6 +3,7 @@ package token
 import (
 	"context"
 	"fmt"
+	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -38,7 +39,7 @@ func srcConfidentialContext(source string, s SourceSettings, c Cloud, clientID, 
 	}
 	h.authority = authority
 	if !ValidTenantID(tenantID) {
-		return h, srcErrorf(source, "tenant ID %q is not valid: set AZURE_TENANT_ID to the tenant's ID (a GUID) or its domain name", srcPrintable(tenantID))
+		return h, srcErrorf(source, "tenant ID %q is not valid: set AZURE_TENANT_ID to the tenant's ID (a GUID) or its domain name", safetext.Printable(tenantID))
 	}
 	return h, nil
 }
@@ -66,7 +67,7 @@ func srcTokenWithAssertion(ctx context.Context, h srcHintContext, o SourceOption
 		DisableInstanceDiscovery: true,
 	})
 	if err != nil {
-		return EntraToken{}, srcErrorf(h.source, "setting up the client assertion credential: %s", redact(err.Error(), secrets...))
+		return EntraToken{}, srcErrorf(h.source, "setting up the client assertion credential: %s", safetext.Redact(err.Error(), secrets...))
 	}
 	tok, err := srcGetToken(ctx, cred, scope)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 	"io"
 	"os"
 	"strings"
@@ -71,7 +72,7 @@ func (e *envSource) EntraToken(ctx context.Context, c Cloud, scope string) (Entr
 			DisableInstanceDiscovery: true,
 		})
 		if err != nil {
-			return EntraToken{}, srcErrorf(SourceEnv, "setting up the client secret credential: %s", redact(err.Error(), secret))
+			return EntraToken{}, srcErrorf(SourceEnv, "setting up the client secret credential: %s", safetext.Redact(err.Error(), secret))
 		}
 		tok, err = srcGetToken(ctx, cred, scope)
 		if err != nil {
@@ -86,7 +87,7 @@ func (e *envSource) EntraToken(ctx context.Context, c Cloud, scope string) (Entr
 		}
 		certs, key, err := azidentity.ParseCertificates(data, []byte(password))
 		if err != nil {
-			return EntraToken{}, srcErrorf(SourceEnv, "reading the certificate %q: %s", srcPrintable(path), srcCertProblem(err, password))
+			return EntraToken{}, srcErrorf(SourceEnv, "reading the certificate %q: %s", safetext.Printable(path), srcCertProblem(err, password))
 		}
 		sendChain := strings.EqualFold(e.o.Getenv(envClientSendCertChain), "true") || e.o.Getenv(envClientSendCertChain) == "1"
 		cred, err := azidentity.NewClientCertificateCredential(e.s.TenantID, e.s.ClientID, certs, key, &azidentity.ClientCertificateCredentialOptions{
@@ -95,7 +96,7 @@ func (e *envSource) EntraToken(ctx context.Context, c Cloud, scope string) (Entr
 			SendCertificateChain:     sendChain,
 		})
 		if err != nil {
-			return EntraToken{}, srcErrorf(SourceEnv, "setting up the client certificate credential: %s", redact(err.Error(), password))
+			return EntraToken{}, srcErrorf(SourceEnv, "setting up the client certificate credential: %s", safetext.Redact(err.Error(), password))
 		}
 		tok, err = srcGetToken(ctx, cred, scope)
 		if err != nil {
@@ -122,7 +123,7 @@ func srcCertProblem(err error, password string) string {
 	case strings.Contains(msg, "error reading P12 data"):
 		return "it is neither PEM nor PKCS#12: " + pemForm + "; a PKCS#12 file with a password needs " + envClientCertPassword
 	}
-	return redact(msg, password) + ": " + pemForm
+	return safetext.Redact(msg, password) + ": " + pemForm
 }
 
 // srcReadFile reads a small file. Its errors name the path but never the
@@ -132,17 +133,17 @@ func srcReadFile(path string) ([]byte, error) {
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("%q: %v", srcPrintable(path), pe.Err)
+			return nil, fmt.Errorf("%q: %v", safetext.Printable(path), pe.Err)
 		}
 		return nil, err
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, srcMaxFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("%q: %v", srcPrintable(path), err)
+		return nil, fmt.Errorf("%q: %v", safetext.Printable(path), err)
 	}
 	if len(data) > srcMaxFileSize {
-		return nil, fmt.Errorf("%q is larger than %d bytes: is it the right file?", srcPrintable(path), srcMaxFileSize)
+		return nil, fmt.Errorf("%q is larger than %d bytes: is it the right file?", safetext.Printable(path), srcMaxFileSize)
 	}
 	return data, nil
 }

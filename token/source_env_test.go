@@ -3,6 +3,7 @@ package token
 import (
 	"errors"
 	"fmt"
+	"github.com/docker-credential-acr/docker-credential-acr/test/leak"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -156,8 +157,8 @@ func TestEnvSourceSecretEchoedAtTheClip(t *testing.T) {
 		src, _ := NewSources([]string{"env"}, SourceSettings{ClientID: clientID, TenantID: srcTenant}, srcTestOptions(srcEnv{envClientSecret: secret}, entra.Client(), &logs))
 		_, err := src[0].EntraToken(srcHangGuard(t), srcFakeCloud(entra), DefaultScope)
 		srcAssertError(t, err, false, "AADSTS7000215", "secret=")
-		assertNoSecretFragment(t, err.Error(), secret, 8)
-		assertNoSecretFragment(t, logs.String(), secret, 8)
+		leak.AssertNoFragment(t, err.Error(), secret, 8)
+		leak.AssertNoFragment(t, logs.String(), secret, 8)
 	}
 }
 

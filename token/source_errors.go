@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 	"net/http"
 	"slices"
 	"strings"
@@ -64,35 +65,6 @@ func srcCtxError(ctx context.Context, source, doing string) error {
 	return nil
 }
 
-// srcFindAADSTS returns the first Entra error code ("AADSTS" and digits)
-// in s, or "". A scan rather than a regular expression: only error paths
-// need it, and a cached get should not pay for compiling one at start-up.
-func srcFindAADSTS(s string) string {
-	for {
-		i := strings.Index(s, "AADSTS")
-		if i < 0 {
-			return ""
-		}
-		j := i + len("AADSTS")
-		for j < len(s) && '0' <= s[j] && s[j] <= '9' {
-			j++
-		}
-		if j > i+len("AADSTS") {
-			return s[i:j]
-		}
-		s = s[j:]
-	}
-}
-
-// srcFirstLine keeps the first line of a multi-line message.
-func srcFirstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
-		s = strings.TrimSpace(s[:i])
-	}
-	return s
-}
-
 // srcFailure is what an azidentity failure says, reduced to a line.
 type srcFailure struct {
 	status int    // HTTP status of the answer, 0 if there was none
@@ -128,7 +100,7 @@ func srcDescribe(err error, secrets ...string) srcFailure {
 			if i := strings.Index(desc, " Trace ID:"); i >= 0 {
 				desc = desc[:i]
 			}
-			desc = srcFirstLine(desc)
+			desc = safetext.FirstLine(desc)
 			switch {
 			case eb.Error != "" && desc != "":
 				f.text = eb.Error + ": " + desc
@@ -146,11 +118,11 @@ func srcDescribe(err error, secrets ...string) srcFailure {
 				}
 			}
 		} else {
-			f.text = fmt.Sprintf("%q", redactClip(string(body), 200, secrets...))
+			f.text = fmt.Sprintf("%q", safetext.RedactClip(string(body), 200, secrets...))
 		}
 		f.text = fmt.Sprintf("HTTP %d %s: %s", f.status, http.StatusText(f.status), f.text)
 	} else {
-		f.text = srcFirstLine(err.Error())
+		f.text = safetext.FirstLine(err.Error())
 		// azidentity appends a link to its own troubleshooting guide, which
 		// is about its API rather than this tool.
 		if i := strings.Index(f.text, " To troubleshoot, visit"); i >= 0 {
@@ -158,23 +130,10 @@ func srcDescribe(err error, secrets ...string) srcFailure {
 		}
 	}
 	if f.code == "" {
-		f.code = srcFindAADSTS(f.text)
+		f.code = safetext.FindAADSTS(f.text)
 	}
-	f.text = redactClip(f.text, 600, secrets...)
+	f.text = safetext.RedactClip(f.text, 600, secrets...)
 	return f
-}
-
-// srcClip shortens s to at most n bytes. Text that may hold a secret (what
-// a server, a tool or a library said) is clipped with redactClip instead.
-func srcClip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	// Cut at a rune boundary.
-	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // srcHintContext is what a hint may mention. None of it is secret.
@@ -289,7 +248,7 @@ func srcPeekAssertion(jwt string) *srcAssertionClaims {
 			aud = strings.Join(auds, " ")
 		}
 	}
-	return &srcAssertionClaims{Issuer: srcClip(c.Iss, 200), Subject: srcClip(c.Sub, 300), Audience: srcClip(aud, 200)}
+	return &srcAssertionClaims{Issuer: safetext.Clip(c.Iss, 200), Subject: safetext.Clip(c.Sub, 300), Audience: safetext.Clip(aud, 200)}
 }
 
 // srcAADSTSHint says what to do about an Entra error code.
@@ -348,7 +307,7 @@ func srcEntraFailure(ctx context.Context, h srcHintContext, err error, secrets .
 	} else {
 		why := f.text
 		if nerr := h.net.lastError(); nerr != nil {
-			why = srcFirstLine(nerr.Error())
+			why = safetext.FirstLine(nerr.Error())
 		}
 		msg = fmt.Sprintf("could not reach Entra ID at %s for client %q in tenant %q: %s", h.authority, h.clientID, h.tenantID, why)
 	}
@@ -358,7 +317,7 @@ func srcEntraFailure(ctx context.Context, h srcHintContext, err error, secrets .
 	} else if f.status == 0 {
 		msg += ": check the network, the proxy settings (HTTPS_PROXY, NO_PROXY) and the authority host"
 	}
-	e := srcErrorf(h.source, "%s", redact(msg, secrets...))
+	e := srcErrorf(h.source, "%s", safetext.Redact(msg, secrets...))
 	e.Code = f.code
 	return e
 }

@@ -3,6 +3,7 @@ package token
 import (
 	"context"
 	"fmt"
+	"github.com/docker-credential-acr/docker-credential-acr/test/leak"
 	"io"
 	"net/http"
 	"strings"
@@ -51,7 +52,7 @@ func TestSrcEntraFailureRedactsBeforeClipping(t *testing.T) {
 					clipped++
 				}
 				srcAssertMentions(t, err, tc.wants)
-				assertNoSecretFragment(t, err.Error(), secret, 8)
+				leak.AssertNoFragment(t, err.Error(), secret, 8)
 			}
 			if clipped == 0 {
 				t.Fatal("no answer was clipped: the test does not reach the clip point")
@@ -81,7 +82,7 @@ func TestSrcErrorSnippetRedactsBeforeClipping(t *testing.T) {
 				if strings.Contains(got, "…") {
 					clipped++
 				}
-				assertNoSecretFragment(t, got, bearer, 8)
+				leak.AssertNoFragment(t, got, bearer, 8)
 			}
 			if clipped == 0 {
 				t.Fatal("no message was clipped: the test does not reach the clip point")

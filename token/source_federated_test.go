@@ -3,6 +3,7 @@ package token
 import (
 	"errors"
 	"fmt"
+	"github.com/docker-credential-acr/docker-credential-acr/test/leak"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -246,7 +247,7 @@ func TestGitHubSource(t *testing.T) {
 			}
 			srcAssertMentions(t, err, tc.want...)
 			srcAssertNoSecrets(t, []string{err.Error(), logs.String()}, bearer, "eyJzdWIiOiJ4In0")
-			assertNoSecretFragment(t, err.Error(), bearer, 8)
+			leak.AssertNoFragment(t, err.Error(), bearer, 8)
 		})
 	}
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 	"io"
 	"net/http"
 	"strings"
@@ -82,7 +83,7 @@ func (m *managedSource) EntraToken(ctx context.Context, _ Cloud, scope string) (
 	}
 	kind, err := managedidentity.GetSource()
 	if err != nil {
-		return EntraToken{}, srcErrorf(SourceManaged, "detecting the managed identity endpoint from IDENTITY_ENDPOINT, IDENTITY_HEADER, MSI_ENDPOINT and IMDS_ENDPOINT: %s: fix or unset these variables (unset, IMDS is used), or choose another source with DOCKER_CREDENTIAL_ACR_SOURCES", redact(srcFirstLine(err.Error()), m.secrets(nil)...))
+		return EntraToken{}, srcErrorf(SourceManaged, "detecting the managed identity endpoint from IDENTITY_ENDPOINT, IDENTITY_HEADER, MSI_ENDPOINT and IMDS_ENDPOINT: %s: fix or unset these variables (unset, IMDS is used), or choose another source with DOCKER_CREDENTIAL_ACR_SOURCES", safetext.Redact(safetext.FirstLine(err.Error()), m.secrets(nil)...))
 	}
 	imds := kind == managedidentity.DefaultToIMDS
 	endpoint := srcManagedEndpointName(kind)
@@ -114,7 +115,7 @@ func (m *managedSource) EntraToken(ctx context.Context, _ Cloud, scope string) (
 		ID: id,
 	})
 	if err != nil {
-		return EntraToken{}, srcErrorf(SourceManaged, "setting up %s at the %s: %s", desc, endpoint, redact(srcFirstLine(err.Error()), m.secrets(nil)...))
+		return EntraToken{}, srcErrorf(SourceManaged, "setting up %s at the %s: %s", desc, endpoint, safetext.Redact(safetext.FirstLine(err.Error()), m.secrets(nil)...))
 	}
 	tok, err := srcGetToken(ctx, cred, scope)
 	if err != nil {
@@ -165,17 +166,17 @@ func (m *managedSource) probe(ctx context.Context, transport policy.Transporter)
 		if cerr := srcCtxError(ctx, SourceManaged, "probing IMDS"); cerr != nil {
 			return cerr
 		}
-		why := srcFirstLine(err.Error())
+		why := safetext.FirstLine(err.Error())
 		if errors.Is(err, context.DeadlineExceeded) {
 			why = "no answer within " + imdsProbeTimeout.String()
 		}
 		m.o.Logger.Debug("IMDS did not answer the probe", "source", SourceManaged, "error", why)
-		return srcUnavailablef(SourceManaged, "no managed identity endpoint: IMDS at 169.254.169.254 did not answer (%s): this is not an Azure VM, scale set or AKS node, or IMDS is blocked; App Service and Container Apps set IDENTITY_ENDPOINT and IDENTITY_HEADER", redact(why))
+		return srcUnavailablef(SourceManaged, "no managed identity endpoint: IMDS at 169.254.169.254 did not answer (%s): this is not an Azure VM, scale set or AKS node, or IMDS is blocked; App Service and Container Apps set IDENTITY_ENDPOINT and IDENTITY_HEADER", safetext.Redact(why))
 	}
 	if !srcIsIMDSRefusal(resp.StatusCode, body) {
 		what := fmt.Sprintf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 		if ct := resp.Header.Get("Content-Type"); ct != "" {
-			what += ", " + srcPrintable(redactClip(ct, 60))
+			what += ", " + safetext.Printable(safetext.RedactClip(ct, 60))
 		}
 		m.o.Logger.Debug("something other than Azure IMDS answered the probe", "source", SourceManaged, "status", resp.StatusCode)
 		return srcUnavailablef(SourceManaged, "no managed identity endpoint: something other than Azure IMDS answered at 169.254.169.254 (%s, where Azure IMDS answers 400 with a JSON error): this is not an Azure VM, scale set or AKS node (another cloud's metadata service answers there); App Service and Container Apps set IDENTITY_ENDPOINT and IDENTITY_HEADER", what)
@@ -213,11 +214,11 @@ func (m *managedSource) failure(ctx context.Context, err error, rec *srcNetRecor
 	var afe *azidentity.AuthenticationFailedError
 	if !errors.As(err, &afe) {
 		text := strings.TrimPrefix(f.text, "ManagedIdentityCredential: ")
-		return srcUnavailablef(SourceManaged, "%s", redact(fmt.Sprintf("%s has no usable managed identity: %s: give this machine a system-assigned identity, or name a user-assigned one with AZURE_CLIENT_ID", endpoint, text), secrets...))
+		return srcUnavailablef(SourceManaged, "%s", safetext.Redact(fmt.Sprintf("%s has no usable managed identity: %s: give this machine a system-assigned identity, or name a user-assigned one with AZURE_CLIENT_ID", endpoint, text), secrets...))
 	}
 	if imds && afe.RawResponse != nil {
 		if body, _ := runtime.Payload(afe.RawResponse); !json.Valid(body) {
-			return srcUnavailablef(SourceManaged, "%s", redact(fmt.Sprintf("something other than Azure IMDS answered the token request at 169.254.169.254 (%s): this is not an Azure VM, scale set or AKS node, or something intercepts 169.254.169.254", f.text), secrets...))
+			return srcUnavailablef(SourceManaged, "%s", safetext.Redact(fmt.Sprintf("something other than Azure IMDS answered the token request at 169.254.169.254 (%s): this is not an Azure VM, scale set or AKS node, or something intercepts 169.254.169.254", f.text), secrets...))
 		}
 	}
 	msg := fmt.Sprintf("the %s refused a token for %s: %s", endpoint, desc, f.text)
@@ -228,14 +229,14 @@ func (m *managedSource) failure(ctx context.Context, err error, rec *srcNetRecor
 		msg += ": IMDS is throttling requests; retry in a few seconds"
 	case f.status == 0:
 		if nerr := rec.lastError(); nerr != nil {
-			msg = fmt.Sprintf("could not reach the %s for %s: %s", endpoint, desc, srcFirstLine(nerr.Error()))
+			msg = fmt.Sprintf("could not reach the %s for %s: %s", endpoint, desc, safetext.FirstLine(nerr.Error()))
 		}
 	default:
 		if hint := srcAADSTSHint(f.code, srcHintContext{source: SourceManaged}); hint != "" {
 			msg += ": " + hint
 		}
 	}
-	e := srcErrorf(SourceManaged, "%s", redact(msg, secrets...))
+	e := srcErrorf(SourceManaged, "%s", safetext.Redact(msg, secrets...))
 	e.Code = f.code
 	return e
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/docker-credential-acr/docker-credential-acr/test/leak"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -461,7 +462,7 @@ func TestManagedSourceRedactsEndpointSecrets(t *testing.T) {
 				t.Errorf("error does not show the redacted echo")
 			}
 			for _, text := range []string{err.Error(), logs.String()} {
-				assertNoSecretFragment(t, text, secret, 8)
+				leak.AssertNoFragment(t, text, secret, 8)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 	"io"
 	"net/http"
 	"net/url"
@@ -50,7 +51,7 @@ func srcFetchOIDC(ctx context.Context, o SourceOptions, r srcOIDCRequest) (strin
 	})
 	where := r.url.Scheme + "://" + r.url.Host + r.url.Path
 	fail := func(format string, a ...any) error {
-		return srcErrorf(r.source, "%s", redact(fmt.Sprintf(format, a...), r.bearer))
+		return srcErrorf(r.source, "%s", safetext.Redact(fmt.Sprintf(format, a...), r.bearer))
 	}
 	// The callers have checked; this is the last guard before the bearer
 	// token leaves.
@@ -74,7 +75,7 @@ func srcFetchOIDC(ctx context.Context, o SourceOptions, r srcOIDCRequest) (strin
 		if cerr := srcCtxError(ctx, r.source, "requesting the job's ID token from "+r.service); cerr != nil {
 			return "", cerr
 		}
-		return "", fail("requesting the job's ID token from %s at %s: %v: check the network and proxy settings", r.service, where, srcFirstLine(err.Error()))
+		return "", fail("requesting the job's ID token from %s at %s: %v: check the network and proxy settings", r.service, where, safetext.FirstLine(err.Error()))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, srcOIDCMaxBody+1))
@@ -115,13 +116,13 @@ func srcErrorSnippet(body []byte, secrets ...string) string {
 		Message string `json:"message"`
 	}
 	if json.Unmarshal(body, &m) == nil && m.Message != "" {
-		return fmt.Sprintf("%q", redactClip(srcFirstLine(m.Message), 300, secrets...))
+		return fmt.Sprintf("%q", safetext.RedactClip(safetext.FirstLine(m.Message), 300, secrets...))
 	}
 	s := strings.TrimSpace(string(body))
 	if s == "" {
 		return ""
 	}
-	return fmt.Sprintf("%q", redactClip(srcFirstLine(s), 200, secrets...))
+	return fmt.Sprintf("%q", safetext.RedactClip(safetext.FirstLine(s), 200, secrets...))
 }
 
 // srcCIURL parses the URL of a CI system's ID token service, given in the
@@ -132,7 +133,7 @@ func srcCIURL(source, name, value, setBy string) (*url.URL, error) {
 	if err != nil || u.Host == "" {
 		return nil, srcErrorf(source, "%s is not a URL: it is set by %s; don't override it", name, setBy)
 	}
-	shown := srcPrintable(srcClip(u.Scheme+"://"+u.Host+u.Path, 200))
+	shown := safetext.Printable(safetext.Clip(u.Scheme+"://"+u.Host+u.Path, 200))
 	if u.Scheme != "https" {
 		return nil, srcErrorf(source, "%s (%s) is not https: the job's token would cross the network unencrypted, so it is not sent; %s sets an https URL: don't override it, or choose another source with DOCKER_CREDENTIAL_ACR_SOURCES", name, shown, setBy)
 	}

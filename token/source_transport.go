@@ -2,10 +2,9 @@ package token
 
 import (
 	"context"
-	"crypto/tls"
+	"github.com/docker-credential-acr/docker-credential-acr/token/internal/httpx"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
@@ -34,12 +33,12 @@ func srcManagedClient(o SourceOptions) (policy.Transporter, func()) {
 	if o.Transport != nil {
 		return o.Transport, func() {}
 	}
-	t := srcCloneDefaultTransport()
+	t := httpx.CloneDefaultTransport()
 	t.Proxy = nil
 	if o.dial != nil {
 		t.DialContext = o.dial
 	}
-	c := &http.Client{Transport: t, CheckRedirect: srcNoRedirect}
+	c := &http.Client{Transport: t, CheckRedirect: httpx.NoRedirect}
 	return c, c.CloseIdleConnections
 }
 
@@ -53,38 +52,10 @@ func srcCIClient(o SourceOptions) (policy.Transporter, func()) {
 	if o.Transport != nil {
 		return o.Transport, func() {}
 	}
-	t := srcCloneDefaultTransport()
+	t := httpx.CloneDefaultTransport()
 	if o.dial != nil {
 		t.DialContext = o.dial
 	}
-	c := &http.Client{Transport: t, CheckRedirect: srcNoRedirect}
+	c := &http.Client{Transport: t, CheckRedirect: httpx.NoRedirect}
 	return c, c.CloseIdleConnections
-}
-
-// srcNoRedirect makes an http.Client return a redirect as the answer, which
-// the caller then reports as an unexpected status.
-func srcNoRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
-// srcCloneDefaultTransport clones http.DefaultTransport, or builds its
-// equivalent when a program has replaced it with another RoundTripper.
-func srcCloneDefaultTransport() *http.Transport {
-	var t *http.Transport
-	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
-		t = dt.Clone()
-	} else {
-		t = &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          100,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ExpectContinueTimeout: time.Second,
-		}
-	}
-	if t.TLSClientConfig == nil {
-		t.TLSClientConfig = &tls.Config{}
-	}
-	t.TLSClientConfig.MinVersion = max(t.TLSClientConfig.MinVersion, tls.VersionTLS12)
-	return t
 }

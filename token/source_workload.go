@@ -2,6 +2,7 @@ package token
 
 import (
 	"context"
+	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 	"strings"
 )
 
@@ -64,7 +65,7 @@ func (w *workloadSource) EntraToken(ctx context.Context, c Cloud, scope string) 
 		}
 		t := strings.TrimSpace(string(data))
 		if t == "" {
-			return "", srcErrorf(SourceWorkload, "the federated token file %q is empty", srcPrintable(file))
+			return "", srcErrorf(SourceWorkload, "the federated token file %q is empty", safetext.Printable(file))
 		}
 		return t, nil
 	}

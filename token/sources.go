@@ -3,6 +3,7 @@ package token
 import (
 	"cmp"
 	"fmt"
+	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 	"log/slog"
 	"net/url"
 	"os/exec"
@@ -230,13 +231,13 @@ func srcAuthority(s SourceSettings, c Cloud) (string, error) {
 	}
 	u, err := url.Parse(host)
 	if err != nil || u.Host == "" {
-		return "", fmt.Errorf("%s %q is not a URL: use e.g. https://login.microsoftonline.com/", from, srcPrintable(host))
+		return "", fmt.Errorf("%s %q is not a URL: use e.g. https://login.microsoftonline.com/", from, safetext.Printable(host))
 	}
 	if u.Scheme != "https" {
-		return "", fmt.Errorf("%s %q is not https: Entra tokens are only requested over https; use e.g. https://login.microsoftonline.com/", from, srcPrintable(host))
+		return "", fmt.Errorf("%s %q is not https: Entra tokens are only requested over https; use e.g. https://login.microsoftonline.com/", from, safetext.Printable(host))
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("%s %q must be a plain https://host/ URL", from, srcPrintable(u.Redacted()))
+		return "", fmt.Errorf("%s %q must be a plain https://host/ URL", from, safetext.Printable(u.Redacted()))
 	}
 	if !strings.HasSuffix(host, "/") {
 		host += "/"
@@ -267,22 +268,4 @@ func srcEntraClientOptions(authority string, o SourceOptions, rec *srcNetRecorde
 		Transport: o.Transport,
 		Telemetry: policy.TelemetryOptions{ApplicationID: "docker-credential-acr"},
 	}
-}
-
-// srcPrintable shortens and sanitises a user-supplied value for an error
-// message (not a secret: secrets never reach this function).
-func srcPrintable(s string) string {
-	const limit = 200
-	var b strings.Builder
-	for i, r := range s {
-		if i >= limit {
-			b.WriteString("…")
-			break
-		}
-		if r < 0x20 || r == 0x7f {
-			r = '?'
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

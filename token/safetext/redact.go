@@ -1,11 +1,11 @@
-package token
+package safetext
 
 import (
 	"net/url"
 	"strings"
 )
 
-// The package's one redactor. Messages are built from non-secret parts, but
+// The project's one redactor. Messages are built from non-secret parts, but
 // Entra, IMDS, the CLIs, the CI token services, registries and proxies may
 // echo what they were sent, and their text reaches errors and logs: this is
 // the last line of defence.
@@ -27,10 +27,10 @@ const minRedactedSegment = 12
 // enough that a truncated token (a log line cut at a limit) still does.
 const minJWTRun = 16
 
-// redact replaces each secret (as given, trimmed, and query-escaped), each
+// Redact replaces each secret (as given, trimmed, and query-escaped), each
 // long dot-separated segment of a secret, and anything shaped like a JWT.
 // Known secrets become "[redacted]", token-shaped runs "[redacted JWT]".
-func redact(s string, secrets ...string) string {
+func Redact(s string, secrets ...string) string {
 	for _, sec := range secrets {
 		for _, form := range []string{sec, strings.TrimSpace(sec), url.QueryEscape(strings.TrimSpace(sec))} {
 			if len(form) >= minRedactedSecret {
@@ -46,12 +46,12 @@ func redact(s string, secrets ...string) string {
 	return redactJWTs(s)
 }
 
-// redactClip redacts s and only then shortens it to at most n bytes. The
+// RedactClip redacts s and only then shortens it to at most n bytes. The
 // order matters: a secret cut in two by the clip would match neither as a
 // whole nor, for most secrets, by segment, and its first half would be
 // shown. Every clip of text that did not come from us goes through here.
-func redactClip(s string, n int, secrets ...string) string {
-	return srcClip(redact(s, secrets...), n)
+func RedactClip(s string, n int, secrets ...string) string {
+	return Clip(Redact(s, secrets...), n)
 }
 
 // redactJWTs replaces runs that start like a JWT or JWE (a base64url JSON

@@ -1,6 +1,7 @@
-package token
+package safetext
 
 import (
+	"github.com/docker-credential-acr/docker-credential-acr/test/leak"
 	"strings"
 	"testing"
 )
@@ -35,9 +36,9 @@ func TestRedact(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := redact(tc.in, tc.secrets...)
+			got := Redact(tc.in, tc.secrets...)
 			if got != tc.want {
-				t.Errorf("redact(%q) = %q, want %q", tc.in, got, tc.want)
+				t.Errorf("Redact(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 			for _, s := range tc.secrets {
 				if s = strings.TrimSpace(s); len(s) >= minRedactedSecret && strings.Contains(got, s) {
@@ -48,7 +49,7 @@ func TestRedact(t *testing.T) {
 	}
 }
 
-func TestSrcFindAADSTS(t *testing.T) {
+func TestFindAADSTS(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"", ""},
 		{"no code here", ""},
@@ -58,22 +59,8 @@ func TestSrcFindAADSTS(t *testing.T) {
 		{"AADSTS", ""},
 	}
 	for _, tc := range tests {
-		if got := srcFindAADSTS(tc.in); got != tc.want {
-			t.Errorf("srcFindAADSTS(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
-// assertNoSecretFragment fails if any n-byte piece of secret appears in
-// text: a secret cut short (by a length limit, say) must not leave its first
-// part behind, where neither the whole-secret nor the segment rule of redact
-// would find it.
-func assertNoSecretFragment(t *testing.T, text, secret string, n int) {
-	t.Helper()
-	for i := 0; i+n <= len(secret); i++ {
-		if strings.Contains(text, secret[i:i+n]) {
-			t.Errorf("%q holds %q, a piece of the secret", text, secret[i:i+n])
-			return
+		if got := FindAADSTS(tc.in); got != tc.want {
+			t.Errorf("FindAADSTS(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
@@ -89,14 +76,14 @@ func TestRedactClipStraddle(t *testing.T) {
 		clipped := 0
 		for off := n - len(secret) - 2; off <= n+2; off++ {
 			in := strings.Repeat("p", off) + secret + " and the rest of the message"
-			got := redactClip(in, n, secret)
+			got := RedactClip(in, n, secret)
 			if strings.HasSuffix(got, "…") {
 				clipped++
 			}
 			if len(got) > n+len("…") {
 				t.Errorf("redactClip gave %d bytes, want at most %d", len(got), n)
 			}
-			assertNoSecretFragment(t, got, secret, 8)
+			leak.AssertNoFragment(t, got, secret, 8)
 		}
 		if clipped == 0 {
 			t.Fatal("no input was clipped: the test does not reach the clip point")

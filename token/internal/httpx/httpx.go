@@ -1,0 +1,41 @@
+// Package httpx builds the HTTP clients of the token packages: clones of
+// Go's default transport that follow no redirect, because every request
+// they send carries a token, an assertion or a secret that must go to the
+// host it was meant for and nowhere else.
+package httpx
+
+import (
+	"crypto/tls"
+	"net"
+	"net/http"
+	"time"
+)
+
+// NoRedirect makes an http.Client return a redirect as the answer, which
+// the caller then reports as an unexpected status.
+func NoRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// CloneDefaultTransport clones http.DefaultTransport (proxy settings
+// included), or builds its equivalent when a program has replaced it with
+// another RoundTripper, with TLS 1.2 at least.
+func CloneDefaultTransport() *http.Transport {
+	var t *http.Transport
+	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+		t = dt.Clone()
+	} else {
+		t = &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          100,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		}
+	}
+	if t.TLSClientConfig == nil {
+		t.TLSClientConfig = &tls.Config{}
+	}
+	t.TLSClientConfig.MinVersion = max(t.TLSClientConfig.MinVersion, tls.VersionTLS12)
+	return t
+}

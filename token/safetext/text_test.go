@@ -1,0 +1,64 @@
+package safetext
+
+import (
+	"github.com/docker-credential-acr/docker-credential-acr/test/leak"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestPrintableAndServerText(t *testing.T) {
+	for _, tc := range []struct{ in, printable, server string }{
+		{"plain", "plain", "plain"},
+		{"bad\x1b[31mname", "bad?[31mname", "bad [31mname"},
+		{"line\nbreak\x1b[31m", "line?break?[31m", "line break [31m"},
+		{"c1\u0085x", "c1?x", "c1 x"},
+		{"bad\xffutf8", "bad?utf8", "bad?utf8"},
+		{strings.Repeat("é", 300), strings.Repeat("é", 200) + "…", strings.Repeat("é", 200) + "…"},
+	} {
+		if got := Printable(tc.in); got != tc.printable {
+			t.Errorf("Printable(%q) = %q, want %q", tc.in, got, tc.printable)
+		}
+		if got := ServerText(tc.in); got != tc.server {
+			t.Errorf("ServerText(%q) = %q, want %q", tc.in, got, tc.server)
+		}
+	}
+}
+
+func TestServerTextRedactsBeforeCutting(t *testing.T) {
+	const secret = "Abc8Q~kLmNoPqRsTuVwXyZ0123456789.abcdefg"
+	for off := 150; off <= 202; off++ {
+		got := ServerText(strings.Repeat("p", off)+secret+" trailing text", secret)
+		leak.AssertNoFragment(t, got, secret, 8)
+	}
+}
+
+func TestClip(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly", 7, "exactly"},
+		{"abcdef", 3, "abc…"},
+		{"aé", 2, "a…"}, // never half a rune
+	} {
+		if got := Clip(tc.in, tc.n); got != tc.want {
+			t.Errorf("Clip(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}
+
+func TestFirstLine(t *testing.T) {
+	if got := FirstLine("  one\r\ntwo\n"); got != "one" {
+		t.Errorf("FirstLine = %q", got)
+	}
+}
+
+func TestAADSTSCodes(t *testing.T) {
+	got := AADSTSCodes("AADSTS then AADSTS500011 and AADSTS50001, not AADSTSx")
+	if want := []string{"AADSTS500011", "AADSTS50001"}; !slices.Equal(got, want) {
+		t.Errorf("AADSTSCodes = %q, want %q", got, want)
+	}
+}
