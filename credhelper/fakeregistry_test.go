@@ -24,6 +24,9 @@ type fakeACR struct {
 	exchanges atomic.Int32
 	lifetime  time.Duration
 	lastForm  atomic.Value // url.Values of the last exchange
+	// refusal, when set before the first request, is the message of a
+	// 401 UNAUTHORIZED answer to every exchange.
+	refusal string
 }
 
 func newFakeACR() *fakeACR {
@@ -40,6 +43,11 @@ func newFakeACR() *fakeACR {
 			return
 		}
 		f.lastForm.Store(r.PostForm)
+		if f.refusal != "" {
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprintf(w, `{"errors":[{"code":"UNAUTHORIZED","message":%q}]}`, f.refusal)
+			return
+		}
 		now := time.Now()
 		rt, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
 			"iss": "Azure Container Registry", "aud": r.PostForm.Get("service"), "grant_type": "refresh_token",
