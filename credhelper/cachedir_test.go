@@ -12,16 +12,6 @@ import (
 // TestCacheDir: DOCKER_CREDENTIAL_ACR_CACHE_DIR first, then filecache's
 // platform defaults. These cases were filecache's TestDefaultDir's.
 func TestCacheDir(t *testing.T) {
-	env := func(kv ...string) func(string) string {
-		return func(k string) string {
-			for i := 0; i+1 < len(kv); i += 2 {
-				if kv[i] == k {
-					return kv[i+1]
-				}
-			}
-			return ""
-		}
-	}
 	abs := func(p ...string) string { return filepath.Join(append([]string{string(filepath.Separator)}, p...)...) }
 	tests := []struct {
 		name    string
@@ -29,12 +19,12 @@ func TestCacheDir(t *testing.T) {
 		want    string
 		wantErr []string
 	}{
-		{"explicit", env(EnvCacheDir, abs("c", "acr"), "XDG_CACHE_HOME", abs("x"), "HOME", abs("h")), abs("c", "acr"), nil},
-		{"explicit is cleaned", env(EnvCacheDir, abs("c", "acr")+"/./"), abs("c", "acr"), nil},
-		{"explicit relative is an error", env(EnvCacheDir, "cache", "HOME", abs("h")), "", []string{EnvCacheDir + `="cache" is not an absolute path`, "set it to an absolute path"}},
-		{"xdg", env("XDG_CACHE_HOME", abs("x"), "HOME", abs("h")), abs("x", "docker-credential-acr"), nil},
-		{"home", env("HOME", abs("h")), abs("h", ".cache", "docker-credential-acr"), nil},
-		{"no home", env(), "", []string{"no directory for the token cache: none of DOCKER_CREDENTIAL_ACR_CACHE_DIR, XDG_CACHE_HOME or HOME is set to an absolute path; tokens will be fetched on every call. Set DOCKER_CREDENTIAL_ACR_CACHE_DIR to cache them"}},
+		{"explicit", cacheEnv{EnvCacheDir: abs("c", "acr"), "XDG_CACHE_HOME": abs("x"), "HOME": abs("h")}.get, abs("c", "acr"), nil},
+		{"explicit is cleaned", cacheEnv{EnvCacheDir: abs("c", "acr") + "/./"}.get, abs("c", "acr"), nil},
+		{"explicit relative is an error", cacheEnv{EnvCacheDir: "cache", "HOME": abs("h")}.get, "", []string{EnvCacheDir + `="cache" is not an absolute path`, "set it to an absolute path"}},
+		{"xdg", cacheEnv{"XDG_CACHE_HOME": abs("x"), "HOME": abs("h")}.get, abs("x", "docker-credential-acr"), nil},
+		{"home", cacheEnv{"HOME": abs("h")}.get, abs("h", ".cache", "docker-credential-acr"), nil},
+		{"no home", cacheEnv{}.get, "", []string{"no directory for the token cache: none of DOCKER_CREDENTIAL_ACR_CACHE_DIR, XDG_CACHE_HOME or HOME is set to an absolute path; tokens will be fetched on every call. Set DOCKER_CREDENTIAL_ACR_CACHE_DIR to cache them"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,3 +49,9 @@ func TestCacheDir(t *testing.T) {
 		})
 	}
 }
+
+// cacheEnv is a fixed environment (its own type, so that this test does not
+// lean on the config tests' helpers).
+type cacheEnv map[string]string
+
+func (e cacheEnv) get(k string) string { return e[k] }
