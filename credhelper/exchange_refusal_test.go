@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/docker-credential-acr/docker-credential-acr/credhelper"
+	"github.com/docker-credential-acr/docker-credential-acr/test/azuresim"
 	"github.com/docker-credential-acr/docker-credential-acr/token/acr"
 )
 
@@ -14,25 +15,27 @@ import (
 // text a docker user reads names the setting; the error is still an
 // *acr.Error for errors.As.
 func TestGetAdvisesOnRegistryRefusal(t *testing.T) {
+	reg := newFakeACR()
+	defer reg.server.Close()
 	for _, tt := range []struct {
-		message string
-		want    []string
+		name string
+		cred *staticCredential
+		want []string
 	}{
-		{"arm aad token disallowed", []string{`registry answered 401 UNAUTHORIZED "arm aad token disallowed"`, "DOCKER_CREDENTIAL_ACR_AUDIENCE=acr", "unset DOCKER_CREDENTIAL_ACR_SCOPE"}},
-		{"aad token is invalid", []string{`401 UNAUTHORIZED "aad token is invalid"`, "set DOCKER_CREDENTIAL_ACR_TENANT_ID (or tenantID in the config file) to the registry's tenant"}},
+		// The simulated registry keeps azureADAuthenticationAsArmPolicy
+		// off, as many real ones do.
+		{"ARM audience", reg.credential(azuresim.ARMAudience), []string{`registry answered 401 UNAUTHORIZED "arm aad token disallowed"`, "DOCKER_CREDENTIAL_ACR_AUDIENCE=acr", "unset DOCKER_CREDENTIAL_ACR_SCOPE"}},
+		{"token it did not issue", &staticCredential{token: "entra-token-for-advice-test"}, []string{`401 UNAUTHORIZED "invalid AAD access token`, "set DOCKER_CREDENTIAL_ACR_TENANT_ID (or tenantID in the config file) to the registry's tenant"}},
 	} {
-		reg := newFakeACR()
-		defer reg.server.Close()
-		reg.refusal = tt.message
 		h := credhelper.New(credhelper.Options{
 			Getenv:             func(string) string { return "" },
-			Credential:         &staticCredential{token: "entra-token-for-advice-test"},
+			Credential:         tt.cred,
 			CredentialIdentity: "client-id",
 			HTTPClient:         reg.client(),
 		})
 		_, _, err := h.GetContext(context.Background(), "myreg.azurecr.io")
 		if err == nil {
-			t.Fatal("Get succeeded against a refusing registry")
+			t.Fatalf("%s: Get succeeded against a refusing registry", tt.name)
 		}
 		for _, s := range tt.want {
 			if !strings.Contains(err.Error(), s) {
