@@ -93,7 +93,8 @@ type Error struct {
 	// Code and Message are the first entry of ACR's error body
 	// ({"errors":[{"code":…,"message":…}]}), when it sent one.
 	Code, Message string
-	// Tenant is the tenant sent to the exchange ("" when none was).
+	// Tenant is the tenant the exchange sent ("" when none was), on the
+	// errors the registry answered to it.
 	Tenant string
 	// ClientIP is the address a firewall refusal names, when it names one.
 	ClientIP string
