@@ -18,22 +18,58 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/docker-credential-acr/docker-credential-acr/test/azuresim"
 	"github.com/docker-credential-acr/docker-credential-acr/token"
 )
 
 const testTenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
-// fakeACR is an httptest TLS server that answers like ACR's /v2/ and
-// /oauth2/exchange, records what it receives, and notices any request that
-// carries the Entra token.
+// registryHost is the simulated registry: the login server in tests is
+// 127.0.0.1:port, one port per fakeACR.
+const registryHost = "127.0.0.1"
+
+// minted stands for "a refresh token the simulator issued" in
+// exchangeCase.want: it is checked with the simulator's key, not compared.
+const minted = "<minted by azuresim>"
+
+// testSims are the simulated Azure of these tests: sims[0] answers the
+// login server, sims[1] the other server that must never see the token.
+// They are made once per test binary: each makes RSA keys, and they hold
+// no state the cases change.
+var testSims = sync.OnceValues(func() ([2]*azuresim.Sim, error) {
+	var sims [2]*azuresim.Sim
+	for i := range sims {
+		s, err := azuresim.New(azuresim.Options{Registries: []string{registryHost}, TenantID: testTenant})
+		if err != nil {
+			return sims, err
+		}
+		sims[i] = s
+	}
+	return sims, nil
+})
+
+func sims(t *testing.T) [2]*azuresim.Sim {
+	t.Helper()
+	s, err := testSims()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// fakeACR puts test/azuresim's ACR front (the end-to-end simulator) on an
+// httptest TLS listener, records what it receives, and notices any
+// request that carries the Entra token. A case may replace the answer of
+// /v2/ or /oauth2/exchange; otherwise the simulator answers, as ACR would.
 type fakeACR struct {
 	srv  *httptest.Server
 	host string // 127.0.0.1:port, the login server in tests
 	done chan struct{}
+	sim  *azuresim.Sim
 
 	secret string // the Entra token to watch for
 
-	// challenge and exchange override the default answers; n counts
+	// challenge and exchange override the simulator's answers; n counts
 	// requests to that path, from 1.
 	challenge func(w http.ResponseWriter, r *http.Request, n int)
 	exchange  func(w http.ResponseWriter, r *http.Request, n int)
@@ -44,9 +80,10 @@ type fakeACR struct {
 	sawToken int
 }
 
-func newFakeACR(t *testing.T, secret, refresh string) *fakeACR {
+func newFakeACR(t *testing.T, sim *azuresim.Sim, secret string) *fakeACR {
 	t.Helper()
-	f := &fakeACR{done: make(chan struct{}), secret: secret, hits: map[string]int{}}
+	f := &fakeACR{done: make(chan struct{}), sim: sim, secret: secret, hits: map[string]int{}}
+	simulated := sim.Handler()
 	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -58,31 +95,23 @@ func newFakeACR(t *testing.T, secret, refresh string) *fakeACR {
 		n := f.hits[r.URL.Path]
 		f.mu.Unlock()
 
-		switch r.URL.Path {
-		case "/v2/":
-			if f.challenge != nil {
-				f.challenge(w, r, n)
-				return
-			}
-			f.standardChallenge(w)
-		case "/oauth2/exchange":
-			if r.Method != http.MethodPost {
-				http.NotFound(w, r)
-				return
-			}
+		switch {
+		case r.URL.Path == "/v2/" && f.challenge != nil:
+			f.challenge(w, r, n)
+			return
+		case r.URL.Path == "/oauth2/exchange" && r.Method == http.MethodPost:
 			if err := r.ParseForm(); err == nil {
 				f.mu.Lock()
 				f.forms = append(f.forms, r.PostForm)
 				f.mu.Unlock()
 			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
 			if f.exchange != nil {
 				f.exchange(w, r, n)
 				return
 			}
-			fmt.Fprintf(w, `{"refresh_token":%q}`, refresh)
-		default:
-			http.NotFound(w, r)
 		}
+		simulated.ServeHTTP(w, r)
 	}))
 	// The untrusted-certificate case makes the server log a handshake
 	// error; it is expected, not noise worth reading.
@@ -94,10 +123,9 @@ func newFakeACR(t *testing.T, secret, refresh string) *fakeACR {
 	return f
 }
 
-func (f *fakeACR) standardChallenge(w http.ResponseWriter) {
-	w.Header().Set("Www-Authenticate", fmt.Sprintf(`Bearer realm="https://%s/oauth2/token",service="myreg.azurecr.io"`, f.host))
-	w.WriteHeader(http.StatusUnauthorized)
-	fmt.Fprint(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
+// answer is an exchange override that hands out refresh.
+func answer(refresh string) func(http.ResponseWriter, *http.Request, int) {
+	return func(w http.ResponseWriter, _ *http.Request, _ int) { fmt.Fprintf(w, `{"refresh_token":%q}`, refresh) }
 }
 
 func (f *fakeACR) challengeWith(header string) func(http.ResponseWriter, *http.Request, int) {
@@ -149,25 +177,28 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// fixtures are the tokens every exchange case uses: an Entra token with a
-// tid, a refresh token issued at now for 3 h, and one without exp.
+// fixtures are the tokens every exchange case uses: an Entra token the
+// simulator issued (tid testTenant), a refresh token issued at now for 3 h
+// for the cases' own answers, and one without exp.
 type fixtures struct {
 	entra, refresh, noExp string
-	now                   time.Time
 }
 
 func newFixtures(t *testing.T) fixtures {
 	now := time.Now()
+	// The simulator's CLI user's token: the simulated registry takes only
+	// Entra tokens the simulator issued, with the ACR audience.
+	entra, err := sims(t)[0].CLIToken(azuresim.ACRAudience, "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	return fixtures{
-		entra: rawJWT(`{"alg":"RS256","typ":"JWT"}`,
-			`{"aud":"https://containerregistry.azure.net","tid":"`+testTenant+`","oid":"entra-object-id-4711"}`,
-			"ZW50cmEtc2lnbmF0dXJlLXNob3VsZC1uZXZlci1sZWFr"),
+		entra: entra.AccessToken,
 		refresh: signedJWT(t, jwt.MapClaims{
 			"exp": float64(now.Add(3 * time.Hour).Unix()), "iat": float64(now.Unix()),
 			"iss": "Azure Container Registry", "aud": "myreg.azurecr.io", "grant_type": "refresh_token",
 		}),
 		noExp: rawJWT(`{"alg":"RS256"}`, `{"iss":"Azure Container Registry","aud":"myreg.azurecr.io"}`, "bm8tZXhwLXNpZ25hdHVyZQ"),
-		now:   now,
 	}
 }
 
@@ -185,7 +216,7 @@ type exchangeCase struct {
 	noTenant    bool
 	ctx         func() (context.Context, context.CancelFunc)
 
-	want     string // refresh token on success
+	want     string // refresh token on success, or minted
 	wantKind Kind
 	wantErr  []string        // substrings of the error text
 	wantIs   error           // errors.Is target
@@ -200,7 +231,8 @@ func runExchangeCases(t *testing.T, fx fixtures, tests []exchangeCase) {
 	entra, refresh, noExp := fx.entra, fx.refresh, fx.noExp
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := env{f: newFakeACR(t, entra, refresh), other: newFakeACR(t, entra, refresh)}
+			sim := sims(t)
+			e := env{f: newFakeACR(t, sim[0], entra), other: newFakeACR(t, sim[1], entra)}
 			var logs bytes.Buffer
 			o := Options{
 				HTTPClient: e.f.srv.Client(),
@@ -236,7 +268,11 @@ func runExchangeCases(t *testing.T, fx fixtures, tests []exchangeCase) {
 				if err != nil {
 					t.Fatalf("Exchange error: %v", err)
 				}
-				if got.Token != tt.want {
+				if tt.want == minted {
+					if _, err := e.f.sim.VerifyRefreshToken(registryHost, got.Token); err != nil {
+						t.Fatalf("Exchange = %q, not the simulator's refresh token: %v", got.Token, err)
+					}
+				} else if got.Token != tt.want {
 					t.Fatalf("Exchange = %q, want %q", got.Token, tt.want)
 				}
 				if tt.checkRT != nil {
@@ -342,7 +378,8 @@ func assertNoTokenLeak(t *testing.T, err error, logs string, tokens ...string) {
 // the Entra token, the form has no tenant field at all.
 func TestExchangeSendsNoTenantWithoutATid(t *testing.T) {
 	entra := rawJWT(`{"alg":"RS256"}`, `{"aud":"https://containerregistry.azure.net","oid":"no-tid-object-4711"}`, "bm8tdGlkLXNpZ25hdHVyZQ")
-	f := newFakeACR(t, entra, "rt")
+	f := newFakeACR(t, sims(t)[0], entra)
+	f.exchange = answer("rt") // the simulator takes only the tokens it issued, all with a tid
 	x := NewExchanger(Options{HTTPClient: f.srv.Client()})
 	got, err := x.Exchange(context.Background(), token.ExchangeRequest{LoginServer: f.host, EntraToken: entra})
 	if err != nil || got.Token != "rt" || got.Tenant != "" {

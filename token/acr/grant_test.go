@@ -15,14 +15,19 @@ import (
 // report.
 func TestExchangeGrant(t *testing.T) {
 	fx := newFixtures(t)
-	entra, refresh, noExp, now := fx.entra, fx.refresh, fx.noExp, fx.now
+	entra, refresh, noExp := fx.entra, fx.refresh, fx.noExp
 	runExchangeCases(t, fx, []exchangeCase{
 		{
 			name: "success with tenant",
-			want: refresh,
+			want: minted,
 			checkRT: func(t *testing.T, rt token.RefreshToken) {
-				if rt.Tenant != testTenant || !rt.IssuedAt.Equal(time.Unix(now.Unix(), 0)) || !rt.ExpiresAt.Equal(time.Unix(now.Add(3*time.Hour).Unix(), 0)) {
-					t.Fatalf("RefreshToken tenant %q, iat %v, exp %v; want %s, the token's iat and exp", rt.Tenant, rt.IssuedAt, rt.ExpiresAt, testTenant)
+				claims, err := sims(t)[0].VerifyRefreshToken(registryHost, rt.Token)
+				if err != nil {
+					t.Fatal(err)
+				}
+				iat, exp := time.Unix(int64(claims["iat"].(float64)), 0), time.Unix(int64(claims["exp"].(float64)), 0)
+				if rt.Tenant != testTenant || claims["tenant"] != testTenant || !rt.IssuedAt.Equal(iat) || !rt.ExpiresAt.Equal(exp) {
+					t.Fatalf("RefreshToken tenant %q, iat %v, exp %v; want %s, the token's iat %v and exp %v", rt.Tenant, rt.IssuedAt, rt.ExpiresAt, testTenant, iat, exp)
 				}
 			},
 			check: func(t *testing.T, e env) {
@@ -30,7 +35,7 @@ func TestExchangeGrant(t *testing.T) {
 					t.Fatalf("%d exchange forms, want 1", n)
 				}
 				got := e.f.forms[0]
-				want := url.Values{"grant_type": {"access_token"}, "service": {"myreg.azurecr.io"}, "access_token": {entra}, "tenant": {testTenant}}
+				want := url.Values{"grant_type": {"access_token"}, "service": {registryHost}, "access_token": {entra}, "tenant": {testTenant}}
 				if fmt.Sprint(got) != fmt.Sprint(want) {
 					t.Fatalf("form = %v, want %v", got, want)
 				}
@@ -41,7 +46,7 @@ func TestExchangeGrant(t *testing.T) {
 			// TestExchangeSendsNoTenantWithoutATid.
 			name:     "no tenant given: the Entra token's tid is sent",
 			noTenant: true,
-			want:     refresh,
+			want:     minted,
 			check: func(t *testing.T, e env) {
 				if got := e.f.forms[0].Get("tenant"); got != testTenant {
 					t.Fatalf("tenant sent = %q, want the Entra token's tid %s", got, testTenant)
@@ -57,6 +62,7 @@ func TestExchangeGrant(t *testing.T) {
 			name: "challenge without service falls back to the login server",
 			setup: func(e env, _ *Options) {
 				e.f.challenge = e.f.challengeWith(fmt.Sprintf(`Bearer realm="https://%s/oauth2/token"`, e.f.host))
+				e.f.exchange = answer(refresh) // the simulator wants its own service name
 			},
 			want: refresh,
 			check: func(t *testing.T, e env) {
@@ -73,6 +79,7 @@ func TestExchangeGrant(t *testing.T) {
 					w.Header().Add("Www-Authenticate", fmt.Sprintf(`Negotiate abc==, BEARER service=svc.example, Realm="https://%s/oauth2/token"`, strings.ToUpper(e.f.host)))
 					w.WriteHeader(http.StatusUnauthorized)
 				}
+				e.f.exchange = answer(refresh) // the simulator wants its own service name
 			},
 			want: refresh,
 			check: func(t *testing.T, e env) {

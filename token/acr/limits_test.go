@@ -160,7 +160,7 @@ func TestExchangeTokenEchoedAtTheClip(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, off := range []int{safetext.MaxShown - len(entra) + 8, safetext.MaxShown - 20, safetext.MaxShown - 8} {
-				f := newFakeACR(t, entra, "rt")
+				f := newFakeACR(t, sims(t)[0], entra)
 				f.exchange = tc.answer(strings.Repeat("p", off))
 				var logs bytes.Buffer
 				x := NewExchanger(Options{HTTPClient: f.srv.Client(), Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})

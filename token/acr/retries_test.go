@@ -97,15 +97,15 @@ func TestExchangeRetries(t *testing.T) {
 		{
 			name: "500 on /v2/ then challenge",
 			setup: func(e env, _ *Options) {
-				e.f.challenge = func(w http.ResponseWriter, _ *http.Request, n int) {
+				e.f.challenge = func(w http.ResponseWriter, r *http.Request, n int) {
 					if n == 1 {
 						w.WriteHeader(500)
 						return
 					}
-					e.f.standardChallenge(w)
+					e.f.sim.Handler().ServeHTTP(w, r)
 				}
 			},
-			want:  refresh,
+			want:  minted,
 			waits: []time.Duration{200 * time.Millisecond},
 		},
 	})
@@ -114,7 +114,7 @@ func TestExchangeRetries(t *testing.T) {
 // TestExchangeRealSleep runs the retry path with the real timer, briefly.
 func TestExchangeRealSleep(t *testing.T) {
 	entra := rawJWT(`{"alg":"RS256"}`, `{"tid":"`+testTenant+`"}`, "c2lnbmF0dXJlLXJlYWwtc2xlZXA")
-	f := newFakeACR(t, entra, "rt")
+	f := newFakeACR(t, sims(t)[0], entra)
 	f.exchange = func(w http.ResponseWriter, _ *http.Request, n int) {
 		if n == 1 {
 			w.WriteHeader(http.StatusBadGateway)
