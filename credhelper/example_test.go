@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/docker-credential-acr/docker-credential-acr/credhelper"
+	"github.com/docker-credential-acr/docker-credential-acr/test/azuresim"
 	"github.com/docker-credential-acr/docker-credential-acr/token/filecache"
 )
 
@@ -22,7 +23,7 @@ func Example() {
 	defer os.RemoveAll(cacheDir)
 
 	helper := credhelper.New(credhelper.Options{
-		Credential:         &staticCredential{token: "an Entra token"},
+		Credential:         acr.credential(azuresim.ACRAudience),
 		CredentialIdentity: "example-app",
 		Cache:              filecache.New(cacheDir, filecache.Options{}),
 		HTTPClient:         acr.client(),

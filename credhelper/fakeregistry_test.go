@@ -2,9 +2,7 @@ package credhelper_test
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,56 +12,72 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/docker-credential-acr/docker-credential-acr/test/azuresim"
 )
 
-// fakeACR answers the challenge and the exchange like ACR, for any login
-// server name: the client reaches it whatever host it dials.
+// fakeACR is test/azuresim's ACR front (the one the end-to-end tests use)
+// on an httptest TLS listener that every host name reaches. Its registries
+// are the login servers these tests name.
 type fakeACR struct {
-	server    *httptest.Server
-	exchanges atomic.Int32
-	lifetime  time.Duration
-	lastForm  atomic.Value // url.Values of the last exchange
+	sim    *azuresim.Sim
+	server *httptest.Server
+	roots  *x509.CertPool
 }
 
 func newFakeACR() *fakeACR {
-	f := &fakeACR{lifetime: 3 * time.Hour}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v2/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Www-Authenticate", fmt.Sprintf(`Bearer realm="https://%s/oauth2/token",service="%s"`, r.Host, r.Host))
-		w.WriteHeader(http.StatusUnauthorized)
-	})
-	mux.HandleFunc("POST /oauth2/exchange", func(w http.ResponseWriter, r *http.Request) {
-		f.exchanges.Add(1)
-		if err := r.ParseForm(); err != nil || r.PostForm.Get("grant_type") != "access_token" || r.PostForm.Get("access_token") == "" {
-			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"bad request"}]}`, http.StatusUnauthorized)
-			return
-		}
-		f.lastForm.Store(r.PostForm)
-		now := time.Now()
-		rt, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-			"iss": "Azure Container Registry", "aud": r.PostForm.Get("service"), "grant_type": "refresh_token",
-			"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(f.lifetime).Unix(),
-			"jti": fmt.Sprint(f.exchanges.Load()),
-		}).SignedString([]byte("fake registry key"))
-		fmt.Fprintf(w, `{"refresh_token":%q}`, rt)
-	})
-	f.server = httptest.NewTLSServer(mux)
+	sim, err := azuresim.New(azuresim.Options{Registries: []string{"myreg.azurecr.io", "kubereg.azurecr.io", "other.azurecr.io"}})
+	if err != nil {
+		panic(err)
+	}
+	ca, err := azuresim.NewCA()
+	if err != nil {
+		panic(err)
+	}
+	cert, err := ca.ServerCert(sim.Hosts()...)
+	if err != nil {
+		panic(err)
+	}
+	f := &fakeACR{sim: sim, server: httptest.NewUnstartedServer(sim.Handler()), roots: x509.NewCertPool()}
+	f.roots.AddCert(ca.Cert)
+	f.server.TLS = sim.TLSConfig(cert)
+	f.server.StartTLS()
 	return f
 }
 
-// client dials the fake for every host and trusts its certificate, which
-// names example.com.
+// client dials the fake for every host and trusts the simulator's CA; the
+// certificate names the registries, so TLS is checked as for real.
 func (f *fakeACR) client() *http.Client {
-	pool := x509.NewCertPool()
-	pool.AddCert(f.server.Certificate())
 	addr := f.server.Listener.Addr().String()
-	return &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, network, addr)
-		},
-		TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "example.com"},
-	}}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+	tr.TLSClientConfig.RootCAs = f.roots
+	return &http.Client{Transport: tr}
+}
+
+// exchanges counts the calls of /oauth2/exchange.
+func (f *fakeACR) exchanges() int { return len(f.sim.Stats().Exchanges) }
+
+// lastExchange is the simulator's record of the last exchange.
+func (f *fakeACR) lastExchange() azuresim.Exchange {
+	ex := f.sim.Stats().Exchanges
+	if len(ex) == 0 {
+		return azuresim.Exchange{}
+	}
+	return ex[len(ex)-1]
+}
+
+// credential hands out the simulator's Azure CLI user's Entra token for
+// resource (azuresim.ACRAudience or ARMAudience).
+func (f *fakeACR) credential(resource string) *staticCredential {
+	tok, err := f.sim.CLIToken(resource, "")
+	if err != nil {
+		panic(err)
+	}
+	return &staticCredential{token: tok.AccessToken}
 }
 
 // staticCredential is an azcore.TokenCredential that returns one token

@@ -14,6 +14,7 @@ import (
 	"github.com/docker/docker-credential-helpers/credentials"
 
 	"github.com/docker-credential-acr/docker-credential-acr/token"
+	"github.com/docker-credential-acr/docker-credential-acr/token/acr"
 )
 
 // TokenUsername is the docker-credential protocol's marker for an identity
@@ -106,8 +107,9 @@ func (h *Helper) GetContext(ctx context.Context, serverURL string) (string, stri
 	}
 	entry, err := provider.RefreshToken(ctx, token.Target{LoginServer: reg.Host, Cloud: reg.Cloud})
 	if err != nil {
-		// The provider's errors name the registry already.
-		return "", "", err
+		// The provider's errors name the registry already; the settings
+		// that fix a registry's refusal are ours to name.
+		return "", "", withExchangeAdvice(err)
 	}
 	if settings.UsernameForm == UsernameZeroGUID {
 		return ZeroGUIDUsername, entry.RefreshToken, nil
@@ -162,9 +164,8 @@ func (h *Helper) provider(reg Registry, s Settings) (*token.Provider, error) {
 		Selector:      s.Selector(),
 		SourcesChosen: len(s.Sources) > 0,
 		FetchTimeout:  h.o.Timeout,
-	}
-	if h.o.HTTPClient != nil {
-		opts.Exchanger = token.NewExchanger(token.ExchangerOptions{HTTPClient: h.o.HTTPClient, Logger: h.o.Logger})
+		// The exchanger makes its HTTP client only when a fetch needs it.
+		Exchanger: acr.NewExchanger(acr.Options{HTTPClient: h.o.HTTPClient, Logger: h.o.Logger}),
 	}
 	if h.o.Credential != nil {
 		if h.o.CredentialIdentity == "" {

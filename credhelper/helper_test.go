@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
-	"net/url"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker-credential-helpers/credentials"
 
 	"github.com/docker-credential-acr/docker-credential-acr/credhelper"
+	"github.com/docker-credential-acr/docker-credential-acr/test/azuresim"
 	"github.com/docker-credential-acr/docker-credential-acr/token"
 	"github.com/docker-credential-acr/docker-credential-acr/token/filecache"
 )
@@ -33,7 +34,7 @@ func newHelper(t *testing.T, acr *fakeACR, cred *staticCredential, cache token.C
 func TestGetThroughTheProtocol(t *testing.T) {
 	acr := newFakeACR()
 	defer acr.server.Close()
-	cred := &staticCredential{token: "entra-token-value"}
+	cred := acr.credential(azuresim.ACRAudience)
 	cacheDir := t.TempDir()
 	if err := os.Chmod(cacheDir, 0o700); err != nil { // filecache refuses a group-writable dir (umask 002)
 		t.Fatal(err)
@@ -61,15 +62,16 @@ func TestGetThroughTheProtocol(t *testing.T) {
 			t.Fatal("the spellings of one registry got different tokens: the cache key is not canonical")
 		}
 	}
-	if n := acr.exchanges.Load(); n != 1 {
+	if n := acr.exchanges(); n != 1 {
 		t.Fatalf("%d exchanges for one registry, want 1", n)
 	}
 	if n := cred.calls.Load(); n != 1 {
 		t.Fatalf("%d Entra token requests, want 1", n)
 	}
-	form := acr.lastForm.Load().(url.Values)
-	if form.Get("service") != "myreg.azurecr.io" || form.Get("access_token") != "entra-token-value" {
-		t.Fatalf("exchange form: service=%q", form.Get("service"))
+	// The simulator answers 200 only to service=<the registry> and an
+	// Entra token it issued, here the CLI user's.
+	if ex := acr.lastExchange(); ex.Host != "myreg.azurecr.io" || ex.Status != http.StatusOK || ex.Identity != acr.sim.CLIUser().String() {
+		t.Fatalf("exchange: %+v", ex)
 	}
 
 	// list shows the registry; erase forgets it; the next get exchanges again.
@@ -86,7 +88,7 @@ func TestGetThroughTheProtocol(t *testing.T) {
 	if _, _, err := h.Get("myreg.azurecr.io"); err != nil {
 		t.Fatal(err)
 	}
-	if n := acr.exchanges.Load(); n != 2 {
+	if n := acr.exchanges(); n != 2 {
 		t.Fatalf("after erase: %d exchanges, want 2", n)
 	}
 }
@@ -94,7 +96,7 @@ func TestGetThroughTheProtocol(t *testing.T) {
 func TestNotOursMakesNoRequest(t *testing.T) {
 	acr := newFakeACR()
 	defer acr.server.Close()
-	cred := &staticCredential{token: "entra"}
+	cred := acr.credential(azuresim.ACRAudience)
 	h := newHelper(t, acr, cred, token.NoCache{})
 	for _, in := range []string{"docker.io", "myreg.azurecr.io.evil.com", "evilazurecr.io", "myreg.westus.data.azurecr.io", "myreg.azurecr.io:5000", "user:pw@myreg.azurecr.io", "http://myreg.azurecr.io"} {
 		_, _, err := h.Get(in)
@@ -102,8 +104,8 @@ func TestNotOursMakesNoRequest(t *testing.T) {
 			t.Errorf("Get(%q) = %v, want not found", in, err)
 		}
 	}
-	if cred.calls.Load() != 0 || acr.exchanges.Load() != 0 {
-		t.Fatalf("a host that is not ours caused %d token requests and %d exchanges", cred.calls.Load(), acr.exchanges.Load())
+	if cred.calls.Load() != 0 || acr.exchanges() != 0 {
+		t.Fatalf("a host that is not ours caused %d token requests and %d exchanges", cred.calls.Load(), acr.exchanges())
 	}
 }
 
@@ -114,7 +116,7 @@ func TestZeroGUIDUsername(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := credhelper.New(credhelper.Options{Getenv: noEnv, Credential: &staticCredential{token: "e"}, CredentialIdentity: "t", HTTPClient: acr.client(), Config: cfg})
+	h := credhelper.New(credhelper.Options{Getenv: noEnv, Credential: acr.credential(azuresim.ACRAudience), CredentialIdentity: "t", HTTPClient: acr.client(), Config: cfg})
 	user, _, err := h.Get("kubereg.azurecr.io")
 	if err != nil || user != credhelper.ZeroGUIDUsername {
 		t.Fatalf("user %q, err %v", user, err)
@@ -168,11 +170,11 @@ func TestBrokenConfigFailsOnlyOurHosts(t *testing.T) {
 func TestCredentialNeedsAnIdentity(t *testing.T) {
 	acr := newFakeACR()
 	defer acr.server.Close()
-	h := credhelper.New(credhelper.Options{Getenv: noEnv, Credential: &staticCredential{token: "e"}, HTTPClient: acr.client(), Config: &credhelper.Config{}})
+	h := credhelper.New(credhelper.Options{Getenv: noEnv, Credential: acr.credential(azuresim.ACRAudience), HTTPClient: acr.client(), Config: &credhelper.Config{}})
 	if _, _, err := h.Get("myreg.azurecr.io"); err == nil || !strings.Contains(err.Error(), "CredentialIdentity") {
 		t.Fatalf("a credential without an identity: %v, want an error naming CredentialIdentity", err)
 	}
-	if acr.exchanges.Load() != 0 {
+	if acr.exchanges() != 0 {
 		t.Fatal("exchanged without an identity for the cache key")
 	}
 }

@@ -26,7 +26,7 @@ func isAudienceUnavailableCode(code string) bool {
 // exchange error carries registry-supplied text and is never taken for
 // one.
 func IsAudienceUnavailable(err error) bool {
-	var exchangeErr *ExchangeError
+	var exchangeErr exchangeFailure
 	if err == nil || errors.As(err, &exchangeErr) {
 		return false
 	}

@@ -16,7 +16,8 @@ func TestIsAudienceUnavailable(t *testing.T) {
 		{fmt.Errorf("managed: %w", errors.New("AADSTS50001: The resource is disabled or does not exist")), true},
 		{errors.New("AADSTS500014: the service principal for resource is disabled"), false},
 		{errors.New("AADSTS7000215: Invalid client secret provided"), false},
-		{&ExchangeError{Kind: ExchangeUnauthorized, Message: "AADSTS500011 echoed by a registry"}, false},
+		{exchangeErr{"exchange at myreg.azurecr.io: registry answered 401 UNAUTHORIZED \"AADSTS500011 echoed by a registry\""}, false},
+		{fmt.Errorf("wrapped: %w", exchangeErr{"AADSTS50001 echoed by a registry"}), false},
 	}
 	for _, tt := range tests {
 		if got := IsAudienceUnavailable(tt.err); got != tt.want {
@@ -24,3 +25,10 @@ func TestIsAudienceUnavailable(t *testing.T) {
 		}
 	}
 }
+
+// exchangeErr stands in for token/acr's *Error, which token cannot import:
+// what marks an exchange error is its ExchangeLoginServer method.
+type exchangeErr struct{ text string }
+
+func (e exchangeErr) Error() string               { return e.text }
+func (e exchangeErr) ExchangeLoginServer() string { return "myreg.azurecr.io" }

@@ -9,12 +9,6 @@ import (
 	"time"
 )
 
-// TokenExchanger trades an Entra access token for an ACR refresh token at
-// the registry. *Exchanger implements it; tests pass fakes.
-type TokenExchanger interface {
-	Exchange(ctx context.Context, loginServer, entraToken, tenant string) (refreshToken string, err error)
-}
-
 // DefaultNegativeTTL is how long "no identity source is available here" is
 // remembered. It is short so that a machine that gains an identity (az
 // login, a new pod) is noticed quickly, and long enough that one docker
@@ -25,7 +19,7 @@ const DefaultNegativeTTL = 30 * time.Second
 // exchange with retries, short enough that docker never seems to hang.
 const DefaultFetchTimeout = 60 * time.Second
 
-// ProviderOptions configure a Provider. Only Sources is required.
+// ProviderOptions configure a Provider. Sources and Exchanger are required.
 type ProviderOptions struct {
 	// Sources are tried in order until one is available.
 	Sources []Source
@@ -34,8 +28,10 @@ type ProviderOptions struct {
 	Skipped []string
 	// Cache keeps refresh tokens between calls; nil means NoCache.
 	Cache Cache
-	// Exchanger defaults to NewExchanger with Logger.
-	Exchanger TokenExchanger
+	// Exchanger trades the Entra token for the refresh token (token/acr's
+	// Exchanger). It is used only after a cache miss; without one, every
+	// fetch fails with an error that says so.
+	Exchanger Exchanger
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
 	// Scopes are the Entra scopes to try, in order; the next one is tried
@@ -204,8 +200,8 @@ func (p *Provider) fetch(ctx context.Context, target Target, log *slog.Logger) (
 		}
 		if !errors.Is(err, ErrSourceUnavailable) {
 			// Exchange errors begin with the login server already.
-			var xe *ExchangeError
-			if errors.As(err, &xe) && xe.LoginServer == target.LoginServer {
+			var xe exchangeFailure
+			if errors.As(err, &xe) && xe.ExchangeLoginServer() == target.LoginServer {
 				return Entry{}, err
 			}
 			return Entry{}, fmt.Errorf("%s: %w", target.LoginServer, err)
@@ -244,17 +240,17 @@ func (p *Provider) fetchFrom(ctx context.Context, src Source, target Target, log
 			return Entry{}, err
 		}
 		log.Debug("got an Entra token", "source", src.Name(), "identity", src.Identity(), "scope", scope)
-		tenant := p.o.TenantID
-		if tenant == "" {
-			tenant = TenantFromEntraToken(entra.Token)
+		if p.o.Exchanger == nil {
+			return Entry{}, errNoExchanger
 		}
-		refresh, err := p.exchanger().Exchange(ctx, target.LoginServer, entra.Token, tenant)
+		// The exchanger sends the Entra token's tid when TenantID is empty.
+		refresh, err := p.o.Exchanger.Exchange(ctx, ExchangeRequest{LoginServer: target.LoginServer, EntraToken: entra.Token, Tenant: p.o.TenantID})
 		if err != nil {
 			return Entry{}, err
 		}
-		e := Entry{LoginServer: target.LoginServer, Source: src.Name(), RefreshToken: refresh}
-		if iat, exp, ok := RefreshTokenTimes(refresh); ok {
-			e.IssuedAt, e.ExpiresAt = iat, exp
+		e := Entry{LoginServer: target.LoginServer, Source: src.Name(), RefreshToken: refresh.Token}
+		if exp := refresh.ExpiresAt; !exp.IsZero() {
+			e.IssuedAt, e.ExpiresAt = refresh.IssuedAt, exp
 			if e.IssuedAt.IsZero() {
 				e.IssuedAt = p.o.Now()
 			}
@@ -267,16 +263,6 @@ func (p *Provider) fetchFrom(ctx context.Context, src Source, target Target, log
 		return e, nil
 	}
 	return Entry{}, lastErr
-}
-
-// exchanger is made only on a fetch: a cache hit has no use for an HTTP
-// transport. It is not stored, so that a Provider shared by goroutines
-// never writes to itself.
-func (p *Provider) exchanger() TokenExchanger {
-	if p.o.Exchanger != nil {
-		return p.o.Exchanger
-	}
-	return NewExchanger(ExchangerOptions{Logger: p.o.Logger})
 }
 
 func (p *Provider) rememberedNoSource(target Target) error {

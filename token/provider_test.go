@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token/internal/jwtclaims"
 )
 
 // fakeSource is a hand-written Source: it answers with a fixed token or
@@ -45,6 +47,8 @@ func (f *fakeSource) EntraToken(_ context.Context, _ Cloud, scope string) (Entra
 }
 
 // fakeExchanger hands out a prepared refresh token and records what it got.
+// Like token/acr's, it reports the token's iat (else nbf) and exp, zero
+// when there is no usable exp.
 type fakeExchanger struct {
 	refresh string
 	err     error
@@ -55,13 +59,25 @@ type fakeExchanger struct {
 	tenants []string
 }
 
-func (f *fakeExchanger) Exchange(_ context.Context, _, entra, tenant string) (string, error) {
+func (f *fakeExchanger) Exchange(_ context.Context, r ExchangeRequest) (RefreshToken, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
-	f.entra = append(f.entra, entra)
-	f.tenants = append(f.tenants, tenant)
-	return f.refresh, f.err
+	f.entra = append(f.entra, r.EntraToken)
+	f.tenants = append(f.tenants, r.Tenant)
+	if f.err != nil {
+		return RefreshToken{}, f.err
+	}
+	rt := RefreshToken{Token: f.refresh, Tenant: r.Tenant}
+	if claims, ok := jwtclaims.Unverified(f.refresh); ok {
+		if exp, ok := jwtclaims.NumericDate(claims["exp"]); ok {
+			rt.ExpiresAt = exp
+			if iat, ok := jwtclaims.NumericDate(claims["iat"]); ok && iat.Before(exp) {
+				rt.IssuedAt = iat
+			}
+		}
+	}
+	return rt, nil
 }
 
 // memCache is an in-memory Cache for provider tests.
@@ -152,8 +168,10 @@ func TestProviderFetchesOnceThenServesFromCache(t *testing.T) {
 	if src.calls != 1 || ex.calls != 1 {
 		t.Fatalf("sources called %d times, exchange %d times; want 1 and 1", src.calls, ex.calls)
 	}
-	if ex.tenants[0] != "tenant-from-claim" {
-		t.Fatalf("tenant sent to the exchange = %q, want the Entra token's tid", ex.tenants[0])
+	// "" asks the exchanger for the Entra token's tid (token/acr's
+	// TestExchangeGrant asserts that it sends it).
+	if ex.tenants[0] != "" {
+		t.Fatalf("tenant asked of the exchange = %q, want \"\" (the Entra token's tid)", ex.tenants[0])
 	}
 }
 
@@ -469,5 +487,32 @@ func TestRefreshMargin(t *testing.T) {
 	}
 	if got := RefreshMargin(time.Time{}, at); got != 5*time.Minute {
 		t.Errorf("unknown iat: %s, want 5m", got)
+	}
+}
+
+func TestProviderWithoutExchangerFailsClearly(t *testing.T) {
+	p := NewProvider(ProviderOptions{Sources: []Source{&fakeSource{name: "cli", identity: "cli", token: "entra"}}})
+	_, err := p.RefreshToken(context.Background(), Target{LoginServer: "myreg.azurecr.io", Cloud: PublicCloud()})
+	if !errors.Is(err, errNoExchanger) || !strings.HasPrefix(err.Error(), "myreg.azurecr.io: ") || !strings.Contains(err.Error(), "ProviderOptions.Exchanger is nil") {
+		t.Fatalf("err = %v, want the login server and the missing Exchanger", err)
+	}
+}
+
+func TestProviderDoesNotRenameExchangeErrors(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		// An exchange error naming this login server is passed on as is.
+		{exchangeErr{"exchange at myreg.azurecr.io: boom"}, "exchange at myreg.azurecr.io: boom"},
+		// Any other error gets the login server in front.
+		{errors.New("boom"), "myreg.azurecr.io: boom"},
+	} {
+		p := NewProvider(ProviderOptions{Sources: []Source{&fakeSource{name: "cli", identity: "cli", token: "entra"}},
+			Exchanger: &fakeExchanger{err: tt.err}})
+		_, err := p.RefreshToken(context.Background(), Target{LoginServer: "myreg.azurecr.io", Cloud: PublicCloud()})
+		if err == nil || err.Error() != tt.want || !errors.Is(err, tt.err) {
+			t.Errorf("err = %v, want %q wrapping %v", err, tt.want, tt.err)
+		}
 	}
 }

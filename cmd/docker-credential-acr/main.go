@@ -118,18 +118,18 @@ func newCache(getenv func(string) string, logger *slog.Logger) token.Cache {
 	if getenv("DOCKER_CREDENTIAL_ACR_NO_CACHE") == "1" {
 		return token.NoCache{}
 	}
-	dir, err := filecache.DefaultDir(getenv)
+	dir, err := credhelper.CacheDir(getenv)
 	if err != nil {
 		// Ignoring a directory the user named deserves a word; having no
 		// HOME is ordinary on some machines.
-		if getenv(filecache.EnvCacheDir) != "" {
+		if getenv(credhelper.EnvCacheDir) != "" {
 			logger.Warn("running without a token cache", "reason", err)
 		} else {
 			logger.Debug("running without a token cache", "reason", err)
 		}
 		return token.NoCache{}
 	}
-	return filecache.New(dir, filecache.Options{Logger: logger})
+	return filecache.New(dir, filecache.Options{Logger: logger, DirSetting: credhelper.EnvCacheDir})
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {

@@ -2,9 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token"
 )
 
 // env is a fixed environment: tests never see the machine's own Azure
@@ -98,5 +106,29 @@ func TestVersionAndHelp(t *testing.T) {
 	var stderr bytes.Buffer
 	if code := run(nil, nil, io.Discard, &stderr, env(t)); code != 1 || !strings.Contains(stderr.String(), "Usage") {
 		t.Errorf("no arguments: exit %d, %q", code, stderr.String())
+	}
+}
+
+// TestCacheRemediesNameTheVariable: the command-line helper's cache says to
+// set DOCKER_CREDENTIAL_ACR_CACHE_DIR when another directory would help
+// (token/filecache itself names no variable).
+func TestCacheRemediesNameTheVariable(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOOS == "windows" {
+		t.Skip("no POSIX modes")
+	}
+	var logs bytes.Buffer
+	c := newCache(env(t, "DOCKER_CREDENTIAL_ACR_CACHE_DIR", dir), slog.New(slog.NewTextHandler(&logs, nil)))
+	k := token.CacheKey{LoginServer: "myreg.azurecr.io", Identity: "cli"}
+	err := c.Put(context.Background(), k, token.Entry{LoginServer: k.LoginServer, RefreshToken: "rt", ExpiresAt: time.Now().Add(time.Hour)})
+	const want = "set DOCKER_CREDENTIAL_ACR_CACHE_DIR to a directory only you can write"
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(logs.String(), want) {
+		t.Fatalf("Put error = %v, warning %q; want both to say %q", err, logs.String(), want)
 	}
 }

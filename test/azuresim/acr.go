@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -70,8 +71,15 @@ func acrError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, map[string]any{"errors": []map[string]any{{"code": code, "message": msg, "detail": nil}}})
 }
 
-func (s *Sim) challenge(w http.ResponseWriter, host string) {
-	w.Header().Set("Www-Authenticate", fmt.Sprintf(`Bearer realm="https://%s/oauth2/token",service="%s"`, host, host))
+// challenge names the realm on the host and port the client reached, so
+// that a registry served on a test port (127.0.0.1:port in unit tests) names
+// itself; service is the registry's host name, as ACR's is.
+func (s *Sim) challenge(w http.ResponseWriter, r *http.Request, host string) {
+	realm := host
+	if _, port, err := net.SplitHostPort(r.Host); err == nil && port != "443" {
+		realm = net.JoinHostPort(host, port)
+	}
+	w.Header().Set("Www-Authenticate", fmt.Sprintf(`Bearer realm="https://%s/oauth2/token",service="%s"`, realm, host))
 	w.Header().Set("Docker-Distribution-Api-Version", "registry/2.0")
 	acrError(w, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required, visit https://aka.ms/acr/authorization for more information.")
 }
@@ -79,7 +87,7 @@ func (s *Sim) challenge(w http.ResponseWriter, host string) {
 func (s *Sim) serveACR(w http.ResponseWriter, r *http.Request, host string) {
 	switch s.classify(r) {
 	case EndpointChallenge:
-		s.challenge(w, host)
+		s.challenge(w, r, host)
 	case EndpointExchange:
 		s.serveExchange(w, r, host)
 	case EndpointACRToken:
@@ -102,7 +110,7 @@ func (s *Sim) serveACR(w http.ResponseWriter, r *http.Request, host string) {
 func (s *Sim) serveStandalone(w http.ResponseWriter, r *http.Request, host string) {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || s.verifyAccessToken(host, tok) != nil {
-		s.challenge(w, host)
+		s.challenge(w, r, host)
 		return
 	}
 	if r.URL.Path == "/v2/" || r.URL.Path == "/v2" {
@@ -208,7 +216,7 @@ func (s *Sim) serveACRToken(w http.ResponseWriter, r *http.Request, host string)
 	case http.MethodGet:
 		user, pass, ok := basicAuth(r)
 		if !ok {
-			s.challenge(w, host)
+			s.challenge(w, r, host)
 			return
 		}
 		if user != zeroGUID {

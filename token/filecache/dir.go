@@ -9,33 +9,27 @@ import (
 	"runtime"
 )
 
-// EnvCacheDir names the environment variable that overrides the cache
-// directory.
-const EnvCacheDir = "DOCKER_CREDENTIAL_ACR_CACHE_DIR"
-
 const appDir = "docker-credential-acr"
 
-// DefaultDir returns the cache directory: $DOCKER_CREDENTIAL_ACR_CACHE_DIR,
-// else $XDG_CACHE_HOME/docker-credential-acr, else (Windows only)
+// ErrNoDir is what DefaultDir's error wraps when the environment names no
+// home for the cache.
+var ErrNoDir = errors.New("no directory for the token cache")
+
+// DefaultDir returns the platform's cache directory for the helper:
+// $XDG_CACHE_HOME/docker-credential-acr, else (Windows only)
 // %LocalAppData%\docker-credential-acr, else
-// $HOME/.cache/docker-credential-acr.
+// $HOME/.cache/docker-credential-acr. A front end that lets its user
+// choose the directory checks its own setting first.
 //
 // Docker runs helpers from arbitrary working directories, so only absolute
 // paths count: a relative XDG_CACHE_HOME or HOME is ignored (as the XDG
-// specification says), and a relative DOCKER_CREDENTIAL_ACR_CACHE_DIR is an
-// error. When no directory can be found the error says so and the caller
-// should run without a cache (token.NoCache).
+// specification says). When no directory can be found the error wraps
+// ErrNoDir and the caller should run without a cache (token.NoCache).
 func DefaultDir(getenv func(string) string) (string, error) {
 	return defaultDir(runtime.GOOS, getenv)
 }
 
 func defaultDir(goos string, getenv func(string) string) (string, error) {
-	if d := getenv(EnvCacheDir); d != "" {
-		if !filepath.IsAbs(d) {
-			return "", fmt.Errorf("%s=%q is not an absolute path: docker starts credential helpers in arbitrary working directories, so a relative cache directory would not be found again; set it to an absolute path", EnvCacheDir, d)
-		}
-		return filepath.Clean(d), nil
-	}
 	if d := getenv("XDG_CACHE_HOME"); d != "" && filepath.IsAbs(d) {
 		return filepath.Join(d, appDir), nil
 	}
@@ -47,7 +41,7 @@ func defaultDir(goos string, getenv func(string) string) (string, error) {
 	if d := getenv("HOME"); d != "" && filepath.IsAbs(d) {
 		return filepath.Join(d, ".cache", appDir), nil
 	}
-	return "", fmt.Errorf("no directory for the token cache: none of %s, XDG_CACHE_HOME or HOME is set to an absolute path; tokens will be fetched on every call. Set %s to cache them", EnvCacheDir, EnvCacheDir)
+	return "", fmt.Errorf("%w: neither XDG_CACHE_HOME nor HOME is set to an absolute path; tokens will be fetched on every call", ErrNoDir)
 }
 
 // dirVerdict values, kept in Cache.verdict.
@@ -61,28 +55,39 @@ const (
 type errUnsafeDir struct {
 	dir    string
 	reason error
+	other  string // how to choose another directory, from Cache.another
 }
 
 func (e *errUnsafeDir) Error() string {
-	return fmt.Sprintf("token cache directory %s is not private: %v; it is not used, so tokens are fetched on every call. Run chmod 700 %s if it is yours, or set %s to a directory only you can write",
-		e.dir, e.reason, e.dir, EnvCacheDir)
+	return fmt.Sprintf("token cache directory %s is not private: %v; it is not used, so tokens are fetched on every call. Run chmod 700 %s if it is yours, or %s",
+		e.dir, e.reason, e.dir, e.other)
 }
 
 func (e *errUnsafeDir) Unwrap() error { return e.reason }
 
+// another says how to choose another directory that is what: "set
+// <Options.DirSetting> to what", or "use what" when the front end named
+// no setting.
+func (c *Cache) another(what string) string {
+	if c.dirSetting != "" {
+		return "set " + c.dirSetting + " to " + what
+	}
+	return "use " + what
+}
+
 // statDir checks the directory without creating it. The result is
 // fs.ErrNotExist (wrapped) when there is nothing yet, *errUnsafeDir when the
 // directory must not be used, or another error when it cannot be examined.
-func statDir(dir string) error {
-	fi, err := os.Stat(dir)
+func (c *Cache) statDir() error {
+	fi, err := os.Stat(c.dir)
 	if err != nil {
 		return err
 	}
 	if !fi.IsDir() {
-		return fmt.Errorf("token cache path %s exists but is not a directory; remove it or set %s to another path", dir, EnvCacheDir)
+		return fmt.Errorf("token cache path %s exists but is not a directory; remove it or %s", c.dir, c.another("another path"))
 	}
 	if reason := checkPrivate(fi); reason != nil {
-		return &errUnsafeDir{dir: dir, reason: reason}
+		return &errUnsafeDir{dir: c.dir, reason: reason, other: c.another("a directory only you can write")}
 	}
 	return nil
 }
@@ -101,7 +106,7 @@ func (c *Cache) readable() bool {
 	if c.dir == "" {
 		return false
 	}
-	err := statDir(c.dir)
+	err := c.statDir()
 	c.noteVerdict(err)
 	return err == nil
 }
@@ -113,12 +118,12 @@ func (c *Cache) prepareDir() error {
 	if c.dir == "" {
 		return errors.New("no token cache directory configured; tokens are not cached")
 	}
-	err := statDir(c.dir)
+	err := c.statDir()
 	if errors.Is(err, fs.ErrNotExist) {
 		if mkErr := os.MkdirAll(c.dir, 0o700); mkErr != nil {
-			return fmt.Errorf("creating token cache directory: %w; tokens are not cached. Make the parent writable or set %s to a writable directory", mkErr, EnvCacheDir)
+			return fmt.Errorf("creating token cache directory: %w; tokens are not cached. Make the parent writable or %s", mkErr, c.another("a writable directory"))
 		}
-		err = statDir(c.dir)
+		err = c.statDir()
 	}
 	c.noteVerdict(err)
 	if err != nil {

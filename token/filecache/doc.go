@@ -4,7 +4,7 @@
 //
 // # Layout
 //
-// All files live directly in one directory (see DefaultDir):
+// All files live directly in one directory (New's dir; see DefaultDir):
 //
 //	<id>.json                   one cached refresh token; id is token.CacheKey.ID()
 //	<id>.lock                   the advisory lock for that entry (empty, kept)

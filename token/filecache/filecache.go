@@ -56,6 +56,11 @@ type Options struct {
 	// a clock change cannot make a machine fail fast for long. Zero means
 	// DefaultMaxNegativeTTL.
 	MaxNegativeTTL time.Duration
+	// DirSetting names how the user chooses the directory (for the
+	// command-line helper, its environment variable): errors that another
+	// directory would fix say to set it. "" makes them say to use another
+	// directory.
+	DirSetting string
 }
 
 // Cache is a token.Cache on disk. It is safe for concurrent use by
@@ -65,7 +70,9 @@ type Cache struct {
 	log      *slog.Logger
 	now      func() time.Time
 	lockWait time.Duration
-	maxNeg   time.Duration
+	// dirSetting is Options.DirSetting.
+	dirSetting string
+	maxNeg     time.Duration
 
 	verdict  atomic.Int32
 	warnOnce sync.Once
@@ -81,11 +88,12 @@ var _ token.Cache = (*Cache)(nil)
 // cache that misses and refuses writes.
 func New(dir string, opts Options) *Cache {
 	c := &Cache{
-		log:      opts.Logger,
-		now:      opts.Now,
-		lockWait: opts.LockWait,
-		maxNeg:   opts.MaxNegativeTTL,
-		keyLocks: map[string]*keyLock{},
+		log:        opts.Logger,
+		now:        opts.Now,
+		lockWait:   opts.LockWait,
+		maxNeg:     opts.MaxNegativeTTL,
+		keyLocks:   map[string]*keyLock{},
+		dirSetting: opts.DirSetting,
 	}
 	if dir != "" {
 		c.dir = filepath.Clean(dir)
@@ -194,7 +202,7 @@ func (c *Cache) Put(ctx context.Context, key token.CacheKey, e token.Entry) erro
 func (c *Cache) writeAtomic(name string, data []byte) error {
 	tmp, err := os.CreateTemp(c.dir, name+".*"+tempSuffix) // mode 0600, O_EXCL
 	if err != nil {
-		return fmt.Errorf("token cache: creating a temp file in %s: %w; tokens are not cached. Make the directory writable or set %s to a writable one", c.dir, err, EnvCacheDir)
+		return fmt.Errorf("token cache: creating a temp file in %s: %w; tokens are not cached. Make the directory writable or %s", c.dir, err, c.another("a writable one"))
 	}
 	tmpName := tmp.Name()
 	_, werr := tmp.Write(data)

@@ -12,12 +12,8 @@ import (
 // or world read access is tolerated: the files themselves are 0600 and
 // their names are digests that reveal nothing.
 func checkPrivate(fi os.FileInfo) error {
-	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
-		who := "its group"
-		if perm&0o002 != 0 {
-			who = "every user"
-		}
-		return fmt.Errorf("it is writable by %s (mode %04o)", who, perm)
+	if who := WritableBy(fi.Mode()); who != "" {
+		return fmt.Errorf("it is writable by %s (mode %04o)", who, fi.Mode().Perm())
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		if euid := os.Geteuid(); int64(st.Uid) != int64(euid) {

@@ -62,3 +62,24 @@ func TestAADSTSCodes(t *testing.T) {
 		t.Errorf("AADSTSCodes = %q, want %q", got, want)
 	}
 }
+
+// TestServerText came with the exchange, whose sanitize it tested.
+func TestServerText(t *testing.T) {
+	jwtish := "eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjF9.c2ln"
+	tests := []struct {
+		in, secret, want string
+	}{
+		{"plain message", "", "plain message"},
+		{"token s3cr3t-value here", "s3cr3t-value", "token [redacted] here"},
+		{"jwt " + jwtish + ", done", "", "jwt [redacted JWT], done"},
+		{"short eyJ ok", "", "short eyJ ok"},
+		{"line\nbreak\x1b[31m", "", "line break [31m"},
+		{"bad \xff utf8", "", "bad ? utf8"},
+		{strings.Repeat("x", 300), "", strings.Repeat("x", 200) + "…"},
+	}
+	for _, tt := range tests {
+		if got := ServerText(tt.in, tt.secret); got != tt.want {
+			t.Errorf("ServerText(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

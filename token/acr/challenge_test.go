@@ -1,4 +1,4 @@
-package token
+package acr
 
 import (
 	"reflect"
@@ -11,45 +11,45 @@ func TestParseChallenges(t *testing.T) {
 	tests := []struct {
 		name    string
 		headers []string
-		want    []Challenge
+		want    []authChallenge
 		wantErr string // substring of the error; "" means success
 	}{
 		{
 			name:    "acr",
 			headers: []string{`Bearer realm="https://myreg.azurecr.io/oauth2/token",service="myreg.azurecr.io"`},
-			want:    []Challenge{{"bearer", m{"realm": "https://myreg.azurecr.io/oauth2/token", "service": "myreg.azurecr.io"}}},
+			want:    []authChallenge{{"bearer", m{"realm": "https://myreg.azurecr.io/oauth2/token", "service": "myreg.azurecr.io"}}},
 		},
 		{
 			name:    "params in another order with spaces and extra params",
 			headers: []string{`Bearer  service = "myreg.azurecr.io" ,  scope="repository:x:pull",realm="https://r/t", error=invalid_token`},
-			want: []Challenge{{"bearer", m{
+			want: []authChallenge{{"bearer", m{
 				"service": "myreg.azurecr.io", "scope": "repository:x:pull", "realm": "https://r/t", "error": "invalid_token",
 			}}},
 		},
 		{
 			name:    "case-insensitive scheme and names, values kept",
 			headers: []string{`BEARER Realm="https://R/T",SERVICE=MyReg`},
-			want:    []Challenge{{"bearer", m{"realm": "https://R/T", "service": "MyReg"}}},
+			want:    []authChallenge{{"bearer", m{"realm": "https://R/T", "service": "MyReg"}}},
 		},
 		{
 			name:    "unquoted token values",
 			headers: []string{`Bearer realm=abc,service=my-reg.azurecr.io`},
-			want:    []Challenge{{"bearer", m{"realm": "abc", "service": "my-reg.azurecr.io"}}},
+			want:    []authChallenge{{"bearer", m{"realm": "abc", "service": "my-reg.azurecr.io"}}},
 		},
 		{
 			name:    "quoted-pair escapes",
 			headers: []string{`Bearer realm="a\"b\\c\d", service="x,y=z"`},
-			want:    []Challenge{{"bearer", m{"realm": `a"b\cd`, "service": "x,y=z"}}},
+			want:    []authChallenge{{"bearer", m{"realm": `a"b\cd`, "service": "x,y=z"}}},
 		},
 		{
 			name:    "empty quoted value",
 			headers: []string{`Bearer realm="", service="s"`},
-			want:    []Challenge{{"bearer", m{"realm": "", "service": "s"}}},
+			want:    []authChallenge{{"bearer", m{"realm": "", "service": "s"}}},
 		},
 		{
 			name:    "several challenges in one header",
 			headers: []string{`Basic realm="basic", Bearer realm="https://r/t",service="s", Newauth`},
-			want: []Challenge{
+			want: []authChallenge{
 				{"basic", m{"realm": "basic"}},
 				{"bearer", m{"realm": "https://r/t", "service": "s"}},
 				{"newauth", m{}},
@@ -58,37 +58,37 @@ func TestParseChallenges(t *testing.T) {
 		{
 			name:    "several header lines",
 			headers: []string{`Basic realm="b"`, `Bearer realm="https://r/t"`},
-			want:    []Challenge{{"basic", m{"realm": "b"}}, {"bearer", m{"realm": "https://r/t"}}},
+			want:    []authChallenge{{"basic", m{"realm": "b"}}, {"bearer", m{"realm": "https://r/t"}}},
 		},
 		{
 			name:    "token68 challenges are skipped",
 			headers: []string{`Negotiate YIIabc+/==, Bearer realm="https://r/t", NTLM abc`},
-			want:    []Challenge{{"bearer", m{"realm": "https://r/t"}}},
+			want:    []authChallenge{{"bearer", m{"realm": "https://r/t"}}},
 		},
 		{
 			name:    "token68 ending in = before a challenge",
 			headers: []string{`Foo abc=, Bearer realm=x`},
-			want:    []Challenge{{"bearer", m{"realm": "x"}}},
+			want:    []authChallenge{{"bearer", m{"realm": "x"}}},
 		},
 		{
 			name:    "empty list elements and surrounding whitespace",
 			headers: []string{` , ,Bearer realm="https://r/t" ,, service="s" , , `, "", "  ", ","},
-			want:    []Challenge{{"bearer", m{"realm": "https://r/t", "service": "s"}}},
+			want:    []authChallenge{{"bearer", m{"realm": "https://r/t", "service": "s"}}},
 		},
 		{
 			name:    "tabs as whitespace",
 			headers: []string{"Bearer\trealm\t=\t\"x\"\t,\tservice=s"},
-			want:    []Challenge{{"bearer", m{"realm": "x", "service": "s"}}},
+			want:    []authChallenge{{"bearer", m{"realm": "x", "service": "s"}}},
 		},
 		{
 			name:    "scheme alone",
 			headers: []string{`Bearer`},
-			want:    []Challenge{{"bearer", m{}}},
+			want:    []authChallenge{{"bearer", m{}}},
 		},
 		{
 			name:    "obs-text in a quoted value",
 			headers: []string{"Bearer realm=\"caf\xc3\xa9\""},
-			want:    []Challenge{{"bearer", m{"realm": "café"}}},
+			want:    []authChallenge{{"bearer", m{"realm": "café"}}},
 		},
 		{name: "no headers", headers: nil, want: nil},
 
@@ -113,27 +113,27 @@ func TestParseChallenges(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseChallenges(tt.headers)
+			got, err := parseChallenges(tt.headers)
 			if tt.wantErr != "" {
 				if err == nil {
-					t.Fatalf("ParseChallenges(%q) = %v, want error containing %q", tt.headers, got, tt.wantErr)
+					t.Fatalf("parseChallenges(%q) = %v, want error containing %q", tt.headers, got, tt.wantErr)
 				}
 				if !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("ParseChallenges(%q) error = %q, want it to contain %q", tt.headers, err, tt.wantErr)
+					t.Fatalf("parseChallenges(%q) error = %q, want it to contain %q", tt.headers, err, tt.wantErr)
 				}
 				if !strings.HasPrefix(err.Error(), "malformed WWW-Authenticate header") {
 					t.Errorf("error %q does not say what was malformed", err)
 				}
 				if got != nil {
-					t.Errorf("ParseChallenges returned %v with an error", got)
+					t.Errorf("parseChallenges returned %v with an error", got)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("ParseChallenges(%q) error: %v", tt.headers, err)
+				t.Fatalf("parseChallenges(%q) error: %v", tt.headers, err)
 			}
 			if !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("ParseChallenges(%q)\n got %#v\nwant %#v", tt.headers, got, tt.want)
+				t.Fatalf("parseChallenges(%q)\n got %#v\nwant %#v", tt.headers, got, tt.want)
 			}
 		})
 	}
@@ -153,7 +153,7 @@ func FuzzParseChallenges(f *testing.F) {
 		f.Add(s, `Bearer realm="x"`)
 	}
 	f.Fuzz(func(t *testing.T, a, b string) {
-		cs, err := ParseChallenges([]string{a, b})
+		cs, err := parseChallenges([]string{a, b})
 		if err != nil {
 			if cs != nil {
 				t.Fatalf("result %v returned with error %v", cs, err)

@@ -1,4 +1,4 @@
-package token
+package acr
 
 import (
 	"errors"
@@ -6,18 +6,18 @@ import (
 	"strings"
 )
 
-// Challenge is one auth challenge from a WWW-Authenticate header
+// authChallenge is one challenge from a WWW-Authenticate header
 // (RFC 7235 §2.1, §4.1).
 //
 // Scheme and parameter names are lower-cased because both are
 // case-insensitive; parameter values are kept as sent, with quoted-string
 // escapes removed.
-type Challenge struct {
+type authChallenge struct {
 	Scheme string
 	Params map[string]string
 }
 
-// ParseChallenges parses every challenge in the given WWW-Authenticate
+// parseChallenges parses every challenge in the given WWW-Authenticate
 // header values (one element per header line, as in http.Header.Values).
 //
 // Challenges whose credentials are a token68 (e.g. "Negotiate abc==") are
@@ -26,8 +26,8 @@ type Challenge struct {
 // of a mangled header is how a realm gets smuggled past a host check.
 // A parameter named twice in one challenge is malformed for the same reason
 // (RFC 7235 §2.1: "MUST only occur once").
-func ParseChallenges(headers []string) ([]Challenge, error) {
-	var out []Challenge
+func parseChallenges(headers []string) ([]authChallenge, error) {
+	var out []authChallenge
 	for n, h := range headers {
 		p := challengeParser{s: h}
 		var err error
@@ -86,7 +86,7 @@ func (p *challengeParser) what() string {
 	return fmt.Sprintf("byte 0x%02x at offset %d", c, p.i)
 }
 
-func (p *challengeParser) parse(out []Challenge) ([]Challenge, error) {
+func (p *challengeParser) parse(out []authChallenge) ([]authChallenge, error) {
 	for {
 		p.skipListSeparators()
 		if p.eof() {
@@ -96,7 +96,7 @@ func (p *challengeParser) parse(out []Challenge) ([]Challenge, error) {
 		if scheme == "" {
 			return nil, fmt.Errorf("expected an auth-scheme, found %s", p.what())
 		}
-		c := Challenge{Scheme: strings.ToLower(scheme), Params: map[string]string{}}
+		c := authChallenge{Scheme: strings.ToLower(scheme), Params: map[string]string{}}
 		sp := p.skipOWS()
 		if p.eof() || p.s[p.i] == ',' {
 			out = append(out, c)
@@ -107,7 +107,7 @@ func (p *challengeParser) parse(out []Challenge) ([]Challenge, error) {
 		}
 		if end, ok := p.token68End(); ok {
 			p.i = end
-			continue // token68 challenge: skipped, see ParseChallenges
+			continue // token68 challenge: skipped, see parseChallenges
 		}
 		more, err := p.params(&c)
 		if err != nil {
@@ -147,7 +147,7 @@ func (p *challengeParser) token68End() (int, bool) {
 
 // params parses the comma-separated auth-params of c. It returns more=true
 // when it stopped at the start of a new challenge, false at the end.
-func (p *challengeParser) params(c *Challenge) (more bool, err error) {
+func (p *challengeParser) params(c *authChallenge) (more bool, err error) {
 	for {
 		name := p.token()
 		if name == "" {

@@ -1,12 +1,13 @@
-package token
+package acr
 
 import (
 	"time"
 
+	"github.com/docker-credential-acr/docker-credential-acr/token"
 	"github.com/docker-credential-acr/docker-credential-acr/token/internal/jwtclaims"
 )
 
-// RefreshTokenTimes reads the lifetime of an ACR refresh token from its
+// refreshTokenTimes reads the lifetime of an ACR refresh token from its
 // claims, without verifying its signature (we do not hold ACR's key, and the
 // token came to us over TLS from the login server itself).
 //
@@ -19,7 +20,7 @@ import (
 //
 // NumericDates must be JSON numbers (integer or fractional), per RFC 7519
 // §2; a string exp counts as absent.
-func RefreshTokenTimes(tok string) (issuedAt, expiresAt time.Time, ok bool) {
+func refreshTokenTimes(tok string) (issuedAt, expiresAt time.Time, ok bool) {
 	claims, ok := jwtclaims.Unverified(tok)
 	if !ok {
 		return time.Time{}, time.Time{}, false
@@ -39,17 +40,17 @@ func RefreshTokenTimes(tok string) (issuedAt, expiresAt time.Time, ok bool) {
 	return issuedAt, expiresAt, true
 }
 
-// TenantFromEntraToken returns the tid claim of an Entra access token, or
+// tenantFromEntraToken returns the tid claim of an Entra access token, or
 // "" when it is absent, unparseable or does not look like a tenant ID.
 // The value is sent to the exchange and may appear in logs and errors, so
-// anything ValidTenantID refuses is dropped.
-func TenantFromEntraToken(tok string) string {
+// anything token.ValidTenantID refuses is dropped.
+func tenantFromEntraToken(tok string) string {
 	claims, ok := jwtclaims.Unverified(tok)
 	if !ok {
 		return ""
 	}
 	tid, _ := claims["tid"].(string)
-	if !ValidTenantID(tid) {
+	if !token.ValidTenantID(tid) {
 		return ""
 	}
 	return tid

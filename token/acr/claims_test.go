@@ -1,7 +1,8 @@
-package token
+package acr
 
 import (
 	"encoding/base64"
+	"github.com/docker-credential-acr/docker-credential-acr/token"
 	"github.com/docker-credential-acr/docker-credential-acr/token/internal/jwtclaims"
 	"strings"
 	"testing"
@@ -106,7 +107,7 @@ func TestRefreshTokenTimes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			issued, expires, ok := RefreshTokenTimes(tt.tok)
+			issued, expires, ok := refreshTokenTimes(tt.tok)
 			if ok != tt.wantOK {
 				t.Fatalf("ok = %v, want %v (issued %v, expires %v)", ok, tt.wantOK, issued, expires)
 			}
@@ -138,8 +139,8 @@ func TestTenantFromEntraToken(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := TenantFromEntraToken(tt.tok); got != tt.want {
-				t.Fatalf("TenantFromEntraToken = %q, want %q", got, tt.want)
+			if got := tenantFromEntraToken(tt.tok); got != tt.want {
+				t.Fatalf("tenantFromEntraToken = %q, want %q", got, tt.want)
 			}
 		})
 	}
@@ -151,14 +152,14 @@ func FuzzRefreshTokenTimes(f *testing.F) {
 	f.Add("a.b.c")
 	f.Add("..")
 	f.Fuzz(func(t *testing.T, tok string) {
-		issued, expires, ok := RefreshTokenTimes(tok)
+		issued, expires, ok := refreshTokenTimes(tok)
 		if !ok && (!issued.IsZero() || !expires.IsZero()) {
 			t.Fatalf("times (%v, %v) returned with ok=false", issued, expires)
 		}
 		if ok && !issued.IsZero() && !issued.Before(expires) {
 			t.Fatalf("issuedAt %v not before expiresAt %v", issued, expires)
 		}
-		if tid := TenantFromEntraToken(tok); tid != "" && !ValidTenantID(tid) {
+		if tid := tenantFromEntraToken(tok); tid != "" && !token.ValidTenantID(tid) {
 			t.Fatalf("implausible tenant %q", tid)
 		}
 	})

@@ -1,0 +1,46 @@
+package credhelper
+
+import (
+	"errors"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token/acr"
+)
+
+// exchangeAdvice returns what a docker user should change when err's chain
+// holds a registry refusal (*acr.Error) that a setting of ours can fix: the
+// variable, the config key. token/acr says what happened in the API's
+// terms; the CLI's text is the error followed by "; " and this advice.
+func exchangeAdvice(err error) (advice string, ok bool) {
+	var xe *acr.Error
+	if !errors.As(err, &xe) {
+		return "", false
+	}
+	switch xe.Kind {
+	case acr.KindARMAudienceDisallowed:
+		return "set " + EnvAudience + "=acr (or audience: acr in the config file), and unset " + EnvScope +
+			" (or scope: in the config file) if it names an ARM scope", true
+	case acr.KindUnauthorized:
+		return "set " + EnvTenantID + " (or tenantID in the config file) to the registry's tenant", true
+	case acr.KindUnexpectedStatus:
+		return "rerun with DOCKER_CREDENTIAL_ACR_LOG=debug for details", true
+	}
+	return "", false
+}
+
+// advisedError is a cause with the CLI's advice after it. The cause stays
+// in the chain, so errors.As still finds the *acr.Error.
+type advisedError struct {
+	err    error
+	advice string
+}
+
+func (e *advisedError) Error() string { return e.err.Error() + "; " + e.advice }
+func (e *advisedError) Unwrap() error { return e.err }
+
+// withExchangeAdvice adds exchangeAdvice to err, when there is any.
+func withExchangeAdvice(err error) error {
+	if advice, ok := exchangeAdvice(err); ok {
+		return &advisedError{err: err, advice: advice}
+	}
+	return err
+}
