@@ -16,7 +16,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/docker-credential-acr/docker-credential-acr/credhelper/loginserver"
 	"github.com/docker-credential-acr/docker-credential-acr/token"
+	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 )
 
 // The config file chooses an identity per registry. Its schema, in full:
@@ -179,7 +181,7 @@ type Config struct {
 	def    cfgLayer
 	exact  map[string]*cfgLayer // canonical host → entry
 	wild   map[string]*cfgLayer // what follows "*." → entry
-	clouds []CloudSuffix
+	clouds []loginserver.CloudSuffix
 }
 
 // cfgLayer is one validated entry: the default or a registries entry.
@@ -207,7 +209,7 @@ func (c *Config) Path() string {
 func (c *Config) Loaded() bool { return c != nil && c.loaded }
 
 // CloudSuffixes returns the custom clouds, validated, for ParseServerURL.
-func (c *Config) CloudSuffixes() []CloudSuffix {
+func (c *Config) CloudSuffixes() []loginserver.CloudSuffix {
 	if c == nil {
 		return nil
 	}
@@ -320,11 +322,11 @@ func ParseConfig(data []byte) (*Config, error) {
 // the config's clouds, as by ParseServerURL; a caller that has the
 // Registry already should call ResolveRegistry.
 func (c *Config) Resolve(host string, getenv func(string) string) (Settings, error) {
-	var clouds []CloudSuffix
+	var clouds []loginserver.CloudSuffix
 	if c != nil {
 		clouds = c.clouds
 	}
-	reg, err := ParseServerURL(host, clouds...)
+	reg, err := loginserver.Parse(host, clouds...)
 	if err != nil {
 		return Settings{}, err
 	}
@@ -338,14 +340,14 @@ func (c *Config) Resolve(host string, getenv func(string) string) (Settings, err
 // variables, and from an audience that needs an ARM scope reg's cloud
 // does not have (a custom cloud without armScope, chosen by the
 // environment or by the default entry).
-func (c *Config) ResolveRegistry(reg Registry, getenv func(string) string) (Settings, error) {
+func (c *Config) ResolveRegistry(reg loginserver.Registry, getenv func(string) string) (Settings, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
 	var layers []*cfgLayer // highest precedence first
 	var s Settings
 	if c != nil {
-		if e := c.lookup(asciiLower(reg.Host)); e != nil {
+		if e := c.lookup(safetext.Lower(reg.Host)); e != nil {
 			layers = append(layers, e)
 			s.Match = e.match
 		}
@@ -441,7 +443,7 @@ func firstLayer(layers []*cfgLayer, has func(*cfgLayer) bool) *cfgLayer {
 // scopes turns the chosen scope or audience into the Entra scopes to try
 // for reg. No path gives an empty scope: an audience that needs the ARM
 // scope of a cloud without one is an error.
-func (c *Config) scopes(reg Registry, s Settings, audFrom string) ([]string, error) {
+func (c *Config) scopes(reg loginserver.Registry, s Settings, audFrom string) ([]string, error) {
 	if s.Scope != "" {
 		return []string{s.Scope}, nil
 	}
@@ -473,12 +475,12 @@ func (c *Config) scopes(reg Registry, s Settings, audFrom string) ([]string, err
 
 // isCustomCloud reports whether reg is under one of the config's clouds,
 // which are the only ones a user can give an armScope.
-func (c *Config) isCustomCloud(reg Registry) bool {
+func (c *Config) isCustomCloud(reg loginserver.Registry) bool {
 	if c == nil {
 		return false
 	}
 	for _, e := range c.clouds {
-		if _, ok := hostCutSuffix(reg.Host, e.Suffix); ok {
+		if loginserver.UnderSuffix(reg.Host, e.Suffix) {
 			return true
 		}
 	}
@@ -530,7 +532,7 @@ func ParseSources(list string) ([]string, error) {
 }
 
 func parseAudience(s string) (Audience, bool) {
-	switch a := Audience(asciiLower(s)); a {
+	switch a := Audience(safetext.Lower(s)); a {
 	case AudienceACR, AudienceARM, AudienceACRThenARM:
 		return a, true
 	}
@@ -538,7 +540,7 @@ func parseAudience(s string) (Audience, bool) {
 }
 
 func parseUsername(s string) (UsernameForm, bool) {
-	switch asciiLower(s) {
+	switch safetext.Lower(s) {
 	case string(UsernameToken), "<token>":
 		return UsernameToken, true
 	case string(UsernameZeroGUID), "00000000-0000-0000-0000-000000000000":
@@ -921,32 +923,32 @@ func cfgFirstLine(vs ...cfgString) int {
 // (the canonical host, or "*." + a suffix that login servers live under)
 // and a registry it matches, whose cloud is that of every registry it
 // matches.
-func (c *Config) validateMatch(m cfgString, errs *cfgErrors) (key string, wild bool, sample Registry, ok bool) {
+func (c *Config) validateMatch(m cfgString, errs *cfgErrors) (key string, wild bool, sample loginserver.Registry, ok bool) {
 	v := m.Value
 	if rest, isWild := strings.CutPrefix(v, "*."); isWild {
-		rest = asciiLower(rest)
+		rest = safetext.Lower(rest)
 		// A sample registry name turns the question into one
 		// ParseServerURL answers, so patterns and hosts follow one grammar.
-		if reg, err := ParseServerURL("sample."+rest, c.clouds...); err == nil {
+		if reg, err := loginserver.Parse("sample."+rest, c.clouds...); err == nil {
 			return "*." + rest, true, reg, true
 		}
 		errs.add(m.Line, "pattern %q: a wildcard is \"*.\" followed by a login-server suffix, e.g. \"*.azurecr.io\" or \"*.eastus.geo.azurecr.io\"", v)
-		return "", false, Registry{}, false
+		return "", false, loginserver.Registry{}, false
 	}
 	if strings.Contains(v, "*") {
 		errs.add(m.Line, "pattern %q: '*' may only stand for the whole first label, as in \"*.azurecr.io\"", v)
-		return "", false, Registry{}, false
+		return "", false, loginserver.Registry{}, false
 	}
-	reg, err := ParseServerURL(v, c.clouds...)
+	reg, err := loginserver.Parse(v, c.clouds...)
 	if err != nil {
-		errs.add(m.Line, "match %q is not an ACR login server: %s", v, strings.TrimPrefix(err.Error(), ErrNotLoginServer.Error()+": "))
-		return "", false, Registry{}, false
+		errs.add(m.Line, "match %q is not an ACR login server: %s", v, strings.TrimPrefix(err.Error(), loginserver.ErrNotLoginServer.Error()+": "))
+		return "", false, loginserver.Registry{}, false
 	}
 	return reg.Host, false, reg, true
 }
 
-func validateClouds(in []cfgCloud, errs *cfgErrors) []CloudSuffix {
-	var out []CloudSuffix
+func validateClouds(in []cfgCloud, errs *cfgErrors) []loginserver.CloudSuffix {
+	var out []loginserver.CloudSuffix
 	names := map[string]int{}
 	for i := range in {
 		cl := &in[i]
@@ -976,7 +978,7 @@ func validateClouds(in []cfgCloud, errs *cfgErrors) []CloudSuffix {
 		suffix := cl.Suffix.Value
 		if suffix == "" {
 			fail(0, "cloud %q has no suffix (the login-server domain, e.g. azurecr.contoso.local)", name)
-		} else if why := suffixProblem(suffix); why != "" {
+		} else if why := loginserver.SuffixProblem(suffix); why != "" {
 			fail(cl.Suffix.Line, "cloud suffix %q %s", suffix, why)
 		} else {
 			for _, o := range out {
@@ -1007,7 +1009,7 @@ func validateClouds(in []cfgCloud, errs *cfgErrors) []CloudSuffix {
 		if scope == "" {
 			scope = token.DefaultScope
 		}
-		out = append(out, CloudSuffix{
+		out = append(out, loginserver.CloudSuffix{
 			Suffix: suffix,
 			Cloud:  token.Cloud{Name: name, AuthorityHost: authority, ARMScope: cl.ARMScope.Value},
 			Scope:  scope,
@@ -1026,39 +1028,6 @@ func isCloudName(s string) bool {
 		}
 	}
 	return true
-}
-
-// suffixProblem says why s cannot be a custom login-server suffix, or "".
-// Without the public suffix list (it would double the binary's size) it
-// refuses what it can tell: single labels, numeric TLDs, two-label
-// registry-style suffixes such as co.uk, and the built-in ACR domains.
-func suffixProblem(s string) string {
-	if strings.HasPrefix(s, ".") || strings.HasPrefix(s, "*") {
-		return "must be written without a leading '.' or '*'"
-	}
-	if s != asciiLower(s) {
-		return "must be lower case"
-	}
-	if !hostUsableSuffix(s) {
-		return "is not a DNS name of at least two labels (letters, digits and '-')"
-	}
-	labels := strings.Split(s, ".")
-	tld := labels[len(labels)-1]
-	if strings.Trim(tld, "0123456789") == "" {
-		return "ends in a numeric label; IP addresses are never login servers"
-	}
-	if len(labels) == 2 {
-		switch labels[0] {
-		case "co", "com", "net", "org", "gov", "edu", "ac", "or", "ne", "go", "gob", "mil", "nom", "ltd", "plc":
-			return "is a public suffix that anybody can register names under"
-		}
-	}
-	for _, b := range hostBuiltinSuffixes() {
-		if s == b.suffix || strings.HasSuffix(s, "."+b.suffix) || strings.HasSuffix(b.suffix, "."+s) {
-			return fmt.Sprintf("overlaps the built-in suffix %q", b.suffix)
-		}
-	}
-	return ""
 }
 
 // normaliseAuthority checks an authority host URL and gives it the
@@ -1120,7 +1089,7 @@ func isGUID(s string) bool {
 
 func isIdentityResourceID(s string) bool {
 	const marker = "/providers/microsoft.managedidentity/userassignedidentities/"
-	lower := asciiLower(s)
+	lower := safetext.Lower(s)
 	i := strings.Index(lower, marker)
 	if !strings.HasPrefix(lower, "/subscriptions/") || i < 0 || len(lower) == i+len(marker) || len(s) > 1024 {
 		return false

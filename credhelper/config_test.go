@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/docker-credential-acr/docker-credential-acr/credhelper/loginserver"
 	"github.com/docker-credential-acr/docker-credential-acr/token"
 )
 
@@ -103,7 +104,7 @@ func TestLoadConfigExample(t *testing.T) {
 		t.Errorf("Loaded=%v Path=%q", c.Loaded(), c.Path())
 	}
 	clouds := c.CloudSuffixes()
-	want := []CloudSuffix{{
+	want := []loginserver.CloudSuffix{{
 		Suffix: "azurecr.contoso.local",
 		Cloud:  token.Cloud{Name: "stack", AuthorityHost: "https://login.contoso.local/", ARMScope: "https://management.contoso.local/.default"},
 		Scope:  "https://containerregistry.contoso.local/.default",
@@ -111,7 +112,7 @@ func TestLoadConfigExample(t *testing.T) {
 	if !slices.Equal(clouds, want) {
 		t.Errorf("clouds = %+v, want %+v", clouds, want)
 	}
-	reg, err := ParseServerURL("https://edgereg.azurecr.contoso.local", clouds...)
+	reg, err := loginserver.Parse("https://edgereg.azurecr.contoso.local", clouds...)
 	if err != nil {
 		t.Fatalf("custom cloud host not recognised: %v", err)
 	}
@@ -724,8 +725,8 @@ func TestResolveScopesNeverEmpty(t *testing.T) {
 
 func TestResolveRefusesOtherHosts(t *testing.T) {
 	for _, h := range []string{"docker.io", "myreg.azurecr.io.evil.com", ""} {
-		if _, err := (&Config{}).Resolve(h, env{}.get); !errors.Is(err, ErrNotLoginServer) {
-			t.Errorf("Resolve(%q): %v, want ErrNotLoginServer", h, err)
+		if _, err := (&Config{}).Resolve(h, env{}.get); !errors.Is(err, loginserver.ErrNotLoginServer) {
+			t.Errorf("Resolve(%q): %v, want loginserver.ErrNotLoginServer", h, err)
 		}
 	}
 }
@@ -753,16 +754,16 @@ func TestConfigFoldsASCIIOnly(t *testing.T) {
 	}
 	// ResolveRegistry does not find an ASCII entry under a look-alike key.
 	c := mustParse(t, "registries:\n  - match: keyreg.azurecr.io\n    sources: [cli]\n")
-	s, err := c.ResolveRegistry(Registry{Host: "\u212aeyreg.azurecr.io", Cloud: token.PublicCloud(), Scope: token.DefaultScope}, env{}.get)
+	s, err := c.ResolveRegistry(loginserver.Registry{Host: "\u212aeyreg.azurecr.io", Cloud: token.PublicCloud(), Scope: token.DefaultScope}, env{}.get)
 	if err != nil || s.Match != "" {
 		t.Errorf("look-alike host resolved to %+v, %v", s, err)
 	}
 }
 
-// A Registry built by hand, in a cloud the config does not declare and
+// A loginserver.Registry built by hand, in a cloud the config does not declare and
 // without an ARM scope, gets advice that does not point at the config.
 func TestResolveRegistryUnknownARMScope(t *testing.T) {
-	reg := Registry{Host: "myreg.azurecr.example", Name: "myreg", Form: FormStandard, Cloud: token.Cloud{Name: "other", AuthorityHost: "https://login.example/"}, Scope: token.DefaultScope}
+	reg := loginserver.Registry{Host: "myreg.azurecr.example", Name: "myreg", Form: loginserver.FormStandard, Cloud: token.Cloud{Name: "other", AuthorityHost: "https://login.example/"}, Scope: token.DefaultScope}
 	_, err := (*Config)(nil).ResolveRegistry(reg, env{EnvAudience: "arm"}.get)
 	want := `myreg.azurecr.example: audience arm (from DOCKER_CREDENTIAL_ACR_AUDIENCE) needs the Azure Resource Manager scope of cloud "other", which is not known; set DOCKER_CREDENTIAL_ACR_SCOPE to that cloud's ARM scope instead, or use audience acr`
 	if err == nil || err.Error() != want {

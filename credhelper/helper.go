@@ -13,6 +13,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/docker/docker-credential-helpers/credentials"
 
+	"github.com/docker-credential-acr/docker-credential-acr/credhelper/loginserver"
 	"github.com/docker-credential-acr/docker-credential-acr/token"
 )
 
@@ -118,13 +119,13 @@ func (h *Helper) GetContext(ctx context.Context, serverURL string) (string, stri
 // recognise decides whether serverURL is ours, with the custom clouds of
 // the config file. A config file that cannot be read fails only the hosts
 // that are ours: it must not silently change whose identity is used.
-func (h *Helper) recognise(serverURL string) (*Config, Registry, error) {
+func (h *Helper) recognise(serverURL string) (*Config, loginserver.Registry, error) {
 	cfg, cfgErr := h.config()
-	var extra []CloudSuffix
+	var extra []loginserver.CloudSuffix
 	if cfgErr == nil {
 		extra = cfg.CloudSuffixes()
 	}
-	reg, err := ParseServerURL(serverURL, extra...)
+	reg, err := loginserver.Parse(serverURL, extra...)
 	if err != nil {
 		// The input itself is not logged: it may carry userinfo.
 		h.o.Logger.Debug("not an ACR login server", "reason", err)
@@ -133,10 +134,10 @@ func (h *Helper) recognise(serverURL string) (*Config, Registry, error) {
 			// say so, or its registries would go anonymous in silence.
 			h.o.Logger.Warn("the config file could not be used, so registries of the clouds it declares are not recognised", "error", cfgErr)
 		}
-		return nil, Registry{}, credentials.NewErrCredentialsNotFound()
+		return nil, loginserver.Registry{}, credentials.NewErrCredentialsNotFound()
 	}
 	if cfgErr != nil {
-		return nil, Registry{}, cfgErr
+		return nil, loginserver.Registry{}, cfgErr
 	}
 	return cfg, reg, nil
 }
@@ -153,7 +154,7 @@ func (h *Helper) config() (*Config, error) {
 }
 
 // provider wires the sources, scopes and cache chosen for one registry.
-func (h *Helper) provider(reg Registry, s Settings) (*token.Provider, error) {
+func (h *Helper) provider(reg loginserver.Registry, s Settings) (*token.Provider, error) {
 	opts := token.ProviderOptions{
 		Cache:         h.o.Cache,
 		Logger:        h.o.Logger,
