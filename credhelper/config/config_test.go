@@ -303,7 +303,7 @@ func TestParseConfigRejects(t *testing.T) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
 			}
-			if strings.Contains(err.Error(), "credhelper.") {
+			if strings.Contains(err.Error(), "credhelper.") || strings.Contains(err.Error(), "config.") {
 				t.Errorf("error %q names Go types", err)
 			}
 		})

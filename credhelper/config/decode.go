@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -111,7 +112,9 @@ func decodeDocument(data []byte) (*yaml.Node, error) {
 	return doc.Content[0], nil
 }
 
-// readTree checks the shape of the document rooted at n.
+// readTree checks the shape of the document rooted at n. As yaml.v3's
+// strict decode did, it reports problems in the document's order, and
+// does not look inside a mapping that gives a key twice.
 func readTree(n *yaml.Node, errs *problems) tree {
 	var t tree
 	n = follow(n)
@@ -122,7 +125,10 @@ func readTree(n *yaml.Node, errs *problems) tree {
 		errs.typeMismatch(n, "the top-level mapping")
 		return t
 	}
-	for _, p := range pairs(n, topKeys(), topContext, errs) {
+	for _, p := range pairs(n, errs) {
+		if !known(p, topKeys(), topContext, errs) {
+			continue
+		}
 		switch p.key {
 		case "default":
 			t.def = mapping(p.v, "a registry entry", entryKeys(), entryContext, errs)
@@ -158,15 +164,18 @@ func mapping(n *yaml.Node, want string, keys []string, context string, errs *pro
 		errs.typeMismatch(n, want)
 		return nil
 	}
-	ps := pairs(n, keys, context, errs)
-	if ps == nil {
-		ps = []pair{}
+	ps := []pair{}
+	for _, p := range pairs(n, errs) {
+		if known(p, keys, context, errs) {
+			ps = append(ps, p)
+		}
 	}
 	return ps
 }
 
 // mappings checks that n is a list of mappings (or null) and returns
-// each one's pairs.
+// each one's pairs. A null item is left out, as yaml.v3 leaves out a null
+// decoded into a struct.
 func mappings(n *yaml.Node, want, wantItem string, keys []string, context string, errs *problems) [][]pair {
 	n = follow(n)
 	if isNull(n) {
@@ -176,97 +185,106 @@ func mappings(n *yaml.Node, want, wantItem string, keys []string, context string
 		errs.typeMismatch(n, want)
 		return nil
 	}
-	out := make([][]pair, len(n.Content))
-	for i, item := range n.Content {
-		out[i] = mapping(item, wantItem, keys, context, errs)
+	out := make([][]pair, 0, len(n.Content))
+	for _, item := range n.Content {
+		if isNull(follow(item)) {
+			continue
+		}
+		out = append(out, mapping(item, wantItem, keys, context, errs))
 	}
 	return out
 }
 
 // pairs returns a mapping's pairs, with merge keys ("<<: *anchor")
-// expanded after the mapping's own keys, which win. It reports a key
-// given twice and keys the schema does not know, with a did-you-mean for
-// a key that differs only in case.
-func pairs(n *yaml.Node, keys []string, context string, errs *problems) []pair {
+// expanded after the mapping's own keys, which win.
+func pairs(n *yaml.Node, errs *problems) []pair {
 	var out []pair
-	collectPairs(n, &out, map[*yaml.Node]bool{}, errs)
-	for i, p := range out {
-		if !containsKey(keys, p.key) {
-			hint := ""
-			for _, k := range keys {
-				if strings.EqualFold(k, p.key) {
-					hint = fmt.Sprintf(" (did you mean %q?)", k)
-				}
-			}
-			errs.add(p.k.Line, "unknown key %q %s%s; valid keys are %s", p.key, context, hint, strings.Join(keys, ", "))
-			out[i].k = nil
-		}
+	if !collectPairs(n, &out, map[*yaml.Node]bool{}, errs) {
+		return nil
 	}
-	// Drop what was refused, and merged keys the mapping itself sets.
 	kept := out[:0]
 	for _, p := range out {
-		if p.k != nil && !seenKey(kept, p.key) {
+		if !slices.ContainsFunc(kept, func(q pair) bool { return q.key == p.key }) {
 			kept = append(kept, p)
 		}
 	}
 	return kept
 }
 
-func collectPairs(n *yaml.Node, out *[]pair, seen map[*yaml.Node]bool, errs *problems) {
+// known reports whether p's key is one of keys, and reports it if not,
+// with a did-you-mean for a key that differs only in case.
+func known(p pair, keys []string, context string, errs *problems) bool {
+	if p.k.Kind != yaml.ScalarNode {
+		errs.typeMismatch(p.k, "string")
+		return false
+	}
+	if slices.Contains(keys, p.key) {
+		return true
+	}
+	hint := ""
+	for _, k := range keys {
+		if strings.EqualFold(k, p.key) {
+			hint = fmt.Sprintf(" (did you mean %q?)", k)
+		}
+	}
+	errs.add(p.k.Line, "unknown key %q %s%s; valid keys are %s", p.key, context, hint, strings.Join(keys, ", "))
+	return false
+}
+
+// mergeProblem is yaml.v3's word for a merge key without mappings.
+const mergeProblem = "not valid YAML: map merge requires map or sequence of maps as the value"
+
+// collectPairs appends n's pairs to out, then those of the mappings it
+// merges. A mapping that gives a key twice is reported and yields
+// nothing: collectPairs returns false.
+func collectPairs(n *yaml.Node, out *[]pair, seen map[*yaml.Node]bool, errs *problems) bool {
 	if seen[n] {
 		errs.add(n.Line, "a merged mapping contains itself")
-		return
+		return false
 	}
 	seen[n] = true
+	dup := false
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		for j := i + 2; j+1 < len(n.Content); j += 2 {
+			if a, b := n.Content[i], n.Content[j]; a.Kind == b.Kind && a.Value == b.Value {
+				errs.add(b.Line, "mapping key %#v already defined at line %d", b.Value, a.Line)
+				dup = true
+			}
+		}
+	}
+	if dup {
+		return false
+	}
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		for j := 0; j < i; j += 2 {
-			if prev := n.Content[j]; prev.Kind == k.Kind && prev.Value == k.Value {
-				errs.add(k.Line, "mapping key %#v already defined at line %d", k.Value, prev.Line)
-			}
-		}
 		if k.Kind == yaml.ScalarNode && k.Value == "<<" && (k.Tag == "" || k.Tag == "!" || k.ShortTag() == "!!merge") {
 			merges = append(merges, v)
 			continue
 		}
 		*out = append(*out, pair{key: k.Value, k: k, v: v})
 	}
+	ok := true
 	for _, m := range merges {
 		m = follow(m)
 		switch m.Kind {
 		case yaml.MappingNode:
-			collectPairs(m, out, seen, errs)
+			ok = collectPairs(m, out, seen, errs) && ok
 		case yaml.SequenceNode:
 			for _, item := range m.Content {
 				if item = follow(item); item.Kind == yaml.MappingNode {
-					collectPairs(item, out, seen, errs)
+					ok = collectPairs(item, out, seen, errs) && ok
 				} else {
-					errs.add(item.Line, "a merge key (<<) needs a mapping or a list of mappings")
+					errs.add(0, mergeProblem)
+					ok = false
 				}
 			}
 		default:
-			errs.add(m.Line, "a merge key (<<) needs a mapping or a list of mappings")
+			errs.add(0, mergeProblem)
+			ok = false
 		}
 	}
-}
-
-func containsKey(keys []string, k string) bool {
-	for _, x := range keys {
-		if x == k {
-			return true
-		}
-	}
-	return false
-}
-
-func seenKey(ps []pair, k string) bool {
-	for _, p := range ps {
-		if p.key == k {
-			return true
-		}
-	}
-	return false
+	return ok
 }
 
 // text is a string value and the line it was given on.
