@@ -79,7 +79,7 @@ func Path(getenv func(string) string) string {
 // (or an empty path) is an empty config, at the cost of one failed open. A
 // file that exists but cannot be read or parsed is an error naming the
 // file and, where it can, the line. On Unix, a file that another user
-// could change (see configtrust.go) is an error that says what to run.
+// could change (see trust.go) is an error that says what to run.
 func Load(path string) (*Config, error) {
 	// A relative path would depend on the directory docker happens to run
 	// the helper in.
