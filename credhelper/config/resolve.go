@@ -79,8 +79,8 @@ type resolver struct {
 	s      Settings
 	// Where each group came from: a variable, a level, or neither (the
 	// ambient variables or the built-in default).
-	env  [groupUsername + 1]string
-	from [groupUsername + 1]*level
+	env  [numGroups]string
+	from [numGroups]*level
 }
 
 // resolve sets the settings of group g from, highest first, the first of

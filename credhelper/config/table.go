@@ -20,6 +20,7 @@ const (
 	groupTenant
 	groupToken
 	groupUsername
+	numGroups
 )
 
 // setting is one per-registry setting: one row of the table. Adding a

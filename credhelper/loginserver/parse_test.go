@@ -402,3 +402,44 @@ func BenchmarkParse(b *testing.B) {
 		})
 	}
 }
+
+func TestUnderSuffix(t *testing.T) {
+	for _, tt := range []struct {
+		host, suffix string
+		want         bool
+	}{
+		{"myreg.azurecr.contoso.local", "azurecr.contoso.local", true},
+		{"azurecr.contoso.local", "azurecr.contoso.local", true},
+		{"myreg.eastus.geo.azurecr.contoso.local", "azurecr.contoso.local", true},
+		{"evilazurecr.contoso.local", "azurecr.contoso.local", false},
+		{"myreg.azurecr.contoso.local.evil.com", "azurecr.contoso.local", false},
+		{"local", "azurecr.contoso.local", false},
+	} {
+		if got := UnderSuffix(tt.host, tt.suffix); got != tt.want {
+			t.Errorf("UnderSuffix(%q, %q) = %v, want %v", tt.host, tt.suffix, got, tt.want)
+		}
+	}
+}
+
+// SuffixProblem is what a custom cloud's suffix must pass before Parse
+// will ever match hosts under it.
+func TestSuffixProblem(t *testing.T) {
+	for s, want := range map[string]string{
+		"azurecr.contoso.local":            "",
+		"azsacr.local.azurestack.external": "",
+		".azurecr.contoso.local":           "must be written without a leading '.' or '*'",
+		"*.contoso.local":                  "must be written without a leading '.' or '*'",
+		"AzureCR.contoso.local":            "must be lower case",
+		"io":                               "is not a DNS name of at least two labels (letters, digits and '-')",
+		"xn--cntoso-9ua.local":             "is not a DNS name of at least two labels (letters, digits and '-')",
+		"10.0.0.1":                         "ends in a numeric label; IP addresses are never login servers",
+		"co.uk":                            "is a public suffix that anybody can register names under",
+		"azurecr.io":                       `overlaps the built-in suffix "azurecr.io"`,
+		"x.azurecr.us":                     `overlaps the built-in suffix "azurecr.us"`,
+		"cn":                               "is not a DNS name of at least two labels (letters, digits and '-')",
+	} {
+		if got := SuffixProblem(s); got != want {
+			t.Errorf("SuffixProblem(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
