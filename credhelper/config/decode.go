@@ -91,25 +91,26 @@ const (
 	cloudContext = "in a cloud entry"
 )
 
-// decodeDocument parses data into its one document's root node, nil for
-// an empty file.
-func decodeDocument(data []byte) (*yaml.Node, error) {
+// decodeDocument parses data into its first document's root node, nil
+// for an empty file. more reports whether another document follows; it is
+// asked only after the first one's shape was found sound, as before.
+func decodeDocument(data []byte) (root *yaml.Node, more func() bool, err error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
+	more = func() bool {
+		var extra yaml.Node
+		return !errors.Is(dec.Decode(&extra), io.EOF)
+	}
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, nil
+			return nil, func() bool { return false }, nil
 		}
-		return nil, problems{"not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, problems{"more than one YAML document; keep the whole configuration in one"}
+		return nil, nil, problems{"not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
-		return nil, nil
+		return nil, more, nil
 	}
-	return doc.Content[0], nil
+	return doc.Content[0], more, nil
 }
 
 // readTree checks the shape of the document rooted at n. As yaml.v3's

@@ -105,7 +105,7 @@ func firstLine(lines ...int) int {
 
 // parse checks the whole file and fills c.
 func (c *Config) parse(data []byte) error {
-	root, err := decodeDocument(data)
+	root, more, err := decodeDocument(data)
 	if err != nil {
 		return err
 	}
@@ -113,6 +113,9 @@ func (c *Config) parse(data []byte) error {
 	t := readTree(root, &errs)
 	if len(errs) > 0 {
 		return errs // the shape is wrong: the values would only add noise
+	}
+	if more() {
+		return problems{"more than one YAML document; keep the whole configuration in one"}
 	}
 
 	c.clouds = decodeClouds(t.clouds, &errs)

@@ -149,6 +149,8 @@ func TestDecodeShape(t *testing.T) {
 		{"key twice in an entry", "registries:\n  - match: myreg.azurecr.io\n    match: other.azurecr.io\n", `line 3: mapping key "match" already defined at line 2`},
 		{"unknown key merged", "registries:\n  - match: myreg.azurecr.io\n    <<: {bogus: 1}\n", `line 3: unknown key "bogus" in the default entry or a registry entry (match: registries only); valid keys are match, sources, clientID, resourceID, objectID, tenantID, scope, audience, username`},
 		{"merge of a number", "registries:\n  - match: myreg.azurecr.io\n    <<: 3\n", "not valid YAML: map merge requires map or sequence of maps as the value"},
+		{"unknown key, then a second document", "bogus: 1\n---\ndefault: {}\n", `line 1: unknown key "bogus" at the top level; valid keys are default, registries, clouds`},
+		{"second document with a syntax error", "default: {}\n---\n: [\n", "more than one YAML document; keep the whole configuration in one"},
 		{"clouds alias to registries", "registries: &r\n  - match: myreg.azurecr.io\nclouds: *r\n", `line 2: unknown key "match" in a cloud entry; valid keys are name, suffix, authorityHost, scope, armScope`},
 	}
 	for _, tt := range rejects {
