@@ -240,7 +240,7 @@ const mergeProblem = "not valid YAML: map merge requires map or sequence of maps
 // nothing: collectPairs returns false.
 func collectPairs(n *yaml.Node, out *[]pair, seen map[*yaml.Node]bool, errs *problems) bool {
 	if seen[n] {
-		errs.add(n.Line, "a merged mapping contains itself")
+		errs.add(0, "not valid YAML: anchor '%s' value contains itself", n.Anchor)
 		return false
 	}
 	seen[n] = true

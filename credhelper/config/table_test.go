@@ -151,6 +151,7 @@ func TestDecodeShape(t *testing.T) {
 		{"merge of a number", "registries:\n  - match: myreg.azurecr.io\n    <<: 3\n", "not valid YAML: map merge requires map or sequence of maps as the value"},
 		{"unknown key, then a second document", "bogus: 1\n---\ndefault: {}\n", `line 1: unknown key "bogus" at the top level; valid keys are default, registries, clouds`},
 		{"second document with a syntax error", "default: {}\n---\n: [\n", "more than one YAML document; keep the whole configuration in one"},
+		{"mapping merged into itself", "registries:\n  - &e\n    match: myreg.azurecr.io\n    <<: *e\n", "not valid YAML: anchor 'e' value contains itself"},
 		{"clouds alias to registries", "registries: &r\n  - match: myreg.azurecr.io\nclouds: *r\n", `line 2: unknown key "match" in a cloud entry; valid keys are name, suffix, authorityHost, scope, armScope`},
 	}
 	for _, tt := range rejects {
