@@ -3,6 +3,7 @@ package credhelper
 import (
 	"errors"
 
+	"github.com/docker-credential-acr/docker-credential-acr/credhelper/config"
 	"github.com/docker-credential-acr/docker-credential-acr/token/acr"
 )
 
@@ -17,10 +18,10 @@ func exchangeAdvice(err error) (advice string, ok bool) {
 	}
 	switch xe.Kind {
 	case acr.KindARMAudienceDisallowed:
-		return "set " + EnvAudience + "=acr (or audience: acr in the config file), and unset " + EnvScope +
+		return "set " + config.EnvAudience + "=acr (or audience: acr in the config file), and unset " + config.EnvScope +
 			" (or scope: in the config file) if it names an ARM scope", true
 	case acr.KindUnauthorized:
-		return "set " + EnvTenantID + " (or tenantID in the config file) to the registry's tenant", true
+		return "set " + config.EnvTenantID + " (or tenantID in the config file) to the registry's tenant", true
 	case acr.KindUnexpectedStatus:
 		return "rerun with DOCKER_CREDENTIAL_ACR_LOG=debug for details", true
 	}

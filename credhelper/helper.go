@@ -13,6 +13,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/docker/docker-credential-helpers/credentials"
 
+	"github.com/docker-credential-acr/docker-credential-acr/credhelper/config"
+	"github.com/docker-credential-acr/docker-credential-acr/credhelper/loginserver"
 	"github.com/docker-credential-acr/docker-credential-acr/token"
 	"github.com/docker-credential-acr/docker-credential-acr/token/acr"
 )
@@ -50,8 +52,8 @@ type Options struct {
 	// nil means azidentity's default.
 	Transport policy.Transporter
 	// Config is the per-registry configuration; nil means it is loaded
-	// from ConfigPath on each Get.
-	Config *Config
+	// from config.Path on each Get.
+	Config *config.Config
 	// IgnoreStore makes Add succeed without storing anything, for tools
 	// that call store after a login.
 	IgnoreStore bool
@@ -111,7 +113,7 @@ func (h *Helper) GetContext(ctx context.Context, serverURL string) (string, stri
 		// that fix a registry's refusal are ours to name.
 		return "", "", withExchangeAdvice(err)
 	}
-	if settings.UsernameForm == UsernameZeroGUID {
+	if settings.UsernameForm == config.UsernameZeroGUID {
 		return ZeroGUIDUsername, entry.RefreshToken, nil
 	}
 	return TokenUsername, entry.RefreshToken, nil
@@ -120,13 +122,13 @@ func (h *Helper) GetContext(ctx context.Context, serverURL string) (string, stri
 // recognise decides whether serverURL is ours, with the custom clouds of
 // the config file. A config file that cannot be read fails only the hosts
 // that are ours: it must not silently change whose identity is used.
-func (h *Helper) recognise(serverURL string) (*Config, Registry, error) {
+func (h *Helper) recognise(serverURL string) (*config.Config, loginserver.Registry, error) {
 	cfg, cfgErr := h.config()
-	var extra []CloudSuffix
+	var extra []loginserver.CloudSuffix
 	if cfgErr == nil {
 		extra = cfg.CloudSuffixes()
 	}
-	reg, err := ParseServerURL(serverURL, extra...)
+	reg, err := loginserver.Parse(serverURL, extra...)
 	if err != nil {
 		// The input itself is not logged: it may carry userinfo.
 		h.o.Logger.Debug("not an ACR login server", "reason", err)
@@ -135,27 +137,27 @@ func (h *Helper) recognise(serverURL string) (*Config, Registry, error) {
 			// say so, or its registries would go anonymous in silence.
 			h.o.Logger.Warn("the config file could not be used, so registries of the clouds it declares are not recognised", "error", cfgErr)
 		}
-		return nil, Registry{}, credentials.NewErrCredentialsNotFound()
+		return nil, loginserver.Registry{}, credentials.NewErrCredentialsNotFound()
 	}
 	if cfgErr != nil {
-		return nil, Registry{}, cfgErr
+		return nil, loginserver.Registry{}, cfgErr
 	}
 	return cfg, reg, nil
 }
 
-func (h *Helper) config() (*Config, error) {
+func (h *Helper) config() (*config.Config, error) {
 	if h.o.Config != nil {
 		return h.o.Config, nil
 	}
-	cfg, err := LoadConfig(ConfigPath(h.o.Getenv))
-	if err == nil && !cfg.Loaded() && h.o.Getenv(EnvConfig) != "" {
-		h.o.Logger.Warn("the config file named by "+EnvConfig+" does not exist; using defaults", "path", cfg.Path())
+	cfg, err := config.Load(config.Path(h.o.Getenv))
+	if err == nil && !cfg.Loaded() && h.o.Getenv(config.EnvConfig) != "" {
+		h.o.Logger.Warn("the config file named by "+config.EnvConfig+" does not exist; using defaults", "path", cfg.Path())
 	}
 	return cfg, err
 }
 
 // provider wires the sources, scopes and cache chosen for one registry.
-func (h *Helper) provider(reg Registry, s Settings) (*token.Provider, error) {
+func (h *Helper) provider(reg loginserver.Registry, s config.Settings) (*token.Provider, error) {
 	opts := token.ProviderOptions{
 		Cache:         h.o.Cache,
 		Logger:        h.o.Logger,

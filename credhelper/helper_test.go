@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker-credential-helpers/credentials"
 
 	"github.com/docker-credential-acr/docker-credential-acr/credhelper"
+	"github.com/docker-credential-acr/docker-credential-acr/credhelper/config"
 	"github.com/docker-credential-acr/docker-credential-acr/test/azuresim"
 	"github.com/docker-credential-acr/docker-credential-acr/token"
 	"github.com/docker-credential-acr/docker-credential-acr/token/filecache"
@@ -27,7 +28,7 @@ func newHelper(t *testing.T, acr *fakeACR, cred *staticCredential, cache token.C
 		Credential:         cred,
 		CredentialIdentity: "test",
 		HTTPClient:         acr.client(),
-		Config:             &credhelper.Config{},
+		Config:             &config.Config{},
 	})
 }
 
@@ -112,7 +113,7 @@ func TestNotOursMakesNoRequest(t *testing.T) {
 func TestZeroGUIDUsername(t *testing.T) {
 	acr := newFakeACR()
 	defer acr.server.Close()
-	cfg, err := credhelper.ParseConfig([]byte("registries:\n  - match: kubereg.azurecr.io\n    username: zero-guid\n"))
+	cfg, err := config.Parse([]byte("registries:\n  - match: kubereg.azurecr.io\n    username: zero-guid\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +153,7 @@ func TestBrokenConfigFailsOnlyOurHosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := func(k string) string {
-		if k == credhelper.EnvConfig {
+		if k == config.EnvConfig {
 			return path
 		}
 		return ""
@@ -170,7 +171,7 @@ func TestBrokenConfigFailsOnlyOurHosts(t *testing.T) {
 func TestCredentialNeedsAnIdentity(t *testing.T) {
 	acr := newFakeACR()
 	defer acr.server.Close()
-	h := credhelper.New(credhelper.Options{Getenv: noEnv, Credential: acr.credential(azuresim.ACRAudience), HTTPClient: acr.client(), Config: &credhelper.Config{}})
+	h := credhelper.New(credhelper.Options{Getenv: noEnv, Credential: acr.credential(azuresim.ACRAudience), HTTPClient: acr.client(), Config: &config.Config{}})
 	if _, _, err := h.Get("myreg.azurecr.io"); err == nil || !strings.Contains(err.Error(), "CredentialIdentity") {
 		t.Fatalf("a credential without an identity: %v, want an error naming CredentialIdentity", err)
 	}
@@ -191,7 +192,7 @@ func TestBrokenConfigWarnsForHostsItMightDeclare(t *testing.T) {
 	var logs bytes.Buffer
 	h := credhelper.New(credhelper.Options{
 		Getenv: func(k string) string {
-			if k == credhelper.EnvConfig {
+			if k == config.EnvConfig {
 				return path
 			}
 			return ""

@@ -16,6 +16,7 @@ import (
 	"github.com/docker/docker-credential-helpers/credentials"
 
 	"github.com/docker-credential-acr/docker-credential-acr/credhelper"
+	"github.com/docker-credential-acr/docker-credential-acr/credhelper/config"
 	"github.com/docker-credential-acr/docker-credential-acr/token"
 	"github.com/docker-credential-acr/docker-credential-acr/token/filecache"
 )
@@ -118,18 +119,18 @@ func newCache(getenv func(string) string, logger *slog.Logger) token.Cache {
 	if getenv("DOCKER_CREDENTIAL_ACR_NO_CACHE") == "1" {
 		return token.NoCache{}
 	}
-	dir, err := credhelper.CacheDir(getenv)
+	dir, err := config.CacheDir(getenv)
 	if err != nil {
 		// Ignoring a directory the user named deserves a word; having no
 		// HOME is ordinary on some machines.
-		if getenv(credhelper.EnvCacheDir) != "" {
+		if getenv(config.EnvCacheDir) != "" {
 			logger.Warn("running without a token cache", "reason", err)
 		} else {
 			logger.Debug("running without a token cache", "reason", err)
 		}
 		return token.NoCache{}
 	}
-	return filecache.New(dir, filecache.Options{Logger: logger, DirSetting: credhelper.EnvCacheDir})
+	return filecache.New(dir, filecache.Options{Logger: logger, DirSetting: config.EnvCacheDir})
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {

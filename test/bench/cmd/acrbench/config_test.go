@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/docker-credential-acr/docker-credential-acr/credhelper"
+	acrconfig "github.com/docker-credential-acr/docker-credential-acr/credhelper/config"
 )
 
 // The file the benchmark writes must be one the helper accepts, and must
@@ -20,12 +20,12 @@ func TestBenchConfigIsAcceptedAndSelectsTheExactEntry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := credhelper.LoadConfig(f.path)
+	cfg, err := acrconfig.Load(f.path)
 	if err != nil {
 		t.Fatalf("the helper refuses the benchmark's config file: %v", err)
 	}
 	if !cfg.Loaded() {
-		t.Fatalf("LoadConfig(%s) found no file", f.path)
+		t.Fatalf("acrconfig.Load(%s) found no file", f.path)
 	}
 	noEnv := func(string) string { return "" }
 	tests := []struct {

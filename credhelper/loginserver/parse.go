@@ -1,118 +1,18 @@
-package credhelper
+package loginserver
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/docker-credential-acr/docker-credential-acr/token"
+	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 )
-
-// Form is the shape of an ACR login server's host name.
-type Form int
-
-const (
-	// FormStandard is "name.azurecr.io".
-	FormStandard Form = iota + 1
-	// FormDNL is "name-hash.azurecr.io": a registry created with a domain
-	// name label scope, whose 16-character hash keeps a re-created
-	// registry of the same name from inheriting its DNS name.
-	FormDNL
-	// FormRegional is "name.region.geo.azurecr.io" (or, for a DNL
-	// registry, "name-hash.region.geo.azurecr.io"): the login server of one
-	// geo-replica.
-	FormRegional
-)
-
-func (f Form) String() string {
-	switch f {
-	case FormStandard:
-		return "standard"
-	case FormDNL:
-		return "dnl"
-	case FormRegional:
-		return "regional"
-	}
-	return fmt.Sprintf("Form(%d)", int(f))
-}
-
-// Registry is a recognised ACR login server.
-type Registry struct {
-	// Host is the canonical login server: lower case, no port, no scheme,
-	// no trailing dot, e.g. "myreg.azurecr.io".
-	Host string
-	// Name is the registry's resource name, e.g. "myreg" (without any DNL
-	// hash).
-	Name string
-	// DNLHash is the domain-name-label hash of a DNL registry, e.g.
-	// "e7ggejfuhzhgedc8"; empty otherwise.
-	DNLHash string
-	// Region is the replica's region in the regional form, e.g. "eastus2".
-	Region string
-	Form   Form
-	// Cloud is the cloud the login-server suffix belongs to, with its
-	// Entra authority and ARM audience.
-	Cloud token.Cloud
-	// Scope is the cloud's Entra scope for ACR's own audience.
-	Scope string
-}
-
-// CloudSuffix lets the config file add a custom or air-gapped cloud. It is
-// opt-in only: without one, only the public, China and US Government
-// suffixes are recognised.
-type CloudSuffix struct {
-	// Suffix is the login-server suffix without a leading dot, e.g.
-	// "azurecr.contoso.local". Lower case.
-	Suffix string
-	Cloud  token.Cloud
-	// Scope is the Entra scope for the registry audience in this cloud;
-	// empty means token.DefaultScope.
-	Scope string
-}
-
-// ErrNotLoginServer is wrapped by every error of ParseServerURL.
-var ErrNotLoginServer = errors.New("not an Azure Container Registry login server")
-
-// Limits of the login-server grammar. ACR registry names are 5-50 letters
-// and digits (Azure resource naming rules; the portal and az acr create
-// refuse anything else). The DNL hash is 16 lower-case letters and digits
-// in every documented and observed example (Azure docs:
-// "contosoacrregistry-e7ggejfuhzhgedc8.azurecr.io"); ACR puts exactly one
-// '-' between name and hash and forbids '-' in names for that reason.
-const (
-	maxServerURLLen = 512
-	maxHostLen      = 253
-	maxLabelLen     = 63
-	minRegistryName = 5
-	maxRegistryName = 50
-	dnlHashLen      = 16
-	minRegionLen    = 2
-	maxRegionLen    = 32
-)
-
-// builtinSuffix is one cloud recognised without configuration.
-type builtinSuffix struct {
-	suffix string
-	cloud  func() token.Cloud
-}
-
-// hostBuiltinSuffixes is read-only; a function keeps it out of mutable
-// package state. The clouds, ARM scopes included, are token's, unchanged,
-// so that a Registry's Cloud compares equal to token.PublicCloud() and
-// friends.
-func hostBuiltinSuffixes() [3]builtinSuffix {
-	return [3]builtinSuffix{
-		{"azurecr.io", token.PublicCloud},
-		{"azurecr.cn", token.ChinaCloud},
-		{"azurecr.us", token.USGovCloud},
-	}
-}
 
 func notOurs(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrNotLoginServer}, args...)...)
 }
 
-// ParseServerURL takes what docker, podman or crane pass to `get` and
+// Parse takes what docker, podman or crane pass to `get` and
 // reports whether it names an ACR login server. Any error means "not
 // ours": callers answer "credentials not found" and must not contact the
 // host. The error says why, for a debug log; it never repeats userinfo,
@@ -139,7 +39,7 @@ func notOurs(format string, args ...any) error {
 //
 // Built-in suffixes are matched before extra ones, so a custom cloud can
 // never change how a public, China or US Government host is parsed.
-func ParseServerURL(input string, extra ...CloudSuffix) (Registry, error) {
+func Parse(input string, extra ...CloudSuffix) (Registry, error) {
 	if input == "" {
 		return Registry{}, notOurs("empty server URL")
 	}
@@ -155,9 +55,9 @@ func ParseServerURL(input string, extra ...CloudSuffix) (Registry, error) {
 	if i := strings.Index(s, "://"); i >= 0 {
 		// ASCII folding only: strings.EqualFold would take "httpſ" (U+017F
 		// folds to 's') for https, and this is the security boundary.
-		if scheme := s[:i]; !asciiEqualFold(scheme, "https") {
+		if scheme := s[:i]; !safetext.EqualFold(scheme, "https") {
 			// Only http is named: anything else may be garbage or worse.
-			if asciiEqualFold(scheme, "http") {
+			if safetext.EqualFold(scheme, "http") {
 				return Registry{}, notOurs("scheme http is not https; ACR login servers are reached over https only")
 			}
 			return Registry{}, notOurs("scheme is not https")
@@ -197,46 +97,9 @@ func ParseServerURL(input string, extra ...CloudSuffix) (Registry, error) {
 		}
 	}
 	if upper {
-		host = asciiLower(host)
+		host = safetext.Lower(host)
 	}
 	return parseHost(host, extra)
-}
-
-// asciiEqualFold reports whether s equals lower, a lower-case ASCII
-// string, when ASCII letters in s are folded to lower case. No other byte
-// folds, so no Unicode look-alike can match.
-func asciiEqualFold(s, lower string) bool {
-	if len(s) != len(lower) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// asciiLower lowers ASCII letters and leaves every other byte alone.
-// strings.ToLower would also map some non-ASCII runes to ASCII (the Kelvin
-// sign U+212A to 'k'), letting a look-alike spelling reach the same key.
-func asciiLower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; 'A' <= c && c <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'A' <= b[j] && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
 }
 
 // hostBadByte explains why byte c at offset i cannot be part of a login

@@ -1,10 +1,12 @@
-package credhelper
+package config
 
 import (
 	"fmt"
 	"io/fs"
 	"strconv"
 	"strings"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token/filecache"
 )
 
 // The config file adds login-server suffixes and Entra authorities, that
@@ -15,7 +17,8 @@ import (
 //
 //   - The file is owned by this user (the effective uid) or root, and is
 //     writable by neither its group nor other users. This is token/
-//     filecache's rule for the cache directory, plus root: the helper only
+//     filecache's rule for the cache directory (filecache.WritableBy),
+//     plus root: the helper only
 //     reads this file, root can change the process anyway, and a
 //     root-owned file is how an administrator provisions a machine-wide
 //     config (DOCKER_CREDENTIAL_ACR_CONFIG=/etc/…).
@@ -36,80 +39,69 @@ import (
 // the home directory: whoever can write those can already rewrite the
 // user's shell start-up files or ~/.docker/config.json.
 
-// cfgFacts is what the trust rule needs to know about one path.
-type cfgFacts struct {
+// facts is what the trust rule needs to know about one path.
+type facts struct {
 	mode fs.FileMode // as fs.FileInfo.Mode
 	uid  int64       // the owner
 }
 
-// cfgFileDistrust applies the rule to the config file itself.
-func cfgFileDistrust(path string, f cfgFacts, euid int64) error {
-	if who := cfgWritableBy(f.mode); who != "" {
+// fileDistrust applies the rule to the config file itself.
+func fileDistrust(path string, f facts, euid int64) error {
+	if who := filecache.WritableBy(f.mode); who != "" {
 		return fmt.Errorf("config file %s is writable by %s (mode %04o), so another user could change where tokens are sent; run: chmod go-w %s",
-			path, who, cfgUnixMode(f.mode), cfgShellQuote(path))
+			path, who, unixMode(f.mode), shellQuote(path))
 	}
-	if !cfgTrustedOwner(f.uid, euid) {
+	if !trustedOwner(f.uid, euid) {
 		return fmt.Errorf("config file %s is owned by uid %d, %s, so that user could change where tokens are sent; if you trust its content, run: %s; or use a copy of your own (set %s to it)",
-			path, f.uid, cfgNotYou(euid), cfgChown(euid, "", path), EnvConfig)
+			path, f.uid, notYou(euid), chownCommand(euid, "", path), EnvConfig)
 	}
 	return nil
 }
 
-// cfgLinkDistrust applies the rule to a symbolic link that is the config
+// linkDistrust applies the rule to a symbolic link that is the config
 // path's last component.
-func cfgLinkDistrust(path string, l cfgFacts, euid int64) error {
-	if !cfgTrustedOwner(l.uid, euid) {
+func linkDistrust(path string, l facts, euid int64) error {
+	if !trustedOwner(l.uid, euid) {
 		return fmt.Errorf("config file %s is a symbolic link owned by uid %d, %s, so that user could point it elsewhere; if you trust it, run: %s",
-			path, l.uid, cfgNotYou(euid), cfgChown(euid, "-h ", path))
+			path, l.uid, notYou(euid), chownCommand(euid, "-h ", path))
 	}
 	return nil
 }
 
-// cfgDirDistrust applies the rule to a directory holding the config file.
-func cfgDirDistrust(path, dir string, d cfgFacts, euid int64) error {
-	if who := cfgWritableBy(d.mode); who != "" && d.mode&fs.ModeSticky == 0 {
+// dirDistrust applies the rule to a directory holding the config file.
+func dirDistrust(path, dir string, d facts, euid int64) error {
+	if who := filecache.WritableBy(d.mode); who != "" && d.mode&fs.ModeSticky == 0 {
 		return fmt.Errorf("config file %s is in directory %s, which is writable by %s (mode %04o) without the sticky bit, so another user could replace the file; run: chmod go-w %s",
-			path, dir, who, cfgUnixMode(d.mode), cfgShellQuote(dir))
+			path, dir, who, unixMode(d.mode), shellQuote(dir))
 	}
-	if !cfgTrustedOwner(d.uid, euid) {
+	if !trustedOwner(d.uid, euid) {
 		return fmt.Errorf("config file %s is in directory %s, owned by uid %d, %s, so that user could replace the file; run: %s, or move the file to a directory of your own and set %s to it",
-			path, dir, d.uid, cfgNotYou(euid), cfgChown(euid, "", dir), EnvConfig)
+			path, dir, d.uid, notYou(euid), chownCommand(euid, "", dir), EnvConfig)
 	}
 	return nil
 }
 
-func cfgTrustedOwner(uid, euid int64) bool { return uid == euid || uid == 0 }
+func trustedOwner(uid, euid int64) bool { return uid == euid || uid == 0 }
 
-// cfgWritableBy names who besides the owner may write, or "".
-func cfgWritableBy(m fs.FileMode) string {
-	switch perm := m.Perm(); {
-	case perm&0o002 != 0:
-		return "every user"
-	case perm&0o020 != 0:
-		return "its group"
-	}
-	return ""
-}
-
-func cfgNotYou(euid int64) string {
+func notYou(euid int64) string {
 	if euid == 0 {
 		return "not by root"
 	}
 	return "not by you (uid " + strconv.FormatInt(euid, 10) + ") or root"
 }
 
-// cfgChown is the command that gives path to this user.
-func cfgChown(euid int64, flags, path string) string {
+// chownCommand is the command that gives path to this user.
+func chownCommand(euid int64, flags, path string) string {
 	sudo := "sudo "
 	if euid == 0 {
 		sudo = ""
 	}
-	return sudo + "chown " + flags + strconv.FormatInt(euid, 10) + " " + cfgShellQuote(path)
+	return sudo + "chown " + flags + strconv.FormatInt(euid, 10) + " " + shellQuote(path)
 }
 
-// cfgUnixMode is m's permission bits as chmod writes them, with the
+// unixMode is m's permission bits as chmod writes them, with the
 // sticky, setuid and setgid bits in their Unix places.
-func cfgUnixMode(m fs.FileMode) uint32 {
+func unixMode(m fs.FileMode) uint32 {
 	u := uint32(m.Perm())
 	if m&fs.ModeSticky != 0 {
 		u |= 0o1000
@@ -123,9 +115,9 @@ func cfgUnixMode(m fs.FileMode) uint32 {
 	return u
 }
 
-// cfgShellQuote makes path safe to paste into a POSIX shell, so that the
+// shellQuote makes path safe to paste into a POSIX shell, so that the
 // commands in the messages can be copied as they are.
-func cfgShellQuote(path string) string {
+func shellQuote(path string) string {
 	if path == "" {
 		return "''"
 	}

@@ -1,4 +1,4 @@
-package credhelper
+package config
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/docker-credential-acr/docker-credential-acr/credhelper/loginserver"
 	"github.com/docker-credential-acr/docker-credential-acr/token"
 )
 
@@ -46,7 +47,7 @@ func privateTestdata(tb testing.TB, name string) string {
 
 func mustParse(t *testing.T, yaml string) *Config {
 	t.Helper()
-	c, err := ParseConfig([]byte(yaml))
+	c, err := Parse([]byte(yaml))
 	if err != nil {
 		t.Fatalf("ParseConfig: %v", err)
 	}
@@ -67,7 +68,7 @@ func TestConfigPath(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := ConfigPath(tt.env.get); got != tt.want {
+			if got := Path(tt.env.get); got != tt.want {
 				t.Errorf("ConfigPath = %q, want %q", got, tt.want)
 			}
 		})
@@ -76,12 +77,12 @@ func TestConfigPath(t *testing.T) {
 
 func TestLoadConfigMissingIsEmpty(t *testing.T) {
 	for _, p := range []string{"", filepath.Join(t.TempDir(), "nope", "config.yaml")} {
-		c, err := LoadConfig(p)
+		c, err := Load(p)
 		if err != nil {
-			t.Fatalf("LoadConfig(%q): %v", p, err)
+			t.Fatalf("Load(%q): %v", p, err)
 		}
 		if c.Loaded() || len(c.CloudSuffixes()) != 0 {
-			t.Errorf("LoadConfig(%q) = %+v, want empty", p, c)
+			t.Errorf("Load(%q) = %+v, want empty", p, c)
 		}
 		s, err := c.Resolve("myreg.azurecr.io", env{}.get)
 		if err != nil {
@@ -95,7 +96,7 @@ func TestLoadConfigMissingIsEmpty(t *testing.T) {
 
 func TestLoadConfigExample(t *testing.T) {
 	p := privateTestdata(t, "example.yaml")
-	c, err := LoadConfig(p)
+	c, err := Load(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func TestLoadConfigExample(t *testing.T) {
 		t.Errorf("Loaded=%v Path=%q", c.Loaded(), c.Path())
 	}
 	clouds := c.CloudSuffixes()
-	want := []CloudSuffix{{
+	want := []loginserver.CloudSuffix{{
 		Suffix: "azurecr.contoso.local",
 		Cloud:  token.Cloud{Name: "stack", AuthorityHost: "https://login.contoso.local/", ARMScope: "https://management.contoso.local/.default"},
 		Scope:  "https://containerregistry.contoso.local/.default",
@@ -111,7 +112,7 @@ func TestLoadConfigExample(t *testing.T) {
 	if !slices.Equal(clouds, want) {
 		t.Errorf("clouds = %+v, want %+v", clouds, want)
 	}
-	reg, err := ParseServerURL("https://edgereg.azurecr.contoso.local", clouds...)
+	reg, err := loginserver.Parse("https://edgereg.azurecr.contoso.local", clouds...)
 	if err != nil {
 		t.Fatalf("custom cloud host not recognised: %v", err)
 	}
@@ -163,7 +164,7 @@ func settingsEqual(a, b Settings) bool {
 
 func TestLoadConfigErrorNamesFileAndLine(t *testing.T) {
 	p := privateTestdata(t, "unknown-key.yaml")
-	_, err := LoadConfig(p)
+	_, err := Load(p)
 	if err == nil {
 		t.Fatal("unknown key accepted")
 	}
@@ -197,8 +198,8 @@ func TestLoadConfigFileProblems(t *testing.T) {
 		{"group-writable", write("gw.yaml", "default: {sources: [cli]}\n", 0o664), "writable by its group", runtime.GOOS == "windows"},
 		{"too large", write("big.yaml", "# "+strings.Repeat("x", maxConfigSize)+"\n", 0o600), "larger than", false},
 		{"syntax", write("syntax.yaml", "default:\n  sources: [cli\n", 0o600), "not valid YAML", false},
-		{"one problem", write("one.yaml", "default:\n  audience: x\n", 0o600), "line 2: audience \"x\" is not one of acr, arm, acr-then-arm (fix it, or set DOCKER_CREDENTIAL_ACR_CONFIG to another file)", false},
-		{"several problems", write("several.yaml", "default:\n  audience: x\n  username: y\n", 0o600), "has 2 problems (fix them, or set DOCKER_CREDENTIAL_ACR_CONFIG to another file):\n  line 2: audience \"x\"", false},
+		{"one problem", write("one.yaml", "default:\n  audience: x\n", 0o600), "line 2: audience: \"x\" is not one of acr, arm, acr-then-arm; use one of those, or remove the setting for acr (fix it, or set DOCKER_CREDENTIAL_ACR_CONFIG to another file)", false},
+		{"several problems", write("several.yaml", "default:\n  audience: x\n  username: y\n", 0o600), "has 2 problems (fix them, or set DOCKER_CREDENTIAL_ACR_CONFIG to another file):\n  line 2: audience: \"x\" is not one of acr, arm, acr-then-arm; use one of those, or remove the setting for acr\n  line 3: username: \"y\" is not token or zero-guid", false},
 		{"unreadable", write("unreadable.yaml", "default: {}\n", 0o000), "permission denied", runtime.GOOS == "windows" || os.Geteuid() == 0},
 	}
 	for _, tt := range tests {
@@ -206,7 +207,7 @@ func TestLoadConfigFileProblems(t *testing.T) {
 			if tt.skip {
 				t.Skip("not meaningful on this platform or as root")
 			}
-			_, err := LoadConfig(tt.path)
+			_, err := Load(tt.path)
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -218,7 +219,7 @@ func TestLoadConfigFileProblems(t *testing.T) {
 	// Readable by others is fine: the file holds IDs, not secrets. Empty
 	// and comment-only files are empty configs.
 	for _, p := range []string{write("gr.yaml", "default: {sources: [cli]}\n", 0o644), write("empty.yaml", "", 0o600), write("comments.yaml", "# nothing yet\n", 0o600)} {
-		if _, err := LoadConfig(p); err != nil {
+		if _, err := Load(p); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
 	}
@@ -232,20 +233,20 @@ func TestParseConfigRejects(t *testing.T) {
 		{"unknown top-level key", "defaults:\n  sources: [cli]\n", []string{"line 1", `unknown key "defaults" at the top level`, "valid keys are default, registries, clouds"}},
 		{"unknown key in default", "default:\n  source: [cli]\n", []string{"line 2", `unknown key "source"`}},
 		{"unknown key in cloud", "clouds:\n  - name: s\n    suffix: a.b.example\n    authority: https://x/\n", []string{"line 4", `unknown key "authority" in a cloud entry`}},
-		{"bad audience", "registries:\n  - match: myreg.azurecr.io\n    audience: management\n", []string{"line 3", `audience "management" is not one of acr, arm, acr-then-arm`}},
+		{"bad audience", "registries:\n  - match: myreg.azurecr.io\n    audience: management\n", []string{"line 3: audience: \"management\" is not one of acr, arm, acr-then-arm; use one of those, or remove the setting for acr"}},
 		{"scope and audience", "default:\n  scope: https://management.azure.com/.default\n  audience: arm\n", []string{"line 2", "scope and audience are alternatives"}},
 		{"bad scope", "default:\n  scope: \"https://a/.default https://b/.default\"\n", []string{"line 2", "without spaces"}},
-		{"bad username", "default:\n  username: admin\n", []string{"line 2", `username "admin"`}},
-		{"unknown source", "default:\n  sources: [managed, imds]\n", []string{"line 2", `unknown identity source "imds"`, strings.Join(token.SourceNames(), ", ")}},
+		{"bad username", "default:\n  username: admin\n", []string{"line 2: username: \"admin\" is not token or zero-guid; use one of those, or remove the setting for token"}},
+		{"unknown source", "default:\n  sources: [managed, imds]\n", []string{"line 2", `unknown identity source "imds"`, strings.Join(sourceNames(), ", ")}},
 		{"unknown source in string", "default:\n  sources: managed,kubelet\n", []string{"line 2", `"kubelet"`}},
 		{"repeated source", "default:\n  sources: [cli, cli]\n", []string{"line 2", "listed twice"}},
-		{"empty sources", "default:\n  sources: []\n", []string{"line 2", "sources is empty"}},
+		{"empty sources", "default:\n  sources: []\n", []string{"line 2: sources: no identity source is named; name one or more of " + strings.Join(sourceNames(), ", ") + ", or remove the setting for the automatic order"}},
 		{"sources wrong type", "default:\n  sources: {a: b}\n", []string{"line 2", "sources must be a list of source names"}},
 		{"number for string", "default:\n  clientID: 12345\n", []string{"line 2", "clientID must be a string (quote it"}},
 		{"null value", "default:\n  clientID:\n  sources: [cli]\n", []string{"line 2", "clientID has no value"}},
 		{"empty string", "default:\n  clientID: \"\"\n", []string{"line 2", "clientID is empty"}},
 		{"bad client id", "default:\n  clientID: my-app\n", []string{"line 2", "not a GUID"}},
-		{"bad object id", "default:\n  objectID: 1234-abc\n", []string{"line 2", "objectID is not a GUID"}},
+		{"bad object id", "default:\n  objectID: 1234-abc\n", []string{"line 2: objectID: not a GUID; use the principal (object) ID of the managed identity"}},
 		{"bad resource id", "default:\n  resourceID: /subscriptions/x/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a\n", []string{"line 2", "user-assigned identity"}},
 		{"bad tenant", "default:\n  tenantID: \"contoso tenant\"\n", []string{"line 2", "not a tenant ID"}},
 		{"two identities", "default:\n  clientID: 11111111-1111-1111-1111-111111111111\n  objectID: 22222222-2222-2222-2222-222222222222\n", []string{"line 2", "alternatives; set one"}},
@@ -293,7 +294,7 @@ func TestParseConfigRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := ParseConfig([]byte(tt.yaml))
+			c, err := Parse([]byte(tt.yaml))
 			if err == nil {
 				t.Fatalf("accepted: %+v", c)
 			}
@@ -302,7 +303,7 @@ func TestParseConfigRejects(t *testing.T) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
 			}
-			if strings.Contains(err.Error(), "credhelper.") {
+			if strings.Contains(err.Error(), "credhelper.") || strings.Contains(err.Error(), "config.") {
 				t.Errorf("error %q names Go types", err)
 			}
 		})
@@ -319,7 +320,7 @@ func TestConfigErrorsDoNotRepeatIDValues(t *testing.T) {
 		"default:\n  tenantID: \"" + secret + " x\"\n",
 		"default:\n  resourceID: " + secret + "\n",
 	} {
-		_, err := ParseConfig([]byte(y))
+		_, err := Parse([]byte(y))
 		if err == nil || strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("error %v for %q", err, y)
 		}
@@ -333,7 +334,7 @@ func TestConfigErrorsDoNotRepeatIDValues(t *testing.T) {
 }
 
 func TestParseConfigReportsAllProblems(t *testing.T) {
-	_, err := ParseConfig([]byte("default:\n  audience: x\nregistries:\n  - match: evil*\n    username: y\n"))
+	_, err := Parse([]byte("default:\n  audience: x\nregistries:\n  - match: evil*\n    username: y\n"))
 	if err == nil {
 		t.Fatal("accepted")
 	}
@@ -470,10 +471,10 @@ func TestResolveRejectsBadEnvironment(t *testing.T) {
 		env  env
 		want string
 	}{
-		{env{EnvSources: "managed,imds"}, `unknown identity source "imds": valid sources are ` + strings.Join(token.SourceNames(), ", ")},
+		{env{EnvSources: "managed,imds"}, `unknown identity source "imds": valid sources are ` + strings.Join(sourceNames(), ", ")},
 		{env{EnvSources: " , "}, "no identity source is named"},
 		{env{EnvSources: "cli,CLI"}, "listed twice"},
-		{env{EnvClientID: "app"}, "DOCKER_CREDENTIAL_ACR_CLIENT_ID is not a GUID"},
+		{env{EnvClientID: "app"}, "DOCKER_CREDENTIAL_ACR_CLIENT_ID: not a GUID; use the client (application) ID of the identity"},
 		{env{EnvTenantID: "a b"}, "not a tenant ID"},
 		{env{EnvAudience: "graph"}, "not one of acr, arm, acr-then-arm"},
 		{env{EnvScope: "a b"}, "without spaces"},
@@ -553,7 +554,7 @@ func TestParseSources(t *testing.T) {
 	if err != nil || !slices.Equal(got, []string{"workload", "managed", "cli"}) {
 		t.Errorf("ParseSources = %v, %v", got, err)
 	}
-	for _, s := range token.SourceNames() {
+	for _, s := range sourceNames() {
 		if _, err := ParseSources(s); err != nil {
 			t.Errorf("%s: %v", s, err)
 		}
@@ -565,7 +566,7 @@ func BenchmarkLoadConfig(b *testing.B) {
 		p := filepath.Join(b.TempDir(), "config.yaml")
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := LoadConfig(p); err != nil {
+			if _, err := Load(p); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -574,7 +575,7 @@ func BenchmarkLoadConfig(b *testing.B) {
 		p := privateTestdata(b, "example.yaml")
 		b.ReportAllocs()
 		for b.Loop() {
-			c, err := LoadConfig(p)
+			c, err := Load(p)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -608,7 +609,7 @@ func TestAudienceNeedsARMScope(t *testing.T) {
 			{"\"*.westus.geo.azurecr.contoso.local\"", "acr-then-arm", "line 3"},
 		} {
 			y := "registries:\n  - match: " + tt.match + "\n    audience: " + tt.audience + "\n" + stackClouds(false)
-			_, err := ParseConfig([]byte(y))
+			_, err := Parse([]byte(y))
 			if err == nil {
 				t.Errorf("%s with audience %s accepted without armScope", tt.match, tt.audience)
 				continue
@@ -618,7 +619,7 @@ func TestAudienceNeedsARMScope(t *testing.T) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
 			}
-			if _, err := ParseConfig([]byte("registries:\n  - match: " + tt.match + "\n    audience: " + tt.audience + "\n" + stackClouds(true))); err != nil {
+			if _, err := Parse([]byte("registries:\n  - match: " + tt.match + "\n    audience: " + tt.audience + "\n" + stackClouds(true))); err != nil {
 				t.Errorf("with armScope: %v", err)
 			}
 		}
@@ -724,8 +725,8 @@ func TestResolveScopesNeverEmpty(t *testing.T) {
 
 func TestResolveRefusesOtherHosts(t *testing.T) {
 	for _, h := range []string{"docker.io", "myreg.azurecr.io.evil.com", ""} {
-		if _, err := (&Config{}).Resolve(h, env{}.get); !errors.Is(err, ErrNotLoginServer) {
-			t.Errorf("Resolve(%q): %v, want ErrNotLoginServer", h, err)
+		if _, err := (&Config{}).Resolve(h, env{}.get); !errors.Is(err, loginserver.ErrNotLoginServer) {
+			t.Errorf("Resolve(%q): %v, want loginserver.ErrNotLoginServer", h, err)
 		}
 	}
 }
@@ -747,22 +748,22 @@ func TestConfigFoldsASCIIOnly(t *testing.T) {
 		"default:\n  sources: [wor\u212aload]\n",
 		"default:\n  username: to\u212aen\n",
 	} {
-		if _, err := ParseConfig([]byte(y)); err == nil {
+		if _, err := Parse([]byte(y)); err == nil {
 			t.Errorf("accepted %q", y)
 		}
 	}
 	// ResolveRegistry does not find an ASCII entry under a look-alike key.
 	c := mustParse(t, "registries:\n  - match: keyreg.azurecr.io\n    sources: [cli]\n")
-	s, err := c.ResolveRegistry(Registry{Host: "\u212aeyreg.azurecr.io", Cloud: token.PublicCloud(), Scope: token.DefaultScope}, env{}.get)
+	s, err := c.ResolveRegistry(loginserver.Registry{Host: "\u212aeyreg.azurecr.io", Cloud: token.PublicCloud(), Scope: token.DefaultScope}, env{}.get)
 	if err != nil || s.Match != "" {
 		t.Errorf("look-alike host resolved to %+v, %v", s, err)
 	}
 }
 
-// A Registry built by hand, in a cloud the config does not declare and
+// A loginserver.Registry built by hand, in a cloud the config does not declare and
 // without an ARM scope, gets advice that does not point at the config.
 func TestResolveRegistryUnknownARMScope(t *testing.T) {
-	reg := Registry{Host: "myreg.azurecr.example", Name: "myreg", Form: FormStandard, Cloud: token.Cloud{Name: "other", AuthorityHost: "https://login.example/"}, Scope: token.DefaultScope}
+	reg := loginserver.Registry{Host: "myreg.azurecr.example", Name: "myreg", Form: loginserver.FormStandard, Cloud: token.Cloud{Name: "other", AuthorityHost: "https://login.example/"}, Scope: token.DefaultScope}
 	_, err := (*Config)(nil).ResolveRegistry(reg, env{EnvAudience: "arm"}.get)
 	want := `myreg.azurecr.example: audience arm (from DOCKER_CREDENTIAL_ACR_AUDIENCE) needs the Azure Resource Manager scope of cloud "other", which is not known; set DOCKER_CREDENTIAL_ACR_SCOPE to that cloud's ARM scope instead, or use audience acr`
 	if err == nil || err.Error() != want {

@@ -1,4 +1,4 @@
-package credhelper
+package config
 
 import (
 	"errors"

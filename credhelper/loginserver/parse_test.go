@@ -1,4 +1,4 @@
-package credhelper
+package loginserver
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/docker-credential-acr/docker-credential-acr/token"
+	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 )
 
 func testStackSuffix() CloudSuffix {
@@ -16,7 +17,7 @@ func testStackSuffix() CloudSuffix {
 	}
 }
 
-func TestParseServerURLAccepts(t *testing.T) {
+func TestParseAccepts(t *testing.T) {
 	public := token.PublicCloud()
 	tests := []struct {
 		in                       string
@@ -55,7 +56,7 @@ func TestParseServerURLAccepts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := ParseServerURL(tt.in, testStackSuffix())
+			got, err := Parse(tt.in, testStackSuffix())
 			if err != nil {
 				t.Fatalf("rejected: %v", err)
 			}
@@ -79,7 +80,7 @@ func TestParseServerURLAccepts(t *testing.T) {
 	}
 }
 
-func TestParseServerURLClouds(t *testing.T) {
+func TestParseClouds(t *testing.T) {
 	for _, tt := range []struct {
 		in             string
 		cloud          token.Cloud
@@ -89,7 +90,7 @@ func TestParseServerURLClouds(t *testing.T) {
 		{"myreg.azurecr.cn", token.ChinaCloud(), "https://login.chinacloudapi.cn/", "https://management.core.chinacloudapi.cn/.default"},
 		{"myreg.azurecr.us", token.USGovCloud(), "https://login.microsoftonline.us/", "https://management.core.usgovcloudapi.net/.default"},
 	} {
-		got, err := ParseServerURL(tt.in)
+		got, err := Parse(tt.in)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.in, err)
 		}
@@ -103,9 +104,9 @@ func TestParseServerURLClouds(t *testing.T) {
 	}
 }
 
-// TestParseServerURLRejects is the security boundary: each input must be
+// TestParseRejects is the security boundary: each input must be
 // refused, and the reason must mention the given fragment.
-func TestParseServerURLRejects(t *testing.T) {
+func TestParseRejects(t *testing.T) {
 	tests := []struct {
 		in   string
 		why  string
@@ -227,7 +228,7 @@ func TestParseServerURLRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := ParseServerURL(tt.in, tt.with...)
+			got, err := Parse(tt.in, tt.with...)
 			if err == nil {
 				t.Fatalf("accepted %q as %+v", tt.in, got)
 			}
@@ -246,7 +247,7 @@ func TestParseServerURLRejects(t *testing.T) {
 
 // Server URLs can carry secrets in userinfo, paths and queries; refusal
 // messages end up in debug logs and must not repeat them.
-func TestParseServerURLErrorsDoNotLeak(t *testing.T) {
+func TestParseErrorsDoNotLeak(t *testing.T) {
 	const secret = "s3cr3tpassw0rd"
 	for _, in := range []string{
 		"https://user:" + secret + "@myreg.azurecr.io",
@@ -259,7 +260,7 @@ func TestParseServerURLErrorsDoNotLeak(t *testing.T) {
 		"user:" + secret + "@evil.com://myreg.azurecr.io",
 		secret + "://myreg.azurecr.io/x",
 	} {
-		_, err := ParseServerURL(in)
+		_, err := Parse(in)
 		if err == nil {
 			t.Fatalf("accepted %q", in)
 		}
@@ -286,8 +287,8 @@ func TestASCIIFolding(t *testing.T) {
 		{"@", "`", false}, // bytes that differ by 0x20 but are not letters
 		{"[", "{", false},
 	} {
-		if got := asciiEqualFold(tt.s, tt.lower); got != tt.want {
-			t.Errorf("asciiEqualFold(%q, %q) = %v, want %v", tt.s, tt.lower, got, tt.want)
+		if got := safetext.EqualFold(tt.s, tt.lower); got != tt.want {
+			t.Errorf("safetext.EqualFold(%q, %q) = %v, want %v", tt.s, tt.lower, got, tt.want)
 		}
 	}
 	for in, want := range map[string]string{
@@ -297,8 +298,8 @@ func TestASCIIFolding(t *testing.T) {
 		"ÀB":               "Àb",
 		"@[`{":             "@[`{",
 	} {
-		if got := asciiLower(in); got != want {
-			t.Errorf("asciiLower(%q) = %q, want %q", in, got, want)
+		if got := safetext.Lower(in); got != want {
+			t.Errorf("safetext.Lower(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -311,10 +312,10 @@ func TestFormString(t *testing.T) {
 	}
 }
 
-func TestParseServerURLDoesNotAllocateForCanonicalHosts(t *testing.T) {
+func TestParseDoesNotAllocateForCanonicalHosts(t *testing.T) {
 	for _, in := range []string{"myreg.azurecr.io", "https://myreg-e7ggejfuhzhgedc8.eastus2.geo.azurecr.io:443/"} {
 		allocs := testing.AllocsPerRun(100, func() {
-			if _, err := ParseServerURL(in); err != nil {
+			if _, err := Parse(in); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -324,7 +325,7 @@ func TestParseServerURLDoesNotAllocateForCanonicalHosts(t *testing.T) {
 	}
 }
 
-func FuzzParseServerURL(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		"myreg.azurecr.io", "https://MyReg.AzureCR.io:443/", "myreg-e7ggejfuhzhgedc8.azurecr.io",
 		"myreg.eastus2.geo.azurecr.cn", "myreg.eastus.data.azurecr.io", "myreg.azurecr.io.evil.com",
@@ -336,7 +337,7 @@ func FuzzParseServerURL(f *testing.F) {
 	}
 	suffixes := []string{".azurecr.io", ".azurecr.cn", ".azurecr.us", ".azurecr.contoso.local"}
 	f.Fuzz(func(t *testing.T, in string) {
-		reg, err := ParseServerURL(in, testStackSuffix())
+		reg, err := Parse(in, testStackSuffix())
 		if err != nil {
 			if !errors.Is(err, ErrNotLoginServer) {
 				t.Fatalf("error does not wrap ErrNotLoginServer: %v", err)
@@ -377,7 +378,7 @@ func FuzzParseServerURL(f *testing.F) {
 		// Canonical: the host itself, and every accepted spelling of it,
 		// parse to the same registry.
 		for _, again := range []string{h, "https://" + h + ":443/", strings.ToUpper(h) + "/"} {
-			r2, err := ParseServerURL(again, testStackSuffix())
+			r2, err := Parse(again, testStackSuffix())
 			if err != nil || r2 != reg {
 				t.Fatalf("%q gave %+v, but %q gave %+v, %v", in, reg, again, r2, err)
 			}
@@ -385,7 +386,7 @@ func FuzzParseServerURL(f *testing.F) {
 	})
 }
 
-func BenchmarkParseServerURL(b *testing.B) {
+func BenchmarkParse(b *testing.B) {
 	for _, in := range []string{
 		"myreg.azurecr.io",
 		"https://MyReg-e7ggejfuhzhgedc8.EastUS2.geo.azurecr.io:443/",
@@ -396,8 +397,49 @@ func BenchmarkParseServerURL(b *testing.B) {
 			extra := []CloudSuffix{testStackSuffix()}
 			b.ReportAllocs()
 			for b.Loop() {
-				_, _ = ParseServerURL(in, extra...)
+				_, _ = Parse(in, extra...)
 			}
 		})
+	}
+}
+
+func TestUnderSuffix(t *testing.T) {
+	for _, tt := range []struct {
+		host, suffix string
+		want         bool
+	}{
+		{"myreg.azurecr.contoso.local", "azurecr.contoso.local", true},
+		{"azurecr.contoso.local", "azurecr.contoso.local", true},
+		{"myreg.eastus.geo.azurecr.contoso.local", "azurecr.contoso.local", true},
+		{"evilazurecr.contoso.local", "azurecr.contoso.local", false},
+		{"myreg.azurecr.contoso.local.evil.com", "azurecr.contoso.local", false},
+		{"local", "azurecr.contoso.local", false},
+	} {
+		if got := UnderSuffix(tt.host, tt.suffix); got != tt.want {
+			t.Errorf("UnderSuffix(%q, %q) = %v, want %v", tt.host, tt.suffix, got, tt.want)
+		}
+	}
+}
+
+// SuffixProblem is what a custom cloud's suffix must pass before Parse
+// will ever match hosts under it.
+func TestSuffixProblem(t *testing.T) {
+	for s, want := range map[string]string{
+		"azurecr.contoso.local":            "",
+		"azsacr.local.azurestack.external": "",
+		".azurecr.contoso.local":           "must be written without a leading '.' or '*'",
+		"*.contoso.local":                  "must be written without a leading '.' or '*'",
+		"AzureCR.contoso.local":            "must be lower case",
+		"io":                               "is not a DNS name of at least two labels (letters, digits and '-')",
+		"xn--cntoso-9ua.local":             "is not a DNS name of at least two labels (letters, digits and '-')",
+		"10.0.0.1":                         "ends in a numeric label; IP addresses are never login servers",
+		"co.uk":                            "is a public suffix that anybody can register names under",
+		"azurecr.io":                       `overlaps the built-in suffix "azurecr.io"`,
+		"x.azurecr.us":                     `overlaps the built-in suffix "azurecr.us"`,
+		"cn":                               "is not a DNS name of at least two labels (letters, digits and '-')",
+	} {
+		if got := SuffixProblem(s); got != want {
+			t.Errorf("SuffixProblem(%q) = %q, want %q", s, got, want)
+		}
 	}
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package credhelper
+package config
 
 import (
 	"os"
@@ -139,7 +139,7 @@ func TestLoadConfigTrust(t *testing.T) {
 			needRoot(t)
 			p, _ := file(t, 0o700, 0o600)
 			chown(t, p)
-			return p, []string{"config file " + p + " is owned by uid 65534, " + cfgNotYou(int64(os.Geteuid())), "run: " + cfgChown(int64(os.Geteuid()), "", p)}
+			return p, []string{"config file " + p + " is owned by uid 65534, " + notYou(int64(os.Geteuid())), "run: " + chownCommand(int64(os.Geteuid()), "", p)}
 		}},
 		{"directory owned by another user", func(t *testing.T) (string, []string) {
 			needRoot(t)
@@ -174,7 +174,7 @@ func TestLoadConfigTrust(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path, wants := tt.setup(t)
-			c, err := LoadConfig(path)
+			c, err := Load(path)
 			if wants == nil {
 				if err != nil {
 					t.Fatalf("refused: %v", err)

@@ -1,0 +1,101 @@
+package config
+
+import (
+	"net/url"
+	"strings"
+)
+
+// Audience selects the Entra scope used for a registry.
+type Audience string
+
+const (
+	// AudienceACR is ACR's own audience (token.DefaultScope), the default.
+	AudienceACR Audience = "acr"
+	// AudienceARM is the cloud's Azure Resource Manager audience, which a
+	// registry accepts only while its azureADAuthenticationAsArmPolicy is
+	// enabled.
+	AudienceARM Audience = "arm"
+	// AudienceACRThenARM tries the ACR audience and falls back to ARM only
+	// where the ACR audience cannot be had.
+	AudienceACRThenARM Audience = "acr-then-arm"
+)
+
+// UsernameForm selects the username returned with the refresh token.
+type UsernameForm string
+
+const (
+	// UsernameToken returns "<token>", which docker and the other clients
+	// treat as an identity token. The default.
+	UsernameToken UsernameForm = "token"
+	// UsernameZeroGUID returns the zero GUID, for callers that only know
+	// username and password (the kubelet, some older tools).
+	UsernameZeroGUID UsernameForm = "zero-guid"
+)
+
+// Environment variables read by Config.Resolve and Path.
+const (
+	EnvConfig   = "DOCKER_CREDENTIAL_ACR_CONFIG"
+	EnvSources  = "DOCKER_CREDENTIAL_ACR_SOURCES"
+	EnvClientID = "DOCKER_CREDENTIAL_ACR_CLIENT_ID"
+	EnvTenantID = "DOCKER_CREDENTIAL_ACR_TENANT_ID"
+	EnvScope    = "DOCKER_CREDENTIAL_ACR_SCOPE"
+	EnvAudience = "DOCKER_CREDENTIAL_ACR_AUDIENCE"
+	EnvUsername = "DOCKER_CREDENTIAL_ACR_USERNAME"
+)
+
+// Settings are the effective settings for one registry.
+type Settings struct {
+	// Sources are the identity sources to try, in order; nil means the
+	// automatic order.
+	Sources []string
+	// ClientID, ResourceID and ObjectID select a user-assigned identity
+	// (ClientID also the application of workload, env and CI sources). At
+	// most one is set.
+	ClientID   string
+	ResourceID string
+	ObjectID   string
+	TenantID   string
+	// Scope is an explicit Entra scope. When set, it replaces Audience,
+	// which is then empty.
+	Scope    string
+	Audience Audience
+	// UsernameForm is never empty.
+	UsernameForm UsernameForm
+	// Match is the config entry that applied: an exact host, a wildcard,
+	// or "" when only the default entry and the environment did.
+	Match string
+	// Scopes are the Entra scopes to request, in order: Scope alone, or
+	// what Audience means in the registry's cloud. Never empty, and no
+	// element is empty.
+	Scopes []string
+}
+
+// Selector describes everything in s that selects the identity or the
+// token, for cache keys: two registries or entries that differ in any of
+// them never share a cached token. It holds IDs, never secrets, and is
+// stable across processes and releases of the same major version.
+func (s Settings) Selector() string {
+	sources := "auto"
+	if s.Sources != nil {
+		sources = strings.Join(s.Sources, ",")
+	}
+	// Values are escaped so that no value can forge a field boundary.
+	var b strings.Builder
+	for _, kv := range [...][2]string{
+		{"sources", sources},
+		{"client_id", s.ClientID},
+		{"resource_id", s.ResourceID},
+		{"object_id", s.ObjectID},
+		{"tenant", s.TenantID},
+		{"audience", string(s.Audience)},
+		{"scope", s.Scope},
+	} {
+		if b.Len() > 0 {
+			b.WriteByte(';')
+		}
+		b.WriteString(kv[0])
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(kv[1]))
+	}
+	return b.String()
+}
