@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/docker-credential-acr/docker-credential-acr/token"
+	"github.com/docker-credential-acr/docker-credential-acr/token/identity"
 )
 
 // The config file chooses an identity per registry. Its schema, in full:
@@ -519,14 +520,14 @@ func (c *Config) lookup(host string) *cfgLayer {
 // or repeated name is an error that lists the valid ones.
 func ParseSources(list string) ([]string, error) {
 	// Stray commas ("a,,b", a trailing one) are forgiven here, as shells
-	// and CI templates make them; token.ParseSourceNames judges the rest.
+	// and CI templates make them; identity.ParseNames judges the rest.
 	var names []string
 	for item := range strings.SplitSeq(list, ",") {
 		if strings.TrimSpace(item) != "" {
 			names = append(names, item)
 		}
 	}
-	return token.ParseSourceNames(names)
+	return identity.ParseNames(names)
 }
 
 func parseAudience(s string) (Audience, bool) {
@@ -834,11 +835,11 @@ func validateEntry(e *cfgEntry, errs *cfgErrors) cfgLayer {
 	var l cfgLayer
 	if e.Sources.Set {
 		if len(e.Sources.Names) == 0 {
-			errs.add(e.Sources.Line, "sources is empty; list at least one of %s, or remove the key for the automatic order", strings.Join(token.SourceNames(), ", "))
+			errs.add(e.Sources.Line, "sources is empty; list at least one of %s, or remove the key for the automatic order", strings.Join(identity.Names(), ", "))
 		}
 		l.sources = []string{}
 		if len(e.Sources.Names) > 0 {
-			names, err := token.ParseSourceNames(e.Sources.Names)
+			names, err := identity.ParseNames(e.Sources.Names)
 			if err != nil {
 				errs.add(e.Sources.Line, "%v", err)
 			}

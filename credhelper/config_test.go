@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/docker-credential-acr/docker-credential-acr/token"
+	"github.com/docker-credential-acr/docker-credential-acr/token/identity"
 )
 
 // env is a fake environment for the injected getenv.
@@ -236,7 +237,7 @@ func TestParseConfigRejects(t *testing.T) {
 		{"scope and audience", "default:\n  scope: https://management.azure.com/.default\n  audience: arm\n", []string{"line 2", "scope and audience are alternatives"}},
 		{"bad scope", "default:\n  scope: \"https://a/.default https://b/.default\"\n", []string{"line 2", "without spaces"}},
 		{"bad username", "default:\n  username: admin\n", []string{"line 2", `username "admin"`}},
-		{"unknown source", "default:\n  sources: [managed, imds]\n", []string{"line 2", `unknown identity source "imds"`, strings.Join(token.SourceNames(), ", ")}},
+		{"unknown source", "default:\n  sources: [managed, imds]\n", []string{"line 2", `unknown identity source "imds"`, strings.Join(identity.Names(), ", ")}},
 		{"unknown source in string", "default:\n  sources: managed,kubelet\n", []string{"line 2", `"kubelet"`}},
 		{"repeated source", "default:\n  sources: [cli, cli]\n", []string{"line 2", "listed twice"}},
 		{"empty sources", "default:\n  sources: []\n", []string{"line 2", "sources is empty"}},
@@ -470,7 +471,7 @@ func TestResolveRejectsBadEnvironment(t *testing.T) {
 		env  env
 		want string
 	}{
-		{env{EnvSources: "managed,imds"}, `unknown identity source "imds": valid sources are ` + strings.Join(token.SourceNames(), ", ")},
+		{env{EnvSources: "managed,imds"}, `unknown identity source "imds": valid sources are ` + strings.Join(identity.Names(), ", ")},
 		{env{EnvSources: " , "}, "no identity source is named"},
 		{env{EnvSources: "cli,CLI"}, "listed twice"},
 		{env{EnvClientID: "app"}, "DOCKER_CREDENTIAL_ACR_CLIENT_ID is not a GUID"},
@@ -553,7 +554,7 @@ func TestParseSources(t *testing.T) {
 	if err != nil || !slices.Equal(got, []string{"workload", "managed", "cli"}) {
 		t.Errorf("ParseSources = %v, %v", got, err)
 	}
-	for _, s := range token.SourceNames() {
+	for _, s := range identity.Names() {
 		if _, err := ParseSources(s); err != nil {
 			t.Errorf("%s: %v", s, err)
 		}

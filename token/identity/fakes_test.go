@@ -1,4 +1,4 @@
-package token
+package identity
 
 import (
 	"bytes"
@@ -24,45 +24,47 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker-credential-acr/docker-credential-acr/token/internal/fakeentra"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token"
+	"github.com/docker-credential-acr/docker-credential-acr/token/internal/fakeentra"
 )
 
 // Shared fakes and checks for the source tests.
 
 const (
-	srcTenant   = "11111111-2222-3333-4444-555555555555"
-	srcResource = "https://containerregistry.azure.net"
+	testTenant   = "11111111-2222-3333-4444-555555555555"
+	testResource = "https://containerregistry.azure.net"
 )
 
-// srcLogBuffer collects log output from several goroutines.
-type srcLogBuffer struct {
+// logBuffer collects log output from several goroutines.
+type logBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *srcLogBuffer) Write(p []byte) (int, error) {
+func (l *logBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *srcLogBuffer) String() string {
+func (l *logBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
 }
 
-// srcEnv is a fake environment.
-type srcEnv map[string]string
+// fakeEnv is a fake environment.
+type fakeEnv map[string]string
 
-func (e srcEnv) get(k string) string { return e[k] }
+func (e fakeEnv) get(k string) string { return e[k] }
 
-// srcTestOptions builds SourceOptions with a debug logger writing to logs.
-func srcTestOptions(env srcEnv, tr interface {
+// testOptions builds Options with a debug logger writing to logs.
+func testOptions(env fakeEnv, tr interface {
 	Do(*http.Request) (*http.Response, error)
-}, logs *srcLogBuffer) SourceOptions {
-	o := SourceOptions{
+}, logs *logBuffer) Options {
+	o := Options{
 		Getenv:   env.get,
 		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		LookPath: func(string) (string, error) { return "", errors.New("not found") },
@@ -73,12 +75,12 @@ func srcTestOptions(env srcEnv, tr interface {
 	return o
 }
 
-func srcFakeCloud(e *fakeentra.Server) Cloud {
-	return Cloud{Name: "test", AuthorityHost: e.AuthorityHost()}
+func fakeCloud(e *fakeentra.Server) token.Cloud {
+	return token.Cloud{Name: "test", AuthorityHost: e.AuthorityHost()}
 }
 
-// srcAssertNoSecrets fails if any secret appears in any of the texts.
-func srcAssertNoSecrets(t *testing.T, texts []string, secrets ...string) {
+// assertNoSecrets fails if any secret appears in any of the texts.
+func assertNoSecrets(t *testing.T, texts []string, secrets ...string) {
 	t.Helper()
 	for _, txt := range texts {
 		for _, s := range secrets {
@@ -89,22 +91,35 @@ func srcAssertNoSecrets(t *testing.T, texts []string, secrets ...string) {
 	}
 }
 
-// srcAssertError logs err, stops the test if it is nil, and fails it if
+// assertError logs err, stops the test if it is nil, and fails it if
 // err's unavailability is not unavailable or its text lacks any of want.
-func srcAssertError(t *testing.T, err error, unavailable bool, want ...string) {
+func assertError(t *testing.T, err error, unavailable bool, want ...string) {
 	t.Helper()
 	t.Logf("error: %v", err)
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	if errors.Is(err, ErrSourceUnavailable) != unavailable {
+	if errors.Is(err, token.ErrSourceUnavailable) != unavailable {
 		t.Errorf("unavailable = %v, want %v", !unavailable, unavailable)
 	}
-	srcAssertMentions(t, err, want...)
+	assertMentions(t, err, want...)
+	assertNoFrontEnd(t, err)
 }
 
-// srcAssertMentions fails the test for each of want that err's text lacks.
-func srcAssertMentions(t *testing.T, err error, want ...string) {
+// assertNoFrontEnd fails if err's text gives the command-line helper's
+// advice: the library says what happened, and each front end names its own
+// variables, configuration keys and commands.
+func assertNoFrontEnd(t *testing.T, err error) {
+	t.Helper()
+	for _, s := range []string{"DOCKER_CREDENTIAL_ACR", "config file", "docker-credential-acr help"} {
+		if err != nil && strings.Contains(err.Error(), s) {
+			t.Errorf("error names the front end's %q: %v", s, err)
+		}
+	}
+}
+
+// assertMentions fails the test for each of want that err's text lacks.
+func assertMentions(t *testing.T, err error, want ...string) {
 	t.Helper()
 	for _, w := range want {
 		if !strings.Contains(err.Error(), w) {
@@ -113,15 +128,15 @@ func srcAssertMentions(t *testing.T, err error, want ...string) {
 	}
 }
 
-func srcErrText(err error) string {
+func errText(err error) string {
 	if err == nil {
 		return ""
 	}
 	return err.Error()
 }
 
-// srcAssertIssuedTo checks that tok was issued by the fake to exactly clientID.
-func srcAssertIssuedTo(t *testing.T, e *fakeentra.Server, tok EntraToken, tenant, clientID, audience string) {
+// assertIssuedTo checks that tok was issued by the fake to exactly clientID.
+func assertIssuedTo(t *testing.T, e *fakeentra.Server, tok token.EntraToken, tenant, clientID, audience string) {
 	t.Helper()
 	c, err := e.Parse(tok.Token)
 	if err != nil {
@@ -135,9 +150,9 @@ func srcAssertIssuedTo(t *testing.T, e *fakeentra.Server, tok EntraToken, tenant
 	}
 }
 
-// srcTestJWT makes a federated token with the given claims, signed by a
+// testJWT makes a federated token with the given claims, signed by a
 // throwaway key (the fake checks federated assertions by equality).
-func srcTestJWT(t *testing.T, iss, sub, aud string) string {
+func testJWT(t *testing.T, iss, sub, aud string) string {
 	t.Helper()
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
 		"iss": iss, "sub": sub, "aud": aud, "jti": fmt.Sprint(time.Now().UnixNano()),
@@ -149,8 +164,8 @@ func srcTestJWT(t *testing.T, iss, sub, aud string) string {
 	return s
 }
 
-// srcTestCert makes a self-signed certificate and key.
-func srcTestCert(t *testing.T, cn string) (*x509.Certificate, *rsa.PrivateKey, []byte) {
+// testCert makes a self-signed certificate and key.
+func testCert(t *testing.T, cn string) (*x509.Certificate, *rsa.PrivateKey, []byte) {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -180,7 +195,7 @@ func srcTestCert(t *testing.T, cn string) (*x509.Certificate, *rsa.PrivateKey, [
 	return cert, key, pemData
 }
 
-func srcWriteFile(t *testing.T, dir, name string, data []byte, mode os.FileMode) string {
+func writeTestFile(t *testing.T, dir, name string, data []byte, mode os.FileMode) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, data, mode); err != nil {
@@ -189,9 +204,9 @@ func srcWriteFile(t *testing.T, dir, name string, data []byte, mode os.FileMode)
 	return p
 }
 
-// srcIMDSTransport sends requests for 169.254.169.254 to a test handler and
+// imdsTransport sends requests for 169.254.169.254 to a test handler and
 // everything else through next; it counts what it routed.
-type srcIMDSTransport struct {
+type imdsTransport struct {
 	imds *httptest.Server
 	next *http.Client
 
@@ -199,7 +214,7 @@ type srcIMDSTransport struct {
 	imdsHits int
 }
 
-func (tr *srcIMDSTransport) Do(req *http.Request) (*http.Response, error) {
+func (tr *imdsTransport) Do(req *http.Request) (*http.Response, error) {
 	if req.URL.Hostname() == "169.254.169.254" {
 		tr.mu.Lock()
 		tr.imdsHits++
@@ -212,21 +227,21 @@ func (tr *srcIMDSTransport) Do(req *http.Request) (*http.Response, error) {
 	return tr.next.Do(req)
 }
 
-func (tr *srcIMDSTransport) hits() int {
+func (tr *imdsTransport) hits() int {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	return tr.imdsHits
 }
 
-// srcNoNetTransport fails like a machine where nothing listens at an address
+// noNetTransport fails like a machine where nothing listens at an address
 // or no route leads to it.
-type srcNoNetTransport struct {
+type noNetTransport struct {
 	mu    sync.Mutex
 	calls []string
 	hang  bool // wait for the request's context instead of failing at once
 }
 
-func (tr *srcNoNetTransport) Do(req *http.Request) (*http.Response, error) {
+func (tr *noNetTransport) Do(req *http.Request) (*http.Response, error) {
 	tr.mu.Lock()
 	tr.calls = append(tr.calls, req.URL.Host+req.URL.Path)
 	tr.mu.Unlock()
@@ -237,15 +252,15 @@ func (tr *srcNoNetTransport) Do(req *http.Request) (*http.Response, error) {
 	return nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.EHOSTUNREACH)}
 }
 
-func (tr *srcNoNetTransport) count() int {
+func (tr *noNetTransport) count() int {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	return len(tr.calls)
 }
 
-// srcHangGuard bounds a test that would otherwise wait forever on a bug; it is
+// hangGuard bounds a test that would otherwise wait forever on a bug; it is
 // not a timing assertion.
-func srcHangGuard(t *testing.T) context.Context {
+func hangGuard(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx

@@ -1,19 +1,20 @@
-package token
+package identity
 
 import (
 	"context"
 	"fmt"
-	"github.com/docker-credential-acr/docker-credential-acr/test/leak"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/docker-credential-acr/docker-credential-acr/test/leak"
 )
 
-// srcFailedAuth is an azidentity failure as an endpoint's answer makes it.
-func srcFailedAuth(status int, body string) error {
+// failedAuth is an azidentity failure as an endpoint's answer makes it.
+func failedAuth(status int, body string) error {
 	return &azidentity.AuthenticationFailedError{RawResponse: &http.Response{
 		StatusCode: status,
 		Header:     http.Header{"Content-Type": {"application/json"}},
@@ -21,14 +22,14 @@ func srcFailedAuth(status int, body string) error {
 	}}
 }
 
-// TestSrcEntraFailureRedactsBeforeClipping places a secret across the
+// TestEntraFailureRedactsBeforeClipping places a secret across the
 // points where an Entra answer is shortened (600 bytes for the whole
 // description, 200 for a body that is not JSON), at every offset near them.
 // The review's repro: padding, then "secret=<client secret>", printed
 // 21 of the secret's 40 characters.
-func TestSrcEntraFailureRedactsBeforeClipping(t *testing.T) {
+func TestEntraFailureRedactsBeforeClipping(t *testing.T) {
 	const secret = "Abc8Q~kLmNoPqRsTuVwXyZ0123456789.abcdefg"
-	h := srcHintContext{source: SourceEnv, clientID: "app", tenantID: srcTenant, authority: "https://login.example/"}
+	h := hintContext{source: Env, clientID: "app", tenantID: testTenant, authority: "https://login.example/"}
 	tests := []struct {
 		name  string
 		body  func(pad string) string
@@ -47,11 +48,11 @@ func TestSrcEntraFailureRedactsBeforeClipping(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clipped := 0
 			for n := tc.lo; n <= tc.hi; n++ {
-				err := srcEntraFailure(context.Background(), h, srcFailedAuth(401, tc.body(strings.Repeat("p", n))), secret)
+				err := entraFailure(context.Background(), h, failedAuth(401, tc.body(strings.Repeat("p", n))), secret)
 				if strings.Contains(err.Error(), "…") {
 					clipped++
 				}
-				srcAssertMentions(t, err, tc.wants)
+				assertMentions(t, err, tc.wants)
 				leak.AssertNoFragment(t, err.Error(), secret, 8)
 			}
 			if clipped == 0 {
@@ -61,9 +62,9 @@ func TestSrcEntraFailureRedactsBeforeClipping(t *testing.T) {
 	}
 }
 
-// TestSrcErrorSnippetRedactsBeforeClipping does the same for the CI token
+// TestErrorSnippetRedactsBeforeClipping does the same for the CI token
 // services' error messages (300 bytes from JSON, 200 from text).
-func TestSrcErrorSnippetRedactsBeforeClipping(t *testing.T) {
+func TestErrorSnippetRedactsBeforeClipping(t *testing.T) {
 	const bearer = "ghs_0123456789abcdefghijABCDEFGHIJklmnopqrst"
 	for _, tc := range []struct {
 		name   string
@@ -78,7 +79,7 @@ func TestSrcErrorSnippetRedactsBeforeClipping(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clipped := 0
 			for n := tc.lo; n <= tc.hi; n++ {
-				got := srcErrorSnippet([]byte(tc.body(strings.Repeat("p", n))), bearer)
+				got := errorSnippet([]byte(tc.body(strings.Repeat("p", n))), bearer)
 				if strings.Contains(got, "…") {
 					clipped++
 				}
