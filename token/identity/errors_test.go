@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/docker-credential-acr/docker-credential-acr/test/leak"
+	"github.com/docker-credential-acr/docker-credential-acr/token"
 )
 
 // failedAuth is an azidentity failure as an endpoint's answer makes it.
@@ -88,6 +90,43 @@ func TestErrorSnippetRedactsBeforeClipping(t *testing.T) {
 			if clipped == 0 {
 				t.Fatal("no message was clipped: the test does not reach the clip point")
 			}
+		})
+	}
+}
+
+// TestErrorsForEmbedders: a program that embeds the sources gets the cause
+// in the API's terms, with no front end's variables, and reads the kind
+// and the facts with errors.As.
+func TestErrorsForEmbedders(t *testing.T) {
+	env := fakeEnv{envPipelinesOIDCURI: "https://dev.azure.com/org/", envPipelinesAccessToken: "job-token", envPipelinesConnectionID: "conn"}
+	srcs, err := New([]string{Pipelines, GitHub}, Settings{ClientID: "app", TenantID: testTenant},
+		testOptions(fakeEnv{envGitHubTokenURL: "http://runner/idtoken", envGitHubTokenToken: "job-token"}, nil, &logBuffer{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipelines, _ := New([]string{Pipelines}, Settings{}, testOptions(env, nil, &logBuffer{}))
+	tests := []struct {
+		name   string
+		src    token.Source
+		kind   token.Kind
+		remedy token.Remedy
+	}{
+		{name: "pipelines without its service principal", src: pipelines[0], kind: token.KindIncomplete, remedy: token.RemedyClientTenant},
+		{name: "pipelines absent", src: srcs[0], kind: token.KindUnavailable},
+		{name: "github with a plain http token URL", src: srcs[1], kind: token.KindInvalid, remedy: token.RemedyOtherSource},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.src.EntraToken(hangGuard(t), token.PublicCloud(), token.DefaultScope)
+			t.Logf("error: %v", err)
+			var se *token.SourceError
+			if !errors.As(err, &se) || se.Kind != tc.kind || se.Remedy != tc.remedy || se.Source != tc.src.Name() {
+				t.Fatalf("SourceError %+v, want source %s, kind %v, remedy %v", se, tc.src.Name(), tc.kind, tc.remedy)
+			}
+			if errors.Is(err, token.ErrSourceUnavailable) != (tc.kind == token.KindUnavailable) {
+				t.Errorf("errors.Is(ErrSourceUnavailable) disagrees with kind %v", tc.kind)
+			}
+			assertNoFrontEnd(t, err)
 		})
 	}
 }
