@@ -20,7 +20,7 @@ func sourceNamesOf(srcs []token.Source) []string {
 	return names
 }
 
-func TestNewSources(t *testing.T) {
+func TestNew(t *testing.T) {
 	tests := []struct {
 		names   []string
 		want    []string
@@ -48,7 +48,7 @@ func TestNewSources(t *testing.T) {
 	}
 }
 
-func TestAutoSources(t *testing.T) {
+func TestAuto(t *testing.T) {
 	full := Settings{ClientID: "cid", TenantID: testTenant}
 	gh := fakeEnv{envGitHubTokenURL: "https://gh/idtoken?api-version=2.0", envGitHubTokenToken: "t"}
 	ado := fakeEnv{envPipelinesOIDCURI: "https://ado/oidc", envPipelinesAccessToken: "t", envPipelinesConnectionID: "c",
@@ -230,10 +230,10 @@ func TestAuthority(t *testing.T) {
 	}
 }
 
-// BenchmarkAutoSources measures what the cached path pays to choose the
+// BenchmarkAuto measures what the cached path pays to choose the
 // sources and compute their identities: environment reads and two PATH
 // lookups.
-func BenchmarkAutoSources(b *testing.B) {
+func BenchmarkAuto(b *testing.B) {
 	o := Options{Getenv: os.Getenv}
 	s := Settings{ClientID: "c", TenantID: "t"}
 	for b.Loop() {

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func TestParseSourceNames(t *testing.T) {
+func TestParseNames(t *testing.T) {
 	valid := strings.Join(Names(), ", ")
 	tests := []struct {
 		name    string
