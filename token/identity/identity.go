@@ -105,6 +105,8 @@ type configuredSource interface {
 // check finds its environment absent (unavailable, so that the next source
 // is tried) or incomplete (a failure), and nil when it is complete.
 func checkError(c configuredSource) error {
+	// Not "return c.check()": a nil *token.SourceError in an error is not
+	// a nil error.
 	if e := c.check(); e != nil {
 		return e
 	}
