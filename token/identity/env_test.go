@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os/exec"
@@ -8,26 +9,26 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/docker-credential-acr/docker-credential-acr/test/azuresim"
 	"github.com/docker-credential-acr/docker-credential-acr/test/leak"
 	"github.com/docker-credential-acr/docker-credential-acr/token"
-	"github.com/docker-credential-acr/docker-credential-acr/token/internal/fakeentra"
 )
 
 func TestEnvSource(t *testing.T) {
-	entra := fakeentra.New(t)
+	entra := newEntra(t)
 	dir := t.TempDir()
 
 	const secret = "s3cr3t-value-that-must-not-leak"
-	entra.AddApp(fakeentra.App{Tenant: testTenant, ClientID: "app-secret", Secret: secret})
+	entra.AddApp(azuresim.App{TenantID: testTenant, ClientID: "app-secret", Secret: secret})
 	// Azure Local and some sovereign set-ups cannot mint the ACR audience.
-	entra.AddApp(fakeentra.App{Tenant: testTenant, ClientID: "app-no-acr", Secret: secret, Fail: &fakeentra.Failure{
+	entra.AddApp(azuresim.App{TenantID: testTenant, ClientID: "app-no-acr", Secret: secret, Fail: &azuresim.EntraFailure{
 		Status: 400, Error: "invalid_resource", Code: 500011,
 		Text: "The resource principal named https://containerregistry.azure.net was not found in the tenant named " + testTenant + ".",
 	}})
 
 	cert, _, pemData := testCert(t, "app-cert")
 	pemPath := writeTestFile(t, dir, "cert.pem", pemData, 0o600)
-	entra.AddApp(fakeentra.App{Tenant: testTenant, ClientID: "app-cert", Cert: cert})
+	entra.AddApp(azuresim.App{TenantID: testTenant, ClientID: "app-cert", Certificates: []*x509.Certificate{cert}})
 	otherCert, _, otherPEM := testCert(t, "other")
 	_ = otherCert
 	otherPath := writeTestFile(t, dir, "other.pem", otherPEM, 0o600)
@@ -150,7 +151,7 @@ func TestEnvSource(t *testing.T) {
 // the 600-byte limit. Nothing of it may reach the error.
 func TestEnvSourceSecretEchoedAtTheClip(t *testing.T) {
 	const secret = "Abc8Q~kLmNoPqRsTuVwXyZ0123456789.abcdefg"
-	entra := fakeentra.New(t)
+	entra := newEntra(t)
 	// What comes before the description's own text in the error's clipped
 	// part: "HTTP 401 Unauthorized: invalid_client: AADSTS7000215: ".
 	const before = len("HTTP 401 Unauthorized: invalid_client: AADSTS7000215: ")
@@ -158,7 +159,7 @@ func TestEnvSourceSecretEchoedAtTheClip(t *testing.T) {
 	for i, start := range []int{limit - 30, limit - 20, limit - 10} {
 		clientID := fmt.Sprintf("app-echo-%d", i)
 		pad := strings.Repeat("p", start-before-len("secret="))
-		entra.AddApp(fakeentra.App{Tenant: testTenant, ClientID: clientID, Fail: &fakeentra.Failure{
+		entra.AddApp(azuresim.App{TenantID: testTenant, ClientID: clientID, Fail: &azuresim.EntraFailure{
 			Status: 401, Error: "invalid_client", Code: 7000215, Text: pad + "secret=" + secret + " is not valid for this app.",
 		}})
 		var logs logBuffer

@@ -26,8 +26,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/docker-credential-acr/docker-credential-acr/test/azuresim"
 	"github.com/docker-credential-acr/docker-credential-acr/token"
-	"github.com/docker-credential-acr/docker-credential-acr/token/internal/fakeentra"
 )
 
 // Shared fakes and checks for the source tests.
@@ -75,8 +75,49 @@ func testOptions(env fakeEnv, tr interface {
 	return o
 }
 
-func fakeCloud(e *fakeentra.Server) token.Cloud {
+func fakeCloud(e *entraSim) token.Cloud {
 	return token.Cloud{Name: "test", AuthorityHost: e.AuthorityHost()}
+}
+
+// entraSim is test/azuresim's Entra, the one the end-to-end tests use,
+// served over TLS on loopback for one test.
+type entraSim struct {
+	sim *azuresim.Sim
+	srv *httptest.Server
+}
+
+func newEntra(t *testing.T) *entraSim {
+	t.Helper()
+	sim, err := azuresim.New(azuresim.Options{Registries: []string{"unit.azurecr.io"}, TenantID: testTenant,
+		AuthorityHosts: []string{"127.0.0.1"}, EntraTokenLifetime: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(sim.Handler())
+	t.Cleanup(srv.Close)
+	return &entraSim{sim: sim, srv: srv}
+}
+
+// AuthorityHost is the authority, to use as AZURE_AUTHORITY_HOST.
+func (e *entraSim) AuthorityHost() string { return e.srv.URL + "/" }
+
+// Client trusts the server's certificate (and other httptest servers').
+func (e *entraSim) Client() *http.Client { return e.srv.Client() }
+
+// AddApp registers an application in its tenant.
+func (e *entraSim) AddApp(a azuresim.App) { e.sim.AddApp(a) }
+
+// Requests are the token requests so far.
+func (e *entraSim) Requests() []azuresim.EntraTokenRequest { return e.sim.EntraTokenRequests() }
+
+// Issue is a token as Entra issues it to clientID, for fakes of managed
+// identity endpoints. Signing cannot fail with the simulator's own key.
+func (e *entraSim) Issue(tenant, clientID, resource string) string {
+	tok, err := e.sim.IssueEntraToken(azuresim.Principal{Kind: "managed", ClientID: clientID, ObjectID: "oid-" + clientID, TenantID: tenant}, resource)
+	if err != nil {
+		panic(err)
+	}
+	return tok
 }
 
 // assertNoSecrets fails if any secret appears in any of the texts.
@@ -136,14 +177,14 @@ func errText(err error) string {
 }
 
 // assertIssuedTo checks that tok was issued by the fake to exactly clientID.
-func assertIssuedTo(t *testing.T, e *fakeentra.Server, tok token.EntraToken, tenant, clientID, audience string) {
+func assertIssuedTo(t *testing.T, e *entraSim, tok token.EntraToken, tenant, clientID, audience string) {
 	t.Helper()
-	c, err := e.Parse(tok.Token)
+	c, err := e.sim.EntraTokenClaims(tok.Token)
 	if err != nil {
 		t.Fatalf("the token is not one the fake issued: %v", err)
 	}
-	if c.ClientID != clientID || c.Tenant != tenant || c.Audience != audience {
-		t.Errorf("token issued to client %q tenant %q audience %q; want %q %q %q", c.ClientID, c.Tenant, c.Audience, clientID, tenant, audience)
+	if c["appid"] != clientID || c["tid"] != tenant || c["aud"] != audience {
+		t.Errorf("token issued to client %v tenant %v audience %v; want %q %q %q", c["appid"], c["tid"], c["aud"], clientID, tenant, audience)
 	}
 	if tok.ExpiresOn.IsZero() || tok.ExpiresOn.Before(time.Now()) {
 		t.Errorf("ExpiresOn = %v, want a future time", tok.ExpiresOn)

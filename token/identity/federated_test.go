@@ -12,9 +12,9 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
+	"github.com/docker-credential-acr/docker-credential-acr/test/azuresim"
 	"github.com/docker-credential-acr/docker-credential-acr/test/leak"
 	"github.com/docker-credential-acr/docker-credential-acr/token"
-	"github.com/docker-credential-acr/docker-credential-acr/token/internal/fakeentra"
 )
 
 // federatedApp registers an app that accepts exactly the assertions in
@@ -40,9 +40,9 @@ func (f *federatedApp) check(a string) bool {
 }
 
 func TestWorkloadSource(t *testing.T) {
-	entra := fakeentra.New(t)
+	entra := newEntra(t)
 	fed := &federatedApp{}
-	entra.AddApp(fakeentra.App{Tenant: testTenant, ClientID: "wl-app", Federated: fed.check})
+	entra.AddApp(azuresim.App{TenantID: testTenant, ClientID: "wl-app", AcceptAssertion: fed.check})
 	dir := t.TempDir()
 
 	t.Run("file is read again for every token", func(t *testing.T) {
@@ -187,9 +187,9 @@ func (g *fakeGitHub) fail(status int, body string) {
 }
 
 func TestGitHubSource(t *testing.T) {
-	entra := fakeentra.New(t)
+	entra := newEntra(t)
 	fed := &federatedApp{}
-	entra.AddApp(fakeentra.App{Tenant: testTenant, ClientID: "gh-app", Federated: fed.check})
+	entra.AddApp(azuresim.App{TenantID: testTenant, ClientID: "gh-app", AcceptAssertion: fed.check})
 	const bearer = "gh-request-token-secret-value"
 	gh := newFakeGitHub(t, bearer, fed)
 	env := fakeEnv{envGitHubTokenURL: gh.URL + "/idtoken?api-version=2.0", envGitHubTokenToken: bearer}
@@ -313,9 +313,9 @@ func (p *fakePipelines) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestPipelinesSource(t *testing.T) {
-	entra := fakeentra.New(t)
+	entra := newEntra(t)
 	fed := &federatedApp{}
-	entra.AddApp(fakeentra.App{Tenant: testTenant, ClientID: "sc-app", Federated: fed.check})
+	entra.AddApp(azuresim.App{TenantID: testTenant, ClientID: "sc-app", AcceptAssertion: fed.check})
 	const bearer = "system-access-token-secret"
 	ado := &fakePipelines{bearer: bearer, connection: "conn-123", fed: fed, t: t}
 	ado.Server = httptest.NewTLSServer(http.HandlerFunc(ado.serve))

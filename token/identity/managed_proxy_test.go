@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/docker-credential-acr/docker-credential-acr/token"
-	"github.com/docker-credential-acr/docker-credential-acr/token/internal/fakeentra"
 )
 
 // proxyChildEnv marks the process that runs TestManagedSourceIgnoresProxy
@@ -75,7 +74,7 @@ func TestManagedSourceIgnoresProxy(t *testing.T) {
 	}
 	clearManagedIdentityEnv(t)
 
-	entra := fakeentra.New(t)
+	entra := newEntra(t)
 	imds := &fakeIMDS{entra: entra, identities: map[string]string{"": "system-mi"}}
 	imdsSrv := httptest.NewServer(imds)
 	t.Cleanup(imdsSrv.Close)
@@ -87,7 +86,7 @@ func TestManagedSourceIgnoresProxy(t *testing.T) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{
-			"access_token": entra.Issue(testTenant, "app-service-mi", r.URL.Query().Get("resource"), time.Hour),
+			"access_token": entra.Issue(testTenant, "app-service-mi", r.URL.Query().Get("resource")),
 			"expires_on":   fmt.Sprint(time.Now().Add(time.Hour).Unix()),
 			"resource":     r.URL.Query().Get("resource"),
 			"token_type":   "Bearer",

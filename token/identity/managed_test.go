@@ -13,7 +13,6 @@ import (
 
 	"github.com/docker-credential-acr/docker-credential-acr/test/leak"
 	"github.com/docker-credential-acr/docker-credential-acr/token"
-	"github.com/docker-credential-acr/docker-credential-acr/token/internal/fakeentra"
 )
 
 // The managed identity tests must not run in parallel: azidentity reads the
@@ -33,7 +32,7 @@ func clearManagedIdentityEnv(t *testing.T) {
 // a known identity, 400 "Identity not found" for an unknown user-assigned
 // one.
 type fakeIMDS struct {
-	entra *fakeentra.Server
+	entra *entraSim
 	// identities maps the selecting query ("", "client_id=x",
 	// "mi_res_id=y", "object_id=z") to the client ID tokens are issued to.
 	identities map[string]string
@@ -89,7 +88,7 @@ func (f *fakeIMDS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	resource := q.Get("resource")
 	exp := time.Now().Add(time.Hour)
 	_ = json.NewEncoder(w).Encode(map[string]string{
-		"access_token":   f.entra.Issue(testTenant, clientID, resource, time.Hour),
+		"access_token":   f.entra.Issue(testTenant, clientID, resource),
 		"client_id":      clientID,
 		"expires_in":     "3599",
 		"expires_on":     fmt.Sprint(exp.Unix()),
@@ -108,7 +107,7 @@ func (f *fakeIMDS) counts() (probes, tokens int) {
 
 func TestManagedSourceIMDS(t *testing.T) {
 	clearManagedIdentityEnv(t)
-	entra := fakeentra.New(t)
+	entra := newEntra(t)
 	imds := &fakeIMDS{entra: entra, identities: map[string]string{
 		"":                                 "system-mi",
 		"client_id=ua-client":              "ua-client",
@@ -232,7 +231,7 @@ func TestManagedSourceNoIMDS(t *testing.T) {
 
 func TestManagedSourceAppService(t *testing.T) {
 	clearManagedIdentityEnv(t)
-	entra := fakeentra.New(t)
+	entra := newEntra(t)
 	const header = "app-service-identity-header-secret"
 	var mu sync.Mutex
 	var seen []string
@@ -261,7 +260,7 @@ func TestManagedSourceAppService(t *testing.T) {
 			return
 		}
 		_ = json.NewEncoder(w).Encode(map[string]string{
-			"access_token": entra.Issue(testTenant, clientID, q.Get("resource"), time.Hour),
+			"access_token": entra.Issue(testTenant, clientID, q.Get("resource")),
 			"expires_on":   fmt.Sprint(time.Now().Add(time.Hour).Unix()),
 			"resource":     q.Get("resource"),
 			"token_type":   "Bearer",
@@ -329,7 +328,7 @@ func TestManagedSourceAppServiceUnreachable(t *testing.T) {
 // and their retries.
 func TestManagedSourceProbeRecognisesIMDS(t *testing.T) {
 	clearManagedIdentityEnv(t)
-	entra := fakeentra.New(t)
+	entra := newEntra(t)
 	tests := []struct {
 		name        string
 		status      int
@@ -360,7 +359,7 @@ func TestManagedSourceProbeRecognisesIMDS(t *testing.T) {
 					tokens++
 					w.Header().Set("Content-Type", "application/json")
 					_ = json.NewEncoder(w).Encode(map[string]string{
-						"access_token": entra.Issue(testTenant, "system-mi", r.URL.Query().Get("resource"), time.Hour),
+						"access_token": entra.Issue(testTenant, "system-mi", r.URL.Query().Get("resource")),
 						"expires_in":   "3599", "expires_on": fmt.Sprint(time.Now().Add(time.Hour).Unix()),
 						"resource": r.URL.Query().Get("resource"), "token_type": "Bearer",
 					})
