@@ -104,13 +104,7 @@ func unverifiedClaims(tok string) (jwt.MapClaims, bool) {
 // verifyEntraToken checks an Entra token's signature and expiry and finds
 // its principal.
 func (s *Sim) verifyEntraToken(tok string) (Principal, jwt.MapClaims, error) {
-	claims := jwt.MapClaims{}
-	_, err := jwt.ParseWithClaims(tok, claims, func(t *jwt.Token) (any, error) {
-		if t.Header["kid"] != s.entraKey.kid {
-			return nil, errors.New("unknown signing key")
-		}
-		return &s.entraKey.key.PublicKey, nil
-	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithExpirationRequired())
+	claims, err := s.EntraTokenClaims(tok)
 	if err != nil {
 		return Principal{}, nil, err
 	}
