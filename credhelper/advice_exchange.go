@@ -27,21 +27,3 @@ func exchangeAdvice(err error) (advice string, ok bool) {
 	}
 	return "", false
 }
-
-// advisedError is a cause with the CLI's advice after it. The cause stays
-// in the chain, so errors.As still finds the *acr.Error.
-type advisedError struct {
-	err    error
-	advice string
-}
-
-func (e *advisedError) Error() string { return e.err.Error() + "; " + e.advice }
-func (e *advisedError) Unwrap() error { return e.err }
-
-// withExchangeAdvice adds exchangeAdvice to err, when there is any.
-func withExchangeAdvice(err error) error {
-	if advice, ok := exchangeAdvice(err); ok {
-		return &advisedError{err: err, advice: advice}
-	}
-	return err
-}

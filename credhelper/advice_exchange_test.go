@@ -59,7 +59,7 @@ func TestExchangeAdvice(t *testing.T) {
 				if ok != tt.advice || (ok && advice == "") {
 					t.Fatalf("exchangeAdvice(%v) = %q, %v; want advice: %v", err, advice, ok, tt.advice)
 				}
-				got := withExchangeAdvice(err)
+				got := advise(err, adviceContext{})
 				text := got.Error()
 				if !strings.HasPrefix(text, err.Error()) {
 					t.Errorf("CLI text %q does not begin with the cause %q", text, err)

@@ -9,4 +9,8 @@
 // shapes under the known ACR suffixes and rejects everything else. The
 // per-registry choice of identity comes from environment variables and an
 // optional YAML file, credhelper/config (config.Load, Config.Resolve).
+//
+// It is also where the token packages' structured errors get the advice a
+// docker user needs (advice.go): which variable, config key or command
+// fixes what the error reports.
 package credhelper

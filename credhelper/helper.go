@@ -17,6 +17,7 @@ import (
 	"github.com/docker-credential-acr/docker-credential-acr/credhelper/loginserver"
 	"github.com/docker-credential-acr/docker-credential-acr/token"
 	"github.com/docker-credential-acr/docker-credential-acr/token/acr"
+	"github.com/docker-credential-acr/docker-credential-acr/token/identity"
 )
 
 // TokenUsername is the docker-credential protocol's marker for an identity
@@ -109,9 +110,9 @@ func (h *Helper) GetContext(ctx context.Context, serverURL string) (string, stri
 	}
 	entry, err := provider.RefreshToken(ctx, token.Target{LoginServer: reg.Host, Cloud: reg.Cloud})
 	if err != nil {
-		// The provider's errors name the registry already; the settings
-		// that fix a registry's refusal are ours to name.
-		return "", "", withExchangeAdvice(err)
+		// The provider's errors name the registry already; advise adds
+		// what to set.
+		return "", "", advise(err, adviceContext{sourcesChosen: len(settings.Sources) > 0})
 	}
 	if settings.UsernameForm == config.UsernameZeroGUID {
 		return ZeroGUIDUsername, entry.RefreshToken, nil
@@ -159,13 +160,12 @@ func (h *Helper) config() (*config.Config, error) {
 // provider wires the sources, scopes and cache chosen for one registry.
 func (h *Helper) provider(reg loginserver.Registry, s config.Settings) (*token.Provider, error) {
 	opts := token.ProviderOptions{
-		Cache:         h.o.Cache,
-		Logger:        h.o.Logger,
-		Scopes:        s.Scopes,
-		TenantID:      s.TenantID,
-		Selector:      s.Selector(),
-		SourcesChosen: len(s.Sources) > 0,
-		FetchTimeout:  h.o.Timeout,
+		Cache:        h.o.Cache,
+		Logger:       h.o.Logger,
+		Scopes:       s.Scopes,
+		TenantID:     s.TenantID,
+		Selector:     s.Selector(),
+		FetchTimeout: h.o.Timeout,
 		// The exchanger makes its HTTP client only when a fetch needs it.
 		Exchanger: acr.NewExchanger(acr.Options{HTTPClient: h.o.HTTPClient, Logger: h.o.Logger}),
 	}
@@ -177,7 +177,7 @@ func (h *Helper) provider(reg loginserver.Registry, s config.Settings) (*token.P
 		opts.Sources = []token.Source{token.FromCredential("credential", h.o.CredentialIdentity, h.o.Credential)}
 		return token.NewProvider(opts), nil
 	}
-	ss := token.SourceSettings{
+	ss := identity.Settings{
 		ClientID:           s.ClientID,
 		TenantID:           s.TenantID,
 		ResourceID:         s.ResourceID,
@@ -190,16 +190,16 @@ func (h *Helper) provider(reg loginserver.Registry, s config.Settings) (*token.P
 	if isBuiltinCloud(reg.Cloud) {
 		ss.AuthorityHost = h.o.Getenv("AZURE_AUTHORITY_HOST")
 	}
-	so := token.SourceOptions{Getenv: h.o.Getenv, Logger: h.o.Logger, Transport: h.o.Transport}
+	so := identity.Options{Getenv: h.o.Getenv, Logger: h.o.Logger, Transport: h.o.Transport}
 	if len(s.Sources) > 0 {
-		sources, err := token.NewSources(s.Sources, ss, so)
+		sources, err := identity.New(s.Sources, ss, so)
 		if err != nil {
 			return nil, err
 		}
 		opts.Sources = sources
 		return token.NewProvider(opts), nil
 	}
-	opts.Sources, opts.Skipped = token.AutoSources(ss, so)
+	opts.Sources, opts.Skipped = identity.Auto(ss, so)
 	for _, why := range opts.Skipped {
 		h.o.Logger.Debug("identity source skipped", "reason", why)
 	}

@@ -24,8 +24,9 @@ type ProviderOptions struct {
 	// Sources are tried in order until one is available.
 	Sources []Source
 	// Skipped explains sources that were left out of Sources (for the
-	// error when none is available), e.g. "workload: AZURE_FEDERATED_TOKEN_FILE is not set".
-	Skipped []string
+	// error when none is available), e.g. a *SourceError reading
+	// "workload: AZURE_FEDERATED_TOKEN_FILE is not set".
+	Skipped []error
 	// Cache keeps refresh tokens between calls; nil means NoCache.
 	Cache Cache
 	// Exchanger trades the Entra token for the refresh token (token/acr's
@@ -41,12 +42,9 @@ type ProviderOptions struct {
 	// TenantID is sent to the exchange; empty means the Entra token's tid.
 	TenantID string
 	// Selector describes configuration that selects the identity beyond
-	// what the sources report (e.g. the config file entry); it is part of
-	// the cache key.
+	// what the sources report (e.g. the front end's per-registry entry);
+	// it is part of the cache key.
 	Selector string
-	// SourcesChosen says the user listed the sources (rather than the
-	// automatic order), which changes the advice when none is available.
-	SourcesChosen bool
 	// FetchTimeout bounds everything after a cache miss: waiting for the
 	// lock, the Entra token and the exchange. Zero means DefaultFetchTimeout.
 	// A cache hit is not subject to it, so the hot path starts no timer.
@@ -192,7 +190,7 @@ func (p *Provider) RefreshToken(ctx context.Context, target Target) (Entry, erro
 // fetch walks the sources in order and exchanges the first Entra token it
 // gets.
 func (p *Provider) fetch(ctx context.Context, target Target, log *slog.Logger) (Entry, error) {
-	reasons := append([]string(nil), p.o.Skipped...)
+	reasons := append([]error(nil), p.o.Skipped...)
 	for _, src := range p.o.Sources {
 		entry, err := p.fetchFrom(ctx, src, target, log)
 		if err == nil {
@@ -207,20 +205,9 @@ func (p *Provider) fetch(ctx context.Context, target Target, log *slog.Logger) (
 			return Entry{}, fmt.Errorf("%s: %w", target.LoginServer, err)
 		}
 		log.Debug("identity source unavailable", "source", src.Name(), "reason", err)
-		reasons = append(reasons, err.Error())
+		reasons = append(reasons, err)
 	}
-	if len(reasons) == 0 {
-		reasons = append(reasons, "no identity sources are configured")
-	}
-	return Entry{}, fmt.Errorf("%w for %s: %s; %s (see 'docker-credential-acr help')",
-		ErrNoSource, target.LoginServer, strings.Join(reasons, "; "), p.sourceAdvice())
-}
-
-func (p *Provider) sourceAdvice() string {
-	if p.o.SourcesChosen {
-		return "check the settings of the sources you chose (DOCKER_CREDENTIAL_ACR_SOURCES or the config file), or choose others"
-	}
-	return "set DOCKER_CREDENTIAL_ACR_SOURCES to choose a source"
+	return Entry{}, &NoSourceError{LoginServer: target.LoginServer, Reasons: reasons, Sources: p.sourceNames()}
 }
 
 // fetchFrom gets an Entra token from src and exchanges it, trying the
@@ -266,15 +253,13 @@ func (p *Provider) fetchFrom(ctx context.Context, src Source, target Target, log
 }
 
 func (p *Provider) rememberedNoSource(target Target) error {
-	return fmt.Errorf("%w for %s: none of the identity sources (%s) was available a moment ago, and that is remembered for %s; "+
-		"%s, or set DOCKER_CREDENTIAL_ACR_NO_CACHE=1 to retry at once",
-		ErrNoSource, target.LoginServer, p.sourceNames(), p.o.NegativeTTL, p.sourceAdvice())
+	return &NoSourceError{LoginServer: target.LoginServer, Sources: p.sourceNames(), Remembered: true, TTL: p.o.NegativeTTL}
 }
 
-func (p *Provider) sourceNames() string {
+func (p *Provider) sourceNames() []string {
 	names := make([]string, len(p.o.Sources))
 	for i, s := range p.o.Sources {
 		names[i] = s.Name()
 	}
-	return strings.Join(names, ", ")
+	return names
 }

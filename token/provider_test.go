@@ -372,6 +372,18 @@ func TestProviderRemembersThatNoSourceIsAvailable(t *testing.T) {
 		if !errors.Is(err, ErrNoSource) {
 			t.Fatalf("call %d: err = %v, want ErrNoSource", i, err)
 		}
+		// The first call tried the source; the others remember that.
+		var nse *NoSourceError
+		if !errors.As(err, &nse) || nse.LoginServer != target.LoginServer || nse.Remembered != (i > 0) ||
+			len(nse.Sources) != 1 || nse.Sources[0] != "managed" {
+			t.Fatalf("call %d: err = %#v, want a NoSourceError for %s, remembered %v", i, err, target.LoginServer, i > 0)
+		}
+		if i == 0 && (len(nse.Reasons) != 1 || !errors.Is(nse.Reasons[0], ErrSourceUnavailable)) {
+			t.Errorf("reasons %v, want the source's unavailability", nse.Reasons)
+		}
+		if i > 0 && nse.TTL != DefaultNegativeTTL {
+			t.Errorf("TTL %v, want %v", nse.TTL, DefaultNegativeTTL)
+		}
 	}
 	if src.calls != 1 {
 		t.Fatalf("source probed %d times within the negative TTL, want 1", src.calls)

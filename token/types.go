@@ -65,8 +65,8 @@ type EntraToken struct {
 // Constructing a Source must be cheap and touch neither network nor disk:
 // the cached path builds sources only to compute cache keys.
 type Source interface {
-	// Name is the source's name as used in DOCKER_CREDENTIAL_ACR_SOURCES,
-	// e.g. "managed".
+	// Name is the source's name, by which users choose it, e.g.
+	// "managed".
 	Name() string
 	// Identity describes which identity this source authenticates as, for
 	// cache keys and logs, e.g. "managed:client_id=1234" or "cli". It holds

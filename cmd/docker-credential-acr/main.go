@@ -19,6 +19,7 @@ import (
 	"github.com/docker-credential-acr/docker-credential-acr/credhelper/config"
 	"github.com/docker-credential-acr/docker-credential-acr/token"
 	"github.com/docker-credential-acr/docker-credential-acr/token/filecache"
+	"github.com/docker-credential-acr/docker-credential-acr/token/identity"
 )
 
 // Set by the linker: -X main.version=… -X main.commit=….
@@ -37,13 +38,13 @@ func main() {
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) != 1 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		return 1
 	}
 	action := args[0]
 	switch action {
 	case "help", "--help", "-h":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage())
 		return 0
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionLine())
@@ -173,7 +174,13 @@ func versionLine() string {
 	return fmt.Sprintf("docker-credential-acr %s (commit %s)", v, c)
 }
 
-const usage = `docker-credential-acr: a docker credential helper for Azure Container Registry.
+// usage is the help text, with the source names as package identity lists
+// them, so that a new source cannot be left out.
+func usage() string {
+	return strings.Replace(usageTemplate, "{{sources}}", strings.Join(identity.Names(), ","), 1)
+}
+
+const usageTemplate = `docker-credential-acr: a docker credential helper for Azure Container Registry.
 It obtains ACR tokens from the machine's Azure identity; it stores no password.
 
 Usage: docker-credential-acr <command>   (input on stdin, as docker sends it)
@@ -208,7 +215,7 @@ where its environment is present:
 Settings (DOCKER_CREDENTIAL_ACR_* beat the config file, which beats AZURE_CLIENT_ID
 and AZURE_TENANT_ID):
   DOCKER_CREDENTIAL_ACR_SOURCES       ordered sources, e.g. "workload,managed"
-                                      (default: env,workload,github,pipelines,managed,cli,azd)
+                                      (default: {{sources}})
   DOCKER_CREDENTIAL_ACR_CLIENT_ID     client ID for every registry
   DOCKER_CREDENTIAL_ACR_TENANT_ID     tenant for every registry
   DOCKER_CREDENTIAL_ACR_AUDIENCE      acr (default), arm, or acr-then-arm

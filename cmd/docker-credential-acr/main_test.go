@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/docker-credential-acr/docker-credential-acr/token"
+	"github.com/docker-credential-acr/docker-credential-acr/token/identity"
 )
 
 // env is a fixed environment: tests never see the machine's own Azure
@@ -101,6 +102,11 @@ func TestVersionAndHelp(t *testing.T) {
 		var stdout bytes.Buffer
 		if code := run([]string{arg}, nil, &stdout, io.Discard, env(t)); code != 0 || !strings.Contains(stdout.String(), "DOCKER_CREDENTIAL_ACR_SOURCES") {
 			t.Errorf("%s: exit %d", arg, code)
+		}
+		// The default order comes from the source table itself.
+		if want := "(default: env,workload,github,pipelines,managed,cli,azd)\n"; !strings.Contains(stdout.String(), want) ||
+			!strings.Contains(stdout.String(), "(default: "+strings.Join(identity.Names(), ",")+")") {
+			t.Errorf("%s: the help does not give the automatic order %q", arg, want)
 		}
 	}
 	var stderr bytes.Buffer

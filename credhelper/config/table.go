@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/docker-credential-acr/docker-credential-acr/token"
+	"github.com/docker-credential-acr/docker-credential-acr/token/identity"
 	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 )
 
@@ -150,8 +151,8 @@ func parseSourcesSetting(items []string, s *Settings) string {
 
 // parseSourceNames and sourceNames are the one place this package asks
 // the identity sources for their names.
-func parseSourceNames(names []string) ([]string, error) { return token.ParseSourceNames(names) }
-func sourceNames() []string                             { return token.SourceNames() }
+func parseSourceNames(names []string) ([]string, error) { return identity.ParseNames(names) }
+func sourceNames() []string                             { return identity.Names() }
 
 // splitList is the one comma-list rule, for DOCKER_CREDENTIAL_ACR_SOURCES
 // and the file's sources: "a,b". Stray commas ("a,,b", a trailing one) and

@@ -123,7 +123,7 @@ func classifyEntra(r *http.Request) string {
 // endpoint (client secret and client assertion).
 func (s *Sim) serveEntra(w http.ResponseWriter, r *http.Request) {
 	host := hostOnly(r.Host)
-	base := "https://" + host
+	base := entraBase(r)
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	switch classifyEntra(r) {
 	case EndpointDiscovery:
@@ -160,14 +160,24 @@ func (s *Sim) serveEntra(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// entraBase is the authority's URL as the client reached it: the port
+// stays, for a simulator served on a loopback port in unit tests.
+func entraBase(r *http.Request) string {
+	return "https://" + strings.ToLower(r.Host)
+}
+
+// aadError answers as Entra does: the description ends with the trace and
+// correlation IDs and a timestamp, on lines of their own.
 func aadError(w http.ResponseWriter, status int, code string, aadsts int, desc string) {
+	now := time.Now().UTC().Format("2006-01-02 15:04:05Z")
+	trace, correlation := newGUID(), newGUID()
 	writeJSON(w, status, map[string]any{
 		"error":             code,
-		"error_description": fmt.Sprintf("AADSTS%d: %s", aadsts, desc),
+		"error_description": fmt.Sprintf("AADSTS%d: %s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\nTimestamp: %s", aadsts, desc, trace, correlation, now),
 		"error_codes":       []int{aadsts},
-		"timestamp":         time.Now().UTC().Format("2006-01-02 15:04:05Z"),
-		"trace_id":          newGUID(),
-		"correlation_id":    newGUID(),
+		"timestamp":         now,
+		"trace_id":          trace,
+		"correlation_id":    correlation,
 	})
 }
 
@@ -186,7 +196,18 @@ func (s *Sim) serveEntraToken(w http.ResponseWriter, r *http.Request, tenant str
 		return
 	}
 	clientID := f.Get("client_id")
+	req := EntraTokenRequest{Tenant: tenant, ClientID: clientID, Scope: f.Get("scope")}
+	switch {
+	case f.Get("client_secret") != "":
+		req.Auth = "secret"
+	case f.Get("client_assertion") != "":
+		req.Auth, req.Assertion = "assertion", f.Get("client_assertion")
+		if c, ok := unverifiedClaims(req.Assertion); ok && c["iss"] == clientID {
+			req.Auth = "certificate"
+		}
+	}
 	s.mu.Lock()
+	s.tokenReqs = append(s.tokenReqs, req)
 	app, ok := s.apps[clientID]
 	p, _ := s.appPrincipal(clientID)
 	s.mu.Unlock()
@@ -196,6 +217,10 @@ func (s *Sim) serveEntraToken(w http.ResponseWriter, r *http.Request, tenant str
 	}
 	if tenant != app.TenantID {
 		aadError(w, http.StatusBadRequest, "invalid_request", 90002, fmt.Sprintf("Tenant '%s' not found.", tenant))
+		return
+	}
+	if fail := app.Fail; fail != nil {
+		aadError(w, fail.Status, fail.Error, fail.Code, fail.Text)
 		return
 	}
 	switch {
@@ -216,22 +241,29 @@ func (s *Sim) serveEntraToken(w http.ResponseWriter, r *http.Request, tenant str
 			return
 		}
 		if unverified["iss"] == clientID {
-			endpoint := "https://" + hostOnly(r.Host) + "/" + tenant + "/oauth2/v2.0/token"
+			endpoint := entraBase(r) + "/" + tenant + "/oauth2/v2.0/token"
 			if err := verifyCertAssertion(assertion, clientID, endpoint, app.Certificates); err != nil {
 				aadError(w, http.StatusUnauthorized, "invalid_client", 700027, "Client assertion failed signature validation: "+err.Error())
 				return
 			}
 			break
 		}
-		iss, sub, err := s.verifyFederated(assertion)
-		if err != nil {
-			aadError(w, http.StatusBadRequest, "invalid_client", 700211, "Invalid client assertion: "+err.Error())
-			return
-		}
+		var iss, sub string
 		trusted := false
-		for _, fc := range app.Federated {
-			if fc.Issuer == iss && fc.Subject == sub {
-				trusted = true
+		if app.AcceptAssertion != nil {
+			iss, _ = unverified["iss"].(string)
+			sub, _ = unverified["sub"].(string)
+			trusted = app.AcceptAssertion(assertion)
+		} else {
+			var err error
+			if iss, sub, err = s.verifyFederated(assertion); err != nil {
+				aadError(w, http.StatusBadRequest, "invalid_client", 700211, "Invalid client assertion: "+err.Error())
+				return
+			}
+			for _, fc := range app.Federated {
+				if fc.Issuer == iss && fc.Subject == sub {
+					trusted = true
+				}
 			}
 		}
 		if !trusted {

@@ -136,6 +136,35 @@ type App struct {
 	// Kind names the principal in records; default "app", or "workload"
 	// when Federated is set.
 	Kind string
+	// AcceptAssertion, when set, decides which federated assertions (those
+	// that are not certificate assertions) the app trusts, instead of
+	// Federated and the simulated issuers' keys: for unit tests whose CI
+	// fakes sign their own tokens.
+	AcceptAssertion func(assertion string) bool
+	// Fail, when set, is Entra's answer to every token request for the
+	// app, whatever credential it presents.
+	Fail *EntraFailure
+}
+
+// EntraFailure is an Entra error answer: HTTP status, OAuth error and
+// AADSTS code, and the description after "AADSTSnnn: ".
+type EntraFailure struct {
+	Status int    // e.g. 400
+	Error  string // e.g. "invalid_resource"
+	Code   int    // e.g. 500011
+	Text   string
+}
+
+// EntraTokenRequest is one request the simulated Entra token endpoint
+// parsed, with what it presented.
+type EntraTokenRequest struct {
+	Tenant, ClientID, Scope string
+	// Auth is "secret", "certificate" (a client assertion the app signed
+	// itself: iss is its client ID) or "assertion" (a federated token).
+	Auth string
+	// Assertion is the client assertion as sent, for tests that check
+	// which token was presented.
+	Assertion string
 }
 
 // FederatedCredential is one trusted external identity.
@@ -224,6 +253,7 @@ type Sim struct {
 	counts     map[string]int
 	exchanges  []Exchange
 	requests   []Request
+	tokenReqs  []EntraTokenRequest
 }
 
 type registry struct {
@@ -410,6 +440,15 @@ func (s *Sim) Reset() {
 	s.counts = map[string]int{}
 	s.exchanges = nil
 	s.requests = nil
+	s.tokenReqs = nil
+}
+
+// EntraTokenRequests returns the token requests Entra parsed since the
+// last Reset, in order.
+func (s *Sim) EntraTokenRequests() []EntraTokenRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.tokenReqs)
 }
 
 // CountSummary renders non-zero counts, sorted, for messages.

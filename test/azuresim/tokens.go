@@ -2,7 +2,10 @@ package azuresim
 
 import (
 	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -64,9 +67,17 @@ func (s *Sim) mintEntraToken(p Principal, resource string) (tok string, exp time
 	return tok, exp, nil
 }
 
-// verifyEntraToken checks an Entra token's signature and expiry and finds
-// its principal.
-func (s *Sim) verifyEntraToken(tok string) (Principal, jwt.MapClaims, error) {
+// IssueEntraToken is an Entra access token for p and resource, as the
+// token endpoint or IMDS would issue it: for fakes of other token
+// services (a managed identity endpoint) in unit tests.
+func (s *Sim) IssueEntraToken(p Principal, resource string) (string, error) {
+	tok, _, err := s.mintEntraToken(p, resource)
+	return tok, err
+}
+
+// EntraTokenClaims checks that the simulated Entra signed tok and that it
+// has not expired, and returns its claims (tid, appid, aud, ...).
+func (s *Sim) EntraTokenClaims(tok string) (jwt.MapClaims, error) {
 	claims := jwt.MapClaims{}
 	_, err := jwt.ParseWithClaims(tok, claims, func(t *jwt.Token) (any, error) {
 		if t.Header["kid"] != s.entraKey.kid {
@@ -74,6 +85,26 @@ func (s *Sim) verifyEntraToken(tok string) (Principal, jwt.MapClaims, error) {
 		}
 		return &s.entraKey.key.PublicKey, nil
 	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithExpirationRequired())
+	if err != nil {
+		return nil, err
+	}
+	return claims, nil
+}
+
+// unverifiedClaims decodes a JWT's claims without checking anything, to
+// tell a certificate assertion from a federated one.
+func unverifiedClaims(tok string) (jwt.MapClaims, bool) {
+	c := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(tok, c); err != nil {
+		return nil, false
+	}
+	return c, true
+}
+
+// verifyEntraToken checks an Entra token's signature and expiry and finds
+// its principal.
+func (s *Sim) verifyEntraToken(tok string) (Principal, jwt.MapClaims, error) {
+	claims, err := s.EntraTokenClaims(tok)
 	if err != nil {
 		return Principal{}, nil, err
 	}
@@ -141,15 +172,44 @@ func verifyCertAssertion(assertion, clientID, tokenEndpoint string, certs []*x50
 	}
 	var last error
 	for _, c := range certs {
-		_, err := jwt.Parse(assertion, func(t *jwt.Token) (any, error) { return c.PublicKey, nil },
+		tok, err := jwt.Parse(assertion, func(t *jwt.Token) (any, error) { return c.PublicKey, nil },
 			jwt.WithValidMethods([]string{"RS256", "PS256"}), jwt.WithExpirationRequired(),
 			jwt.WithAudience(tokenEndpoint), jwt.WithIssuer(clientID), jwt.WithSubject(clientID))
+		if err == nil {
+			err = thumbprintNames(tok.Header, c)
+		}
 		if err == nil {
 			return nil
 		}
 		last = err
 	}
 	return last
+}
+
+// thumbprintNames checks that the assertion's header names the certificate
+// it was signed with, as Entra requires: x5t#S256 (SHA-256) or x5t (SHA-1),
+// base64 or base64url.
+func thumbprintNames(header map[string]any, c *x509.Certificate) error {
+	matches := func(got any, sum []byte) bool {
+		s, _ := got.(string)
+		return s != "" && (s == base64.StdEncoding.EncodeToString(sum) || s == base64.RawURLEncoding.EncodeToString(sum) ||
+			s == base64.URLEncoding.EncodeToString(sum))
+	}
+	s256 := sha256.Sum256(c.Raw)
+	s1 := sha1.Sum(c.Raw)
+	switch {
+	case header["x5t#S256"] != nil:
+		if matches(header["x5t#S256"], s256[:]) {
+			return nil
+		}
+		return fmt.Errorf("x5t#S256 %v does not name the registered certificate", header["x5t#S256"])
+	case header["x5t"] != nil:
+		if matches(header["x5t"], s1[:]) {
+			return nil
+		}
+		return fmt.Errorf("x5t %v does not name the registered certificate", header["x5t"])
+	}
+	return errors.New("the assertion's header names no certificate (x5t#S256 or x5t)")
 }
 
 // mintRefreshToken issues an ACR refresh token with ACR's claims.

@@ -1,10 +1,12 @@
-package token
+package identity
 
 import (
 	"context"
 	"fmt"
 	"net/http"
 	"net/url"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token"
 )
 
 // Environment of an Azure Pipelines job using a service connection with
@@ -28,26 +30,26 @@ const (
 // SYSTEM_ACCESSTOKEN, answer {"oidcToken"}) instead of calling it, because
 // that credential reads SYSTEM_OIDCREQUESTURI from the process environment
 // and puts whole response bodies in its errors; here every variable comes
-// through SourceOptions.Getenv and errors are short and redacted.
+// through Options.Getenv and errors are short and redacted.
 //
 // The service connection names its service principal, and its ID token is
 // issued for that principal's federated credential alone, so the client and
 // tenant go with the connection: when AZURESUBSCRIPTION_CLIENT_ID or
 // AZURESUBSCRIPTION_TENANT_ID is set (the AzureCLI@2 task sets both), both
-// come from there and SourceSettings' ClientID and TenantID are ignored,
+// come from there and Settings' ClientID and TenantID are ignored,
 // however they were set; one without the other is a misconfiguration, not a
 // reason to pair the connection's client with another tenant. Only when
 // neither is set (a step that names the connection by hand) do ClientID and
 // TenantID apply, both of them.
 type pipelinesSource struct {
-	s SourceSettings
-	o SourceOptions
+	s Settings
+	o Options
 }
 
-func (p *pipelinesSource) Name() string { return SourcePipelines }
+func (p *pipelinesSource) Name() string { return Pipelines }
 
 // ids returns the identity used and whether it is the service
-// connection's (AZURESUBSCRIPTION_*) rather than SourceSettings'.
+// connection's (AZURESUBSCRIPTION_*) rather than Settings'.
 func (p *pipelinesSource) ids() (clientID, tenantID, connectionID string, fromConnection bool) {
 	connectionID = p.o.Getenv(envPipelinesConnectionID)
 	clientID, tenantID = p.o.Getenv(envPipelinesClientID), p.o.Getenv(envPipelinesTenantID)
@@ -59,46 +61,50 @@ func (p *pipelinesSource) ids() (clientID, tenantID, connectionID string, fromCo
 
 func (p *pipelinesSource) Identity() string {
 	clientID, tenantID, conn, _ := p.ids()
-	return srcIdentity(SourcePipelines, "client_id", clientID, "tenant", tenantID, "service_connection", conn, "authority", p.s.AuthorityHost)
+	return identityOf(Pipelines, "client_id", clientID, "tenant", tenantID, "service_connection", conn, "authority", p.s.AuthorityHost)
 }
 
-func (p *pipelinesSource) check() (unavailable, misconfigured string) {
+func (p *pipelinesSource) check() *token.SourceError {
 	if p.o.Getenv(envPipelinesOIDCURI) == "" {
-		return envPipelinesOIDCURI + " is not set: not an Azure Pipelines job", ""
+		return unavailablef(Pipelines, "%s is not set: not an Azure Pipelines job", envPipelinesOIDCURI)
 	}
 	clientID, tenantID, conn, fromConnection := p.ids()
 	if conn == "" {
-		return envPipelinesConnectionID + " is not set: run the helper in an AzureCLI@2 task with a service connection, or set it to the service connection's ID", ""
+		return unavailablef(Pipelines, "%s is not set: run the helper in an AzureCLI@2 task with a service connection, or set it to the service connection's ID", envPipelinesConnectionID)
 	}
-	if n := srcRequire(envPipelinesClientID, clientID, envPipelinesTenantID, tenantID); n != "" {
+	if n := firstMissing(envPipelinesClientID, clientID, envPipelinesTenantID, tenantID); n != "" {
 		if fromConnection {
-			return "", fmt.Sprintf("%s is set but %s is not: the service connection's client and tenant are used together; set both to the service connection's service principal (client) ID and tenant, or neither to use DOCKER_CREDENTIAL_ACR_CLIENT_ID and DOCKER_CREDENTIAL_ACR_TENANT_ID (or AZURE_CLIENT_ID and AZURE_TENANT_ID)", srcOther(n), n)
+			e := incomplete(Pipelines, fmt.Sprintf("%s is set but %s is not: the service connection's client and tenant are used together; set both to the service connection's service principal (client) ID and tenant, or neither to use the client ID and tenant given to the source (AZURE_CLIENT_ID and AZURE_TENANT_ID)", otherHalf(n), n))
+			e.Remedy = token.RemedyClientTenant
+			return e
 		}
-		return "", envPipelinesConnectionID + " is set without the service principal it stands for: set " + envPipelinesClientID + " and " + envPipelinesTenantID + ", or a client ID and a tenant (DOCKER_CREDENTIAL_ACR_CLIENT_ID and DOCKER_CREDENTIAL_ACR_TENANT_ID, the config file, or AZURE_CLIENT_ID and AZURE_TENANT_ID), to the service connection's service principal (client) ID and tenant"
+		e := incomplete(Pipelines, envPipelinesConnectionID+" is set without the service principal it stands for: set "+envPipelinesClientID+" and "+envPipelinesTenantID+", or a client ID and a tenant (AZURE_CLIENT_ID and AZURE_TENANT_ID), to the service connection's service principal (client) ID and tenant")
+		e.Remedy = token.RemedyClientTenant
+		return e
 	}
 	if p.o.Getenv(envPipelinesAccessToken) == "" {
-		return "", srcMissing(envPipelinesConnectionID, envPipelinesAccessToken, "map it in the step: env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)")
+		return incomplete(Pipelines, missingText(envPipelinesConnectionID, envPipelinesAccessToken, "map it in the step: env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)"))
 	}
-	return "", ""
+	return nil
 }
 
-func (p *pipelinesSource) EntraToken(ctx context.Context, c Cloud, scope string) (EntraToken, error) {
-	if err := srcCheckError(p); err != nil {
-		return EntraToken{}, err
+func (p *pipelinesSource) EntraToken(ctx context.Context, c token.Cloud, scope string) (token.EntraToken, error) {
+	if err := checkError(p); err != nil {
+		return token.EntraToken{}, err
 	}
 	clientID, tenantID, conn, fromConnection := p.ids()
 	if fromConnection && (p.s.ClientID != "" && p.s.ClientID != clientID || p.s.TenantID != "" && p.s.TenantID != tenantID) {
 		p.o.Logger.Info("using the service connection's client and tenant (AZURESUBSCRIPTION_CLIENT_ID, AZURESUBSCRIPTION_TENANT_ID), not the configured ones",
-			"source", SourcePipelines, "client_id", clientID, "tenant", tenantID, "ignored_client_id", p.s.ClientID, "ignored_tenant", p.s.TenantID)
+			"source", Pipelines, "client_id", clientID, "tenant", tenantID, "ignored_client_id", p.s.ClientID, "ignored_tenant", p.s.TenantID)
 	}
-	h, err := srcConfidentialContext(SourcePipelines, p.s, c, clientID, tenantID)
+	h, err := confidentialContext(Pipelines, p.s, c, clientID, tenantID)
 	if err != nil {
-		return EntraToken{}, err
+		return token.EntraToken{}, err
 	}
 	bearer := p.o.Getenv(envPipelinesAccessToken)
-	u, err := srcCIURL(SourcePipelines, envPipelinesOIDCURI, p.o.Getenv(envPipelinesOIDCURI), "the Azure Pipelines agent")
+	u, err := ciURL(Pipelines, envPipelinesOIDCURI, p.o.Getenv(envPipelinesOIDCURI), "the Azure Pipelines agent")
 	if err != nil {
-		return EntraToken{}, err
+		return token.EntraToken{}, err
 	}
 	q := "api-version=7.1&serviceConnectionId=" + url.QueryEscape(conn)
 	if u.RawQuery == "" {
@@ -106,8 +112,8 @@ func (p *pipelinesSource) EntraToken(ctx context.Context, c Cloud, scope string)
 	} else {
 		u.RawQuery += "&" + q
 	}
-	req := srcOIDCRequest{
-		source:  SourcePipelines,
+	req := oidcRequest{
+		source:  Pipelines,
 		service: "Azure DevOps' OIDC token service",
 		method:  http.MethodPost,
 		url:     u,
@@ -118,12 +124,12 @@ func (p *pipelinesSource) EntraToken(ctx context.Context, c Cloud, scope string)
 		field:  "oidcToken",
 		hint:   "check " + envPipelinesConnectionID + ", that this pipeline is authorised to use the service connection, and that SYSTEM_ACCESSTOKEN is mapped from $(System.AccessToken)",
 	}
-	fetch := func(ctx context.Context) (string, error) { return srcFetchOIDC(ctx, p.o, req) }
-	return srcTokenWithAssertion(ctx, h, p.o, scope, fetch, bearer)
+	fetch := func(ctx context.Context) (string, error) { return fetchOIDC(ctx, p.o, req) }
+	return tokenWithAssertion(ctx, h, p.o, scope, fetch, bearer)
 }
 
-// srcOther names the other half of the service connection's identity.
-func srcOther(name string) string {
+// otherHalf names the other half of the service connection's identity.
+func otherHalf(name string) string {
 	if name == envPipelinesClientID {
 		return envPipelinesTenantID
 	}

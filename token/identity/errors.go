@@ -1,12 +1,10 @@
-package token
+package identity
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 	"net/http"
 	"slices"
 	"strings"
@@ -15,71 +13,45 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token"
+	"github.com/docker-credential-acr/docker-credential-acr/token/internal/jwtclaims"
+	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 )
 
-// SourceError is the error every identity source returns. Its text says what
-// failed, why and what to do, and never holds a token, secret or assertion.
-type SourceError struct {
-	// Source is the source's name, e.g. "workload".
-	Source string
-	// Code is the Entra error code when Entra answered with one, e.g.
-	// "AADSTS500011" (the resource is unknown in the tenant: a reason to try
-	// the ARM audience).
-	Code string
-	// Unavailable reports that the source does not exist here; errors.Is(err,
-	// ErrSourceUnavailable) says the same.
-	Unavailable bool
-
-	msg string
-	err error // a context error, kept for errors.Is
+// failf builds an error of kind k. Every argument has been redacted or is
+// known not to be secret.
+func failf(k token.Kind, source, format string, a ...any) *token.SourceError {
+	return &token.SourceError{Kind: k, Source: source, Reason: fmt.Sprintf(format, a...)}
 }
 
-func (e *SourceError) Error() string { return e.Source + " source: " + e.msg }
-
-func (e *SourceError) Unwrap() []error {
-	var errs []error
-	if e.Unavailable {
-		errs = append(errs, ErrSourceUnavailable)
-	}
-	if e.err != nil {
-		errs = append(errs, e.err)
-	}
-	return errs
+func unavailablef(source, format string, a ...any) *token.SourceError {
+	return failf(token.KindUnavailable, source, format, a...)
 }
 
-// srcErrorf builds a failure. Every argument has been redacted or is known
-// not to be secret.
-func srcErrorf(source, format string, a ...any) *SourceError {
-	return &SourceError{Source: source, msg: fmt.Sprintf(format, a...)}
-}
-
-func srcUnavailablef(source, format string, a ...any) *SourceError {
-	return &SourceError{Source: source, Unavailable: true, msg: fmt.Sprintf(format, a...)}
-}
-
-// srcCtxError reports that the caller gave up, if it did.
-func srcCtxError(ctx context.Context, source, doing string) error {
+// ctxError reports that the caller gave up, if it did.
+func ctxError(ctx context.Context, source, doing string) *token.SourceError {
 	if err := ctx.Err(); err != nil {
-		return &SourceError{Source: source, msg: doing + ": " + err.Error(), err: err}
+		return &token.SourceError{Kind: token.KindCanceled, Source: source, Reason: doing + ": " + err.Error(), Err: err}
 	}
 	return nil
 }
 
-// srcFailure is what an azidentity failure says, reduced to a line.
-type srcFailure struct {
+// failureText is what an azidentity failure says, reduced to a line.
+type failureText struct {
 	status int    // HTTP status of the answer, 0 if there was none
 	code   string // "AADSTS700016"
 	text   string // "invalid_client: AADSTS700016: Application with identifier ..."
 }
 
-// srcDescribe reads an azidentity error. When an endpoint answered, the text
+// describe reads an azidentity error. When an endpoint answered, the text
 // comes from its JSON error body ({error, error_description}); otherwise it
 // is the first line of the error, which names the request that failed. The
 // secrets (and anything JWT-shaped) are redacted before the text is
 // shortened, so that a secret straddling the cut cannot leave its first half
 // behind.
-func srcDescribe(err error, secrets ...string) srcFailure {
-	var f srcFailure
+func describe(err error, secrets ...string) failureText {
+	var f failureText
 	var afe *azidentity.AuthenticationFailedError
 	if errors.As(err, &afe) && afe.RawResponse != nil {
 		f.status = afe.RawResponse.StatusCode
@@ -136,40 +108,40 @@ func srcDescribe(err error, secrets ...string) srcFailure {
 	return f
 }
 
-// srcHintContext is what a hint may mention. None of it is secret.
-type srcHintContext struct {
+// hintContext is what a hint may mention. None of it is secret.
+type hintContext struct {
 	source    string
 	clientID  string
 	tenantID  string
 	authority string
-	assertion *srcAssertionClaims // the federated token's claims, if any
-	net       *srcNetRecorder     // the last transport error, if recorded
+	assertion *token.Assertion // the federated token's claims, if any
+	net       *netRecorder     // the last transport error, if recorded
 }
 
-// srcNetRecorder is an azcore per-retry policy that remembers the last
+// netRecorder is an azcore per-retry policy that remembers the last
 // transport error (no answer at all), so that an error can say "connection
 // refused" or "no such host" where MSAL only says it could not resolve an
 // endpoint. Transport errors name the URL, never a request body.
 //
 // It also remembers the credentials sent in request headers, so that they
 // can be redacted from what the endpoint answers: managed identity endpoints
-// are given a secret in a header (see srcSecretHeaders) that MSAL reads from
+// are given a secret in a header (see secretHeaders) that MSAL reads from
 // the process environment or, for Azure Arc, from a key file, none of which
 // this package reads itself.
-type srcNetRecorder struct {
+type netRecorder struct {
 	mu      sync.Mutex
 	last    error
 	secrets []string
 }
 
-// srcSecretHeaders are the request headers that carry a managed identity
+// secretHeaders are the request headers that carry a managed identity
 // endpoint's secret: App Service's and Container Apps' X-IDENTITY-HEADER
 // (IDENTITY_HEADER), Service Fabric's and Azure ML's Secret
 // (IDENTITY_HEADER, MSI_SECRET), and Azure Arc's Authorization (Basic and
 // the key file's content). Read-only.
-var srcSecretHeaders = []string{"X-Identity-Header", "Secret", "Authorization"}
+var secretHeaders = []string{"X-Identity-Header", "Secret", "Authorization"}
 
-func (r *srcNetRecorder) Do(req *policy.Request) (*http.Response, error) {
+func (r *netRecorder) Do(req *policy.Request) (*http.Response, error) {
 	r.remember(req.Raw().Header)
 	resp, err := req.Next()
 	if err != nil && req.Raw().Context().Err() == nil {
@@ -180,10 +152,10 @@ func (r *srcNetRecorder) Do(req *policy.Request) (*http.Response, error) {
 	return resp, err
 }
 
-func (r *srcNetRecorder) remember(h http.Header) {
+func (r *netRecorder) remember(h http.Header) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, name := range srcSecretHeaders {
+	for _, name := range secretHeaders {
 		for _, v := range h.Values(name) {
 			// The credential after an auth scheme ("Basic <key>") is the
 			// secret; an echo may show it without the scheme.
@@ -198,7 +170,7 @@ func (r *srcNetRecorder) remember(h http.Header) {
 }
 
 // sentSecrets returns the header credentials sent so far.
-func (r *srcNetRecorder) sentSecrets() []string {
+func (r *netRecorder) sentSecrets() []string {
 	if r == nil {
 		return nil
 	}
@@ -207,7 +179,7 @@ func (r *srcNetRecorder) sentSecrets() []string {
 	return slices.Clone(r.secrets)
 }
 
-func (r *srcNetRecorder) lastError() error {
+func (r *netRecorder) lastError() error {
 	if r == nil {
 		return nil
 	}
@@ -216,48 +188,42 @@ func (r *srcNetRecorder) lastError() error {
 	return r.last
 }
 
-// srcAssertionClaims are the claims of a federated token that a federated
-// identity credential must match. They identify, they don't authorise.
-type srcAssertionClaims struct {
-	Issuer, Subject, Audience string
-}
-
-// srcPeekAssertion decodes a JWT's payload without verifying it, for hints
-// only.
-func srcPeekAssertion(jwt string) *srcAssertionClaims {
-	parts := strings.Split(strings.TrimSpace(jwt), ".")
-	if len(parts) != 3 {
+// peekAssertion reads a federated token's claims without verifying them,
+// for hints only.
+func peekAssertion(jwt string) *token.Assertion {
+	c, ok := jwtclaims.Unverified(strings.TrimSpace(jwt))
+	if !ok {
 		return nil
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
-	if err != nil {
-		return nil
-	}
-	var c struct {
-		Iss string          `json:"iss"`
-		Sub string          `json:"sub"`
-		Aud json.RawMessage `json:"aud"`
-	}
-	if json.Unmarshal(payload, &c) != nil {
-		return nil
-	}
+	iss, _ := c["iss"].(string)
+	sub, _ := c["sub"].(string)
 	var aud string
-	if json.Unmarshal(c.Aud, &aud) != nil {
-		var auds []string
-		if json.Unmarshal(c.Aud, &auds) == nil {
-			aud = strings.Join(auds, " ")
+	switch v := c["aud"].(type) {
+	case string:
+		aud = v
+	case []any:
+		// Like the JSON array it came from: all strings, or none kept.
+		auds := make([]string, 0, len(v))
+		for _, x := range v {
+			if str, ok := x.(string); ok {
+				auds = append(auds, str)
+			} else {
+				auds = nil
+				break
+			}
 		}
+		aud = strings.Join(auds, " ")
 	}
-	return &srcAssertionClaims{Issuer: safetext.Clip(c.Iss, 200), Subject: safetext.Clip(c.Sub, 300), Audience: safetext.Clip(aud, 200)}
+	return &token.Assertion{Issuer: safetext.Clip(iss, 200), Subject: safetext.Clip(sub, 300), Audience: safetext.Clip(aud, 200)}
 }
 
-// srcAADSTSHint says what to do about an Entra error code.
-func srcAADSTSHint(code string, h srcHintContext) string {
+// aadstsHint says what to do about an Entra error code.
+func aadstsHint(code string, h hintContext) string {
 	switch code {
 	case "AADSTS700016":
-		return fmt.Sprintf("no application with client ID %q exists in tenant %q: check the client ID and tenant (DOCKER_CREDENTIAL_ACR_CLIENT_ID / _TENANT_ID, clientID / tenantID in the config file, or AZURE_CLIENT_ID / AZURE_TENANT_ID; a multi-tenant app must also be consented to in that tenant)", h.clientID, h.tenantID)
+		return fmt.Sprintf("no application with client ID %q exists in tenant %q: check the client ID and tenant (a multi-tenant app must also be consented to in that tenant)", h.clientID, h.tenantID)
 	case "AADSTS90002", "AADSTS90072", "AADSTS50128", "AADSTS50049":
-		return fmt.Sprintf("tenant %q is not known at %s: check the tenant (DOCKER_CREDENTIAL_ACR_TENANT_ID, tenantID in the config file, or AZURE_TENANT_ID), and that the authority belongs to the tenant's cloud (login.microsoftonline.com is public Azure, login.chinacloudapi.cn Azure China, login.microsoftonline.us US Government); set AZURE_AUTHORITY_HOST if the registry's cloud is not the tenant's", h.tenantID, h.authority)
+		return fmt.Sprintf("tenant %q is not known at %s: check the tenant, and that the authority belongs to the tenant's cloud (login.microsoftonline.com is public Azure, login.chinacloudapi.cn Azure China, login.microsoftonline.us US Government); set AZURE_AUTHORITY_HOST if the registry's cloud is not the tenant's", h.tenantID, h.authority)
 	case "AADSTS70021", "AADSTS700211", "AADSTS700212", "AADSTS700213":
 		msg := fmt.Sprintf("no federated identity credential of application %q matches this token", h.clientID)
 		if a := h.assertion; a != nil {
@@ -273,20 +239,20 @@ func srcAADSTSHint(code string, h srcHintContext) string {
 	case "AADSTS700027", "AADSTS700023":
 		return "Entra could not verify the certificate assertion: upload this certificate (its public part) to the app registration, and check that the file holds the matching private key"
 	case "AADSTS500011", "AADSTS50001":
-		return "this tenant or cloud cannot issue tokens for the registry's audience (containerregistry.azure.net): set DOCKER_CREDENTIAL_ACR_AUDIENCE=acr-then-arm to fall back to the cloud's ARM audience, or arm to use it only (audience: in the config file); the registry must then accept ARM tokens (azureADAuthenticationAsArmPolicy enabled)"
+		return "this tenant or cloud cannot issue tokens for the registry's audience (containerregistry.azure.net): the cloud's ARM audience may serve instead, as a fallback or alone; the registry must then accept ARM tokens (azureADAuthenticationAsArmPolicy enabled)"
 	case "AADSTS7000229":
 		return fmt.Sprintf("application %q has no service principal in tenant %q: create one (az ad sp create --id %s)", h.clientID, h.tenantID, h.clientID)
 	case "AADSTS7000112":
 		return "the application is disabled in this tenant: ask its owner to enable it"
 	case "AADSTS50059", "AADSTS900023":
-		return "Entra needs a valid tenant: set DOCKER_CREDENTIAL_ACR_TENANT_ID (or tenantID in the config file, or AZURE_TENANT_ID) to the tenant's ID"
+		return "Entra needs a valid tenant: set the tenant ID to the tenant's ID"
 	case "AADSTS53003":
 		return "a Conditional Access policy blocks this sign-in: ask your Entra administrator"
 	case "AADSTS700082", "AADSTS50173", "AADSTS70043", "AADSTS50076", "AADSTS50078", "AADSTS50079", "AADSTS50158":
 		switch h.source {
-		case SourceCLI:
+		case CLI:
 			return `the Azure CLI's login has expired or needs MFA: run "az login" again`
-		case SourceAzd:
+		case Azd:
 			return `the Azure Developer CLI's login has expired or needs MFA: run "azd auth login" again`
 		}
 		return "the sign-in has expired or needs interaction, which this helper cannot do"
@@ -294,13 +260,13 @@ func srcAADSTSHint(code string, h srcHintContext) string {
 	return ""
 }
 
-// srcEntraFailure turns an azidentity error from a confidential-client flow
+// entraFailure turns an azidentity error from a confidential-client flow
 // (env, workload, github, pipelines) into a SourceError.
-func srcEntraFailure(ctx context.Context, h srcHintContext, err error, secrets ...string) error {
-	if cerr := srcCtxError(ctx, h.source, "getting an Entra token"); cerr != nil {
+func entraFailure(ctx context.Context, h hintContext, err error, secrets ...string) error {
+	if cerr := ctxError(ctx, h.source, "getting an Entra token"); cerr != nil {
 		return cerr
 	}
-	f := srcDescribe(err, secrets...)
+	f := describe(err, secrets...)
 	var msg string
 	if f.status != 0 {
 		msg = fmt.Sprintf("Entra ID at %s refused client %q in tenant %q: %s", h.authority, h.clientID, h.tenantID, f.text)
@@ -312,12 +278,16 @@ func srcEntraFailure(ctx context.Context, h srcHintContext, err error, secrets .
 		msg = fmt.Sprintf("could not reach Entra ID at %s for client %q in tenant %q: %s", h.authority, h.clientID, h.tenantID, why)
 	}
 	msg = strings.TrimRight(msg, ".")
-	if hint := srcAADSTSHint(f.code, h); hint != "" {
+	if hint := aadstsHint(f.code, h); hint != "" {
 		msg += ": " + hint
 	} else if f.status == 0 {
 		msg += ": check the network, the proxy settings (HTTPS_PROXY, NO_PROXY) and the authority host"
 	}
-	e := srcErrorf(h.source, "%s", safetext.Redact(msg, secrets...))
-	e.Code = f.code
+	kind := token.KindRefused
+	if f.status == 0 {
+		kind = token.KindNetwork
+	}
+	e := failf(kind, h.source, "%s", safetext.Redact(msg, secrets...))
+	e.Code, e.Endpoint, e.ClientID, e.TenantID, e.Assertion = f.code, h.authority, h.clientID, h.tenantID, h.assertion
 	return e
 }

@@ -1,4 +1,4 @@
-package token
+package identity
 
 import (
 	"errors"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token"
 )
 
 // The CLI tests pin PATH (azidentity runs the tools through /bin/sh with
@@ -21,7 +23,7 @@ func fakeTool(t *testing.T, name, script string) string {
 	dir := t.TempDir()
 	argsFile := filepath.Join(dir, "args")
 	body := "#!/bin/sh\necho \"$@\" >> '" + argsFile + "'\n" + script
-	srcWriteFile(t, dir, name, []byte(body), 0o755)
+	writeTestFile(t, dir, name, []byte(body), 0o755)
 	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	return argsFile
 }
@@ -35,9 +37,9 @@ func readArgs(t *testing.T, file string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// srcToolCase is a row of the cli and azd tests: the fake tool's script,
+// toolCase is a row of the cli and azd tests: the fake tool's script,
 // and either the arguments it must be run with or the error expected.
-type srcToolCase struct {
+type toolCase struct {
 	name        string
 	script      string
 	tenant      string
@@ -50,38 +52,38 @@ func TestCLISource(t *testing.T) {
 	if _, err := os.Stat("/bin/sh"); err != nil {
 		t.Skip("azidentity runs the Azure CLI through /bin/sh, which this system lacks")
 	}
-	const token = "eyJhbGciOiJub25lIn0.eyJhcHBpZCI6ImNsaSJ9.fake-cli-token"
+	const fakeToken = "eyJhbGciOiJub25lIn0.eyJhcHBpZCI6ImNsaSJ9.fake-cli-token"
 	exp := time.Now().Add(time.Hour).Unix()
-	ok := `printf '{"accessToken":"` + token + `","expiresOn":"2099-01-01 00:00:00.000000","expires_on":` + strconv.FormatInt(exp, 10) + `,"subscription":"s","tenant":"t","tokenType":"Bearer"}\n'`
+	ok := `printf '{"accessToken":"` + fakeToken + `","expiresOn":"2099-01-01 00:00:00.000000","expires_on":` + strconv.FormatInt(exp, 10) + `,"subscription":"s","tenant":"t","tokenType":"Bearer"}\n'`
 
-	tests := []srcToolCase{
+	tests := []toolCase{
 		{name: "token", script: ok, wantArgs: "account get-access-token -o json --resource https://containerregistry.azure.net"},
-		{name: "token for a tenant", script: ok, tenant: srcTenant,
-			wantArgs: "account get-access-token -o json --resource https://containerregistry.azure.net --tenant " + srcTenant},
+		{name: "token for a tenant", script: ok, tenant: testTenant,
+			wantArgs: "account get-access-token -o json --resource https://containerregistry.azure.net --tenant " + testTenant},
 		{name: "not logged in", script: "echo \"ERROR: Please run 'az login' to setup account.\" >&2; exit 1", unavailable: true,
 			fail: []string{"the Azure CLI is not logged in", `run "az login"`}},
-		{name: "not logged in, with tenant", script: "echo \"ERROR: Please run 'az login' to setup account.\" >&2; exit 1", tenant: srcTenant, unavailable: true,
-			fail: []string{`run "az login --tenant ` + srcTenant + `"`}},
+		{name: "not logged in, with tenant", script: "echo \"ERROR: Please run 'az login' to setup account.\" >&2; exit 1", tenant: testTenant, unavailable: true,
+			fail: []string{`run "az login --tenant ` + testTenant + `"`}},
 		{name: "expired login", script: "echo 'WARNING: something' >&2; echo 'ERROR: AADSTS700082: The refresh token has expired due to inactivity.' >&2; echo 'To re-authenticate, please run:' >&2; echo 'az login --scope https://containerregistry.azure.net/.default' >&2; exit 1",
 			unavailable: true, fail: []string{"AADSTS700082", `run "az login" again`}},
 		{name: "audience unknown", script: "echo 'ERROR: AADSTS500011: The resource principal named https://containerregistry.azure.net was not found in the tenant.' >&2; exit 1",
-			fail: []string{"AADSTS500011", "DOCKER_CREDENTIAL_ACR_AUDIENCE=acr-then-arm"}},
+			fail: []string{"AADSTS500011", "the cloud's ARM audience may serve instead"}},
 		{name: "broken output", script: "echo 'not json'", fail: []string{"printed something that is not a token in JSON"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			argsFile := fakeTool(t, "az", tc.script)
-			var logs srcLogBuffer
-			o := srcTestOptions(srcEnv{}, nil, &logs)
+			var logs logBuffer
+			o := testOptions(fakeEnv{}, nil, &logs)
 			o.LookPath = exec.LookPath
-			src, _ := NewSources([]string{"cli"}, SourceSettings{TenantID: tc.tenant}, o)
-			tok, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), DefaultScope)
-			srcAssertNoSecrets(t, []string{srcErrText(err), logs.String()}, token)
+			src, _ := New([]string{"cli"}, Settings{TenantID: tc.tenant}, o)
+			tok, err := src[0].EntraToken(hangGuard(t), token.PublicCloud(), token.DefaultScope)
+			assertNoSecrets(t, []string{errText(err), logs.String()}, fakeToken)
 			if tc.fail == nil {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if tok.Token != token || tok.ExpiresOn.Unix() != exp {
+				if tok.Token != fakeToken || tok.ExpiresOn.Unix() != exp {
 					t.Errorf("got token %q expiring %v", tok.Token, tok.ExpiresOn)
 				}
 				if got := readArgs(t, argsFile); got != tc.wantArgs {
@@ -89,14 +91,14 @@ func TestCLISource(t *testing.T) {
 				}
 				return
 			}
-			srcAssertError(t, err, tc.unavailable, tc.fail...)
+			assertError(t, err, tc.unavailable, tc.fail...)
 		})
 	}
 
 	t.Run("az not on PATH", func(t *testing.T) {
-		src, _ := NewSources([]string{"cli"}, SourceSettings{}, srcTestOptions(srcEnv{}, nil, &srcLogBuffer{}))
-		_, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), DefaultScope)
-		if !errors.Is(err, ErrSourceUnavailable) || !strings.Contains(err.Error(), "not on PATH") {
+		src, _ := New([]string{"cli"}, Settings{}, testOptions(fakeEnv{}, nil, &logBuffer{}))
+		_, err := src[0].EntraToken(hangGuard(t), token.PublicCloud(), token.DefaultScope)
+		if !errors.Is(err, token.ErrSourceUnavailable) || !strings.Contains(err.Error(), "not on PATH") {
 			t.Errorf("err = %v, want unavailable: not on PATH", err)
 		}
 	})
@@ -106,27 +108,27 @@ func TestAzdSource(t *testing.T) {
 	if _, err := os.Stat("/bin/sh"); err != nil {
 		t.Skip("azidentity runs azd through /bin/sh, which this system lacks")
 	}
-	const token = "fake-azd-token-value"
-	tests := []srcToolCase{
-		{name: "token", script: `printf '{"token":"` + token + `","expiresOn":"2099-01-02T03:04:05Z"}\n'`,
+	const fakeToken = "fake-azd-token-value"
+	tests := []toolCase{
+		{name: "token", script: `printf '{"token":"` + fakeToken + `","expiresOn":"2099-01-02T03:04:05Z"}\n'`,
 			wantArgs: "auth token -o json --no-prompt --scope https://containerregistry.azure.net/.default"},
-		{name: "token for a tenant", tenant: srcTenant, script: `printf '{"token":"` + token + `","expiresOn":"2099-01-02T03:04:05Z"}\n'`,
-			wantArgs: "auth token -o json --no-prompt --scope https://containerregistry.azure.net/.default --tenant-id " + srcTenant},
+		{name: "token for a tenant", tenant: testTenant, script: `printf '{"token":"` + fakeToken + `","expiresOn":"2099-01-02T03:04:05Z"}\n'`,
+			wantArgs: "auth token -o json --no-prompt --scope https://containerregistry.azure.net/.default --tenant-id " + testTenant},
 		{name: "not logged in", script: `echo '{"error":"not logged in, run ` + "`azd auth login`" + ` to login"}' >&2; exit 1`, unavailable: true,
 			fail: []string{"the Azure Developer CLI is not logged in", `run "azd auth login"`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			argsFile := fakeTool(t, "azd", tc.script)
-			o := srcTestOptions(srcEnv{}, nil, &srcLogBuffer{})
+			o := testOptions(fakeEnv{}, nil, &logBuffer{})
 			o.LookPath = exec.LookPath
-			src, _ := NewSources([]string{"azd"}, SourceSettings{TenantID: tc.tenant}, o)
-			tok, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), DefaultScope)
+			src, _ := New([]string{"azd"}, Settings{TenantID: tc.tenant}, o)
+			tok, err := src[0].EntraToken(hangGuard(t), token.PublicCloud(), token.DefaultScope)
 			if tc.fail == nil {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if tok.Token != token || !tok.ExpiresOn.Equal(time.Date(2099, 1, 2, 3, 4, 5, 0, time.UTC)) {
+				if tok.Token != fakeToken || !tok.ExpiresOn.Equal(time.Date(2099, 1, 2, 3, 4, 5, 0, time.UTC)) {
 					t.Errorf("got %q expiring %v", tok.Token, tok.ExpiresOn)
 				}
 				if got := readArgs(t, argsFile); got != tc.wantArgs {
@@ -135,10 +137,10 @@ func TestAzdSource(t *testing.T) {
 				return
 			}
 			t.Logf("error: %v", err)
-			if err == nil || errors.Is(err, ErrSourceUnavailable) != tc.unavailable {
+			if err == nil || errors.Is(err, token.ErrSourceUnavailable) != tc.unavailable {
 				t.Fatalf("err = %v, want unavailable %v", err, tc.unavailable)
 			}
-			srcAssertMentions(t, err, tc.fail...)
+			assertMentions(t, err, tc.fail...)
 		})
 	}
 }

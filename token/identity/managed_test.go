@@ -1,10 +1,9 @@
-package token
+package identity
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/docker-credential-acr/docker-credential-acr/test/leak"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker-credential-acr/docker-credential-acr/token/internal/fakeentra"
+	"github.com/docker-credential-acr/docker-credential-acr/test/leak"
+	"github.com/docker-credential-acr/docker-credential-acr/token"
 )
 
 // The managed identity tests must not run in parallel: azidentity reads the
@@ -32,7 +32,7 @@ func clearManagedIdentityEnv(t *testing.T) {
 // a known identity, 400 "Identity not found" for an unknown user-assigned
 // one.
 type fakeIMDS struct {
-	entra *fakeentra.Server
+	entra *entraSim
 	// identities maps the selecting query ("", "client_id=x",
 	// "mi_res_id=y", "object_id=z") to the client ID tokens are issued to.
 	identities map[string]string
@@ -88,7 +88,7 @@ func (f *fakeIMDS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	resource := q.Get("resource")
 	exp := time.Now().Add(time.Hour)
 	_ = json.NewEncoder(w).Encode(map[string]string{
-		"access_token":   f.entra.Issue(srcTenant, clientID, resource, time.Hour),
+		"access_token":   f.entra.Issue(testTenant, clientID, resource),
 		"client_id":      clientID,
 		"expires_in":     "3599",
 		"expires_on":     fmt.Sprint(exp.Unix()),
@@ -107,7 +107,7 @@ func (f *fakeIMDS) counts() (probes, tokens int) {
 
 func TestManagedSourceIMDS(t *testing.T) {
 	clearManagedIdentityEnv(t)
-	entra := fakeentra.New(t)
+	entra := newEntra(t)
 	imds := &fakeIMDS{entra: entra, identities: map[string]string{
 		"":                                 "system-mi",
 		"client_id=ua-client":              "ua-client",
@@ -119,30 +119,30 @@ func TestManagedSourceIMDS(t *testing.T) {
 
 	tests := []struct {
 		name       string
-		s          SourceSettings
+		s          Settings
 		wantClient string
 		identity   string
 	}{
 		{name: "system-assigned", wantClient: "system-mi", identity: "managed:system"},
-		{name: "client ID", s: SourceSettings{ClientID: "ua-client"}, wantClient: "ua-client", identity: "managed:client_id=ua-client"},
-		{name: "resource ID", s: SourceSettings{ResourceID: "/subscriptions/s/rg/x"}, wantClient: "ua-by-resource", identity: "managed:resource_id=/subscriptions/s/rg/x"},
-		{name: "object ID", s: SourceSettings{ObjectID: "ua-object"}, wantClient: "ua-by-object", identity: "managed:object_id=ua-object"},
+		{name: "client ID", s: Settings{ClientID: "ua-client"}, wantClient: "ua-client", identity: "managed:client_id=ua-client"},
+		{name: "resource ID", s: Settings{ResourceID: "/subscriptions/s/rg/x"}, wantClient: "ua-by-resource", identity: "managed:resource_id=/subscriptions/s/rg/x"},
+		{name: "object ID", s: Settings{ObjectID: "ua-object"}, wantClient: "ua-by-object", identity: "managed:object_id=ua-object"},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tr := &srcIMDSTransport{imds: srv, next: entra.Client()}
-			src, _ := NewSources([]string{"managed"}, tc.s, srcTestOptions(srcEnv{}, tr, &srcLogBuffer{}))
+			tr := &imdsTransport{imds: srv, next: entra.Client()}
+			src, _ := New([]string{"managed"}, tc.s, testOptions(fakeEnv{}, tr, &logBuffer{}))
 			if got := src[0].Identity(); got != tc.identity {
 				t.Errorf("Identity = %q, want %q", got, tc.identity)
 			}
 			resource := fmt.Sprintf("https://imds-test-%d.example", i)
-			tok, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), resource+"/.default")
+			tok, err := src[0].EntraToken(hangGuard(t), token.PublicCloud(), resource+"/.default")
 			if err != nil {
 				t.Fatal(err)
 			}
-			srcAssertIssuedTo(t, entra, tok, srcTenant, tc.wantClient, resource)
+			assertIssuedTo(t, entra, tok, testTenant, tc.wantClient, resource)
 			// A second token in the same process does not probe again.
-			if _, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), resource+"-2/.default"); err != nil {
+			if _, err := src[0].EntraToken(hangGuard(t), token.PublicCloud(), resource+"-2/.default"); err != nil {
 				t.Fatal(err)
 			}
 			if tr.hits() != 3 {
@@ -156,13 +156,13 @@ func TestManagedSourceIMDS(t *testing.T) {
 		imds.failures = []int{http.StatusServiceUnavailable, http.StatusTooManyRequests}
 		imds.mu.Unlock()
 		_, before := imds.counts()
-		tr := &srcIMDSTransport{imds: srv, next: entra.Client()}
-		src, _ := NewSources([]string{"managed"}, SourceSettings{}, srcTestOptions(srcEnv{}, tr, &srcLogBuffer{}))
-		tok, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), "https://imds-retry.example/.default")
+		tr := &imdsTransport{imds: srv, next: entra.Client()}
+		src, _ := New([]string{"managed"}, Settings{}, testOptions(fakeEnv{}, tr, &logBuffer{}))
+		tok, err := src[0].EntraToken(hangGuard(t), token.PublicCloud(), "https://imds-retry.example/.default")
 		if err != nil {
 			t.Fatal(err)
 		}
-		srcAssertIssuedTo(t, entra, tok, srcTenant, "system-mi", "https://imds-retry.example")
+		assertIssuedTo(t, entra, tok, testTenant, "system-mi", "https://imds-retry.example")
 		if _, after := imds.counts(); after-before != 3 {
 			t.Errorf("%d token requests, want 3 (two failures, then success)", after-before)
 		}
@@ -170,18 +170,18 @@ func TestManagedSourceIMDS(t *testing.T) {
 
 	failures := []struct {
 		name        string
-		s           SourceSettings
+		s           Settings
 		raw         string
 		unavailable bool
 		want        []string
 	}{
-		{name: "user-assigned identity not on this machine", s: SourceSettings{ClientID: "not-assigned"},
+		{name: "user-assigned identity not on this machine", s: Settings{ClientID: "not-assigned"},
 			want: []string{"HTTP 400", "Identity not found", "assign this identity"}},
-		{name: "no system-assigned identity", s: SourceSettings{}, unavailable: true,
+		{name: "no system-assigned identity", s: Settings{}, unavailable: true,
 			want: []string{"no usable managed identity", "Identity not found", "AZURE_CLIENT_ID"}},
 		{name: "something else answers token requests at the IMDS address", raw: "<html>Bad gateway</html>", unavailable: true,
 			want: []string{"something other than Azure IMDS answered the token request at 169.254.169.254", "HTTP 502"}},
-		{name: "two IDs", s: SourceSettings{ClientID: "a", ObjectID: "b"},
+		{name: "two IDs", s: Settings{ClientID: "a", ObjectID: "b"},
 			want: []string{"more than one of client ID, resource ID and object ID"}},
 	}
 	for i, tc := range failures {
@@ -197,10 +197,10 @@ func TestManagedSourceIMDS(t *testing.T) {
 			imds.raw = tc.raw
 			imds.mu.Unlock()
 			defer func() { imds.mu.Lock(); imds.raw = ""; imds.mu.Unlock() }()
-			tr := &srcIMDSTransport{imds: srv, next: entra.Client()}
-			src, _ := NewSources([]string{"managed"}, tc.s, srcTestOptions(srcEnv{}, tr, &srcLogBuffer{}))
-			_, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), fmt.Sprintf("https://imds-fail-%d.example/.default", i))
-			srcAssertError(t, err, tc.unavailable, tc.want...)
+			tr := &imdsTransport{imds: srv, next: entra.Client()}
+			src, _ := New([]string{"managed"}, tc.s, testOptions(fakeEnv{}, tr, &logBuffer{}))
+			_, err := src[0].EntraToken(hangGuard(t), token.PublicCloud(), fmt.Sprintf("https://imds-fail-%d.example/.default", i))
+			assertError(t, err, tc.unavailable, tc.want...)
 		})
 	}
 }
@@ -209,12 +209,12 @@ func TestManagedSourceNoIMDS(t *testing.T) {
 	clearManagedIdentityEnv(t)
 	for _, hang := range []bool{false, true} {
 		t.Run(fmt.Sprintf("hang=%v", hang), func(t *testing.T) {
-			tr := &srcNoNetTransport{hang: hang}
-			var logs srcLogBuffer
-			src, _ := NewSources([]string{"managed"}, SourceSettings{ClientID: "some-client"}, srcTestOptions(srcEnv{}, tr, &logs))
-			_, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), "https://no-imds.example/.default")
+			tr := &noNetTransport{hang: hang}
+			var logs logBuffer
+			src, _ := New([]string{"managed"}, Settings{ClientID: "some-client"}, testOptions(fakeEnv{}, tr, &logs))
+			_, err := src[0].EntraToken(hangGuard(t), token.PublicCloud(), "https://no-imds.example/.default")
 			t.Logf("error: %v", err)
-			if !errors.Is(err, ErrSourceUnavailable) {
+			if !errors.Is(err, token.ErrSourceUnavailable) {
 				t.Fatalf("err = %v, want ErrSourceUnavailable", err)
 			}
 			if !strings.Contains(err.Error(), "169.254.169.254 did not answer") {
@@ -231,7 +231,7 @@ func TestManagedSourceNoIMDS(t *testing.T) {
 
 func TestManagedSourceAppService(t *testing.T) {
 	clearManagedIdentityEnv(t)
-	entra := fakeentra.New(t)
+	entra := newEntra(t)
 	const header = "app-service-identity-header-secret"
 	var mu sync.Mutex
 	var seen []string
@@ -260,7 +260,7 @@ func TestManagedSourceAppService(t *testing.T) {
 			return
 		}
 		_ = json.NewEncoder(w).Encode(map[string]string{
-			"access_token": entra.Issue(srcTenant, clientID, q.Get("resource"), time.Hour),
+			"access_token": entra.Issue(testTenant, clientID, q.Get("resource")),
 			"expires_on":   fmt.Sprint(time.Now().Add(time.Hour).Unix()),
 			"resource":     q.Get("resource"),
 			"token_type":   "Bearer",
@@ -276,16 +276,16 @@ func TestManagedSourceAppService(t *testing.T) {
 	}{{"", "app-service-system"}, {"app-service-ua", "app-service-ua"}} {
 		// A nil transport takes azcore's default: the App Service endpoint
 		// is plain http on loopback.
-		var logs srcLogBuffer
-		o := srcTestOptions(srcEnv{}, nil, &logs)
-		src, _ := NewSources([]string{"managed"}, SourceSettings{ClientID: tc.clientID}, o)
+		var logs logBuffer
+		o := testOptions(fakeEnv{}, nil, &logs)
+		src, _ := New([]string{"managed"}, Settings{ClientID: tc.clientID}, o)
 		resource := fmt.Sprintf("https://appservice-%d.example", i)
-		tok, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), resource+"/.default")
+		tok, err := src[0].EntraToken(hangGuard(t), token.PublicCloud(), resource+"/.default")
 		if err != nil {
 			t.Fatal(err)
 		}
-		srcAssertIssuedTo(t, entra, tok, srcTenant, tc.want, resource)
-		srcAssertNoSecrets(t, []string{logs.String()}, header)
+		assertIssuedTo(t, entra, tok, testTenant, tc.want, resource)
+		assertNoSecrets(t, []string{logs.String()}, header)
 	}
 	mu.Lock()
 	if len(seen) != 2 {
@@ -293,14 +293,14 @@ func TestManagedSourceAppService(t *testing.T) {
 	}
 	mu.Unlock()
 
-	var logs srcLogBuffer
-	src, _ := NewSources([]string{"managed"}, SourceSettings{ClientID: "unknown"}, srcTestOptions(srcEnv{}, nil, &logs))
-	_, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), "https://appservice-unknown.example/.default")
+	var logs logBuffer
+	src, _ := New([]string{"managed"}, Settings{ClientID: "unknown"}, testOptions(fakeEnv{}, nil, &logs))
+	_, err := src[0].EntraToken(hangGuard(t), token.PublicCloud(), "https://appservice-unknown.example/.default")
 	t.Logf("error: %v", err)
-	if err == nil || errors.Is(err, ErrSourceUnavailable) || !strings.Contains(err.Error(), "App Service") || !strings.Contains(err.Error(), "No User Assigned") {
+	if err == nil || errors.Is(err, token.ErrSourceUnavailable) || !strings.Contains(err.Error(), "App Service") || !strings.Contains(err.Error(), "No User Assigned") {
 		t.Errorf("err = %v, want an App Service failure with the endpoint's message", err)
 	}
-	srcAssertNoSecrets(t, []string{srcErrText(err), logs.String()}, header)
+	assertNoSecrets(t, []string{errText(err), logs.String()}, header)
 }
 
 func TestManagedSourceAppServiceUnreachable(t *testing.T) {
@@ -310,15 +310,15 @@ func TestManagedSourceAppServiceUnreachable(t *testing.T) {
 	const header = "identity-header-value-secret"
 	t.Setenv("IDENTITY_ENDPOINT", closed.URL+"/msi/token")
 	t.Setenv("IDENTITY_HEADER", header)
-	var logs srcLogBuffer
-	src, _ := NewSources([]string{"managed"}, SourceSettings{}, srcTestOptions(srcEnv{}, nil, &logs))
-	_, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), "https://appservice-unreachable.example/.default")
+	var logs logBuffer
+	src, _ := New([]string{"managed"}, Settings{}, testOptions(fakeEnv{}, nil, &logs))
+	_, err := src[0].EntraToken(hangGuard(t), token.PublicCloud(), "https://appservice-unreachable.example/.default")
 	t.Logf("error: %v", err)
-	if err == nil || errors.Is(err, ErrSourceUnavailable) {
+	if err == nil || errors.Is(err, token.ErrSourceUnavailable) {
 		t.Fatalf("err = %v, want a failure: the environment says App Service", err)
 	}
-	srcAssertMentions(t, err, "could not reach the App Service managed identity endpoint", "connection refused")
-	srcAssertNoSecrets(t, []string{err.Error(), logs.String()}, header)
+	assertMentions(t, err, "could not reach the App Service managed identity endpoint", "connection refused")
+	assertNoSecrets(t, []string{err.Error(), logs.String()}, header)
 }
 
 // TestManagedSourceProbeRecognisesIMDS checks that only Azure IMDS's answer
@@ -328,7 +328,7 @@ func TestManagedSourceAppServiceUnreachable(t *testing.T) {
 // and their retries.
 func TestManagedSourceProbeRecognisesIMDS(t *testing.T) {
 	clearManagedIdentityEnv(t)
-	entra := fakeentra.New(t)
+	entra := newEntra(t)
 	tests := []struct {
 		name        string
 		status      int
@@ -359,7 +359,7 @@ func TestManagedSourceProbeRecognisesIMDS(t *testing.T) {
 					tokens++
 					w.Header().Set("Content-Type", "application/json")
 					_ = json.NewEncoder(w).Encode(map[string]string{
-						"access_token": entra.Issue(srcTenant, "system-mi", r.URL.Query().Get("resource"), time.Hour),
+						"access_token": entra.Issue(testTenant, "system-mi", r.URL.Query().Get("resource")),
 						"expires_in":   "3599", "expires_on": fmt.Sprint(time.Now().Add(time.Hour).Unix()),
 						"resource": r.URL.Query().Get("resource"), "token_type": "Bearer",
 					})
@@ -373,10 +373,10 @@ func TestManagedSourceProbeRecognisesIMDS(t *testing.T) {
 				fmt.Fprint(w, tc.body)
 			}))
 			t.Cleanup(srv.Close)
-			tr := &srcIMDSTransport{imds: srv, next: entra.Client()}
-			var logs srcLogBuffer
-			src, _ := NewSources([]string{"managed"}, SourceSettings{}, srcTestOptions(srcEnv{}, tr, &logs))
-			_, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), fmt.Sprintf("https://probe-%d.example/.default", i))
+			tr := &imdsTransport{imds: srv, next: entra.Client()}
+			var logs logBuffer
+			src, _ := New([]string{"managed"}, Settings{}, testOptions(fakeEnv{}, tr, &logs))
+			_, err := src[0].EntraToken(hangGuard(t), token.PublicCloud(), fmt.Sprintf("https://probe-%d.example/.default", i))
 			t.Logf("error: %v", err)
 			mu.Lock()
 			defer mu.Unlock()
@@ -386,10 +386,10 @@ func TestManagedSourceProbeRecognisesIMDS(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, ErrSourceUnavailable) {
+			if !errors.Is(err, token.ErrSourceUnavailable) {
 				t.Fatalf("err = %v, want ErrSourceUnavailable", err)
 			}
-			srcAssertMentions(t, err, "something other than Azure IMDS answered at 169.254.169.254", fmt.Sprintf("HTTP %d", tc.status), "not an Azure VM")
+			assertMentions(t, err, "something other than Azure IMDS answered at 169.254.169.254", fmt.Sprintf("HTTP %d", tc.status), "not an Azure VM")
 			if probes != 1 || tokens != 0 {
 				t.Errorf("%d probes and %d token requests; want the probe only", probes, tokens)
 			}
@@ -429,7 +429,7 @@ func TestManagedSourceRedactsEndpointSecrets(t *testing.T) {
 	tests := []struct {
 		name     string
 		vars     map[string]string // process environment (MSAL reads it)
-		injected bool              // SourceOptions.Getenv holds the same
+		injected bool              // Options.Getenv holds the same
 		clientID string
 		pad      int // echo starts after this much padding
 		endpoint string
@@ -444,7 +444,7 @@ func TestManagedSourceRedactsEndpointSecrets(t *testing.T) {
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			clearManagedIdentityEnv(t)
-			env := srcEnv{}
+			env := fakeEnv{}
 			for k, v := range tc.vars {
 				if strings.HasSuffix(k, "_ENDPOINT") {
 					v = srv.URL + v + "?pad=" + fmt.Sprint(tc.pad)
@@ -454,10 +454,10 @@ func TestManagedSourceRedactsEndpointSecrets(t *testing.T) {
 					env[k] = v
 				}
 			}
-			var logs srcLogBuffer
-			src, _ := NewSources([]string{"managed"}, SourceSettings{ClientID: tc.clientID}, srcTestOptions(env, nil, &logs))
-			_, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), fmt.Sprintf("https://echo-%d.example/.default", i))
-			srcAssertError(t, err, false, tc.endpoint, "bad request with")
+			var logs logBuffer
+			src, _ := New([]string{"managed"}, Settings{ClientID: tc.clientID}, testOptions(env, nil, &logs))
+			_, err := src[0].EntraToken(hangGuard(t), token.PublicCloud(), fmt.Sprintf("https://echo-%d.example/.default", i))
+			assertError(t, err, false, tc.endpoint, "bad request with")
 			if tc.pad == 0 && !strings.Contains(err.Error(), "[redacted]") {
 				t.Errorf("error does not show the redacted echo")
 			}
@@ -468,11 +468,11 @@ func TestManagedSourceRedactsEndpointSecrets(t *testing.T) {
 	}
 }
 
-// TestSrcNetRecorderRemembersHeaderSecrets covers the header Azure Arc's
+// TestNetRecorderRemembersHeaderSecrets covers the header Azure Arc's
 // endpoint is sent (Basic and the content of a key file that this package
 // never reads) along with the others.
-func TestSrcNetRecorderRemembersHeaderSecrets(t *testing.T) {
-	r := &srcNetRecorder{}
+func TestNetRecorderRemembersHeaderSecrets(t *testing.T) {
+	r := &netRecorder{}
 	r.remember(http.Header{"Authorization": {"Basic arc-key-file-content-0123"}, "Metadata": {"true"}})
 	r.remember(http.Header{"X-Identity-Header": {"app-service-header-value"}, "Secret": {"ml-secret-value-4567"}})
 	r.remember(http.Header{"X-Identity-Header": {"app-service-header-value"}}) // a retry
@@ -481,7 +481,7 @@ func TestSrcNetRecorderRemembersHeaderSecrets(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("sentSecrets = %q, want %q", got, want)
 	}
-	if (*srcNetRecorder)(nil).sentSecrets() != nil {
+	if (*netRecorder)(nil).sentSecrets() != nil {
 		t.Error("a nil recorder has secrets")
 	}
 }

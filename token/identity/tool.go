@@ -1,35 +1,37 @@
-package token
+package identity
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token"
+	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 )
 
 // toolSource borrows the login of a developer CLI (az for the cli source,
 // azd for azd). azidentity runs the tool through /bin/sh in /bin with the
 // process environment, so the tool it runs is the one on the process's
-// PATH; SourceOptions.LookPath only decides whether to try. Each token
+// PATH; Options.LookPath only decides whether to try. Each token
 // costs a run of the tool (a second or two): the provider's cache makes
 // that rare.
 //
 // Its identity is the source's name (with the tenant, if one is set): which
 // account the tool is logged in as is not known without running it.
 type toolSource struct {
-	t srcTool
-	s SourceSettings
-	o SourceOptions
+	t devTool
+	s Settings
+	o Options
 }
 
-// srcTool is what tells the cli and azd sources apart.
-type srcTool struct {
-	source      string   // SourceCLI or SourceAzd
+// devTool is what tells the cli and azd sources apart.
+type devTool struct {
+	source      string   // CLI or Azd
 	exe         string   // the command looked up on PATH
 	desc        string   // the tool in messages
 	login       string   // the command that logs in
@@ -38,21 +40,21 @@ type srcTool struct {
 	credential  func(tenantID string) (azcore.TokenCredential, error)
 }
 
-// srcCLITool is run as
+// azTool is run as
 // `/bin/sh -c "az account get-access-token -o json --resource … [--tenant …]"`.
-// Read-only, like srcAzdTool.
-var srcCLITool = srcTool{
-	source: SourceCLI, exe: "az", desc: "the Azure CLI",
+// Read-only, like azdTool.
+var azTool = devTool{
+	source: CLI, exe: "az", desc: "the Azure CLI",
 	login: "az login", tenantFlag: "--tenant", notLoggedIn: []string{"az login"},
 	credential: func(tenantID string) (azcore.TokenCredential, error) {
 		return azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{TenantID: tenantID})
 	},
 }
 
-// srcAzdTool is run as
+// azdTool is run as
 // `/bin/sh -c "azd auth token -o json --no-prompt --scope … [--tenant-id …]"`.
-var srcAzdTool = srcTool{
-	source: SourceAzd, exe: "azd", desc: "the Azure Developer CLI",
+var azdTool = devTool{
+	source: Azd, exe: "azd", desc: "the Azure Developer CLI",
 	login: "azd auth login", tenantFlag: "--tenant-id", notLoggedIn: []string{"azd auth login", "not logged in"},
 	credential: func(tenantID string) (azcore.TokenCredential, error) {
 		return azidentity.NewAzureDeveloperCLICredential(&azidentity.AzureDeveloperCLICredentialOptions{TenantID: tenantID})
@@ -60,9 +62,9 @@ var srcAzdTool = srcTool{
 }
 
 func (c *toolSource) Name() string     { return c.t.source }
-func (c *toolSource) Identity() string { return srcIdentity(c.t.source, "tenant", c.s.TenantID) }
+func (c *toolSource) Identity() string { return identityOf(c.t.source, "tenant", c.s.TenantID) }
 
-// lookup is deferred to EntraToken, not done by AutoSources: searching PATH
+// lookup is deferred to EntraToken, not done by Auto: searching PATH
 // costs about a tenth of a millisecond per tool, which the cached path
 // should not pay.
 func (c *toolSource) lookup() string {
@@ -72,36 +74,40 @@ func (c *toolSource) lookup() string {
 	return ""
 }
 
-func (c *toolSource) EntraToken(ctx context.Context, _ Cloud, scope string) (EntraToken, error) {
+func (c *toolSource) EntraToken(ctx context.Context, _ token.Cloud, scope string) (token.EntraToken, error) {
 	if unavail := c.lookup(); unavail != "" {
-		return EntraToken{}, srcUnavailablef(c.t.source, "%s: install it and run %q, or choose another source", unavail, c.t.login)
+		e := unavailablef(c.t.source, "%s: install it and run %q, or choose another source", unavail, c.t.login)
+		e.Login = c.t.login
+		return token.EntraToken{}, e
 	}
-	if c.s.TenantID != "" && !ValidTenantID(c.s.TenantID) {
-		return EntraToken{}, srcErrorf(c.t.source, "tenant ID %q is not valid: set AZURE_TENANT_ID to the tenant's ID (a GUID) or its domain name", safetext.Printable(c.s.TenantID))
+	if c.s.TenantID != "" && !token.ValidTenantID(c.s.TenantID) {
+		return token.EntraToken{}, failf(token.KindInvalid, c.t.source, "tenant ID %q is not valid: set AZURE_TENANT_ID to the tenant's ID (a GUID) or its domain name", safetext.Printable(c.s.TenantID))
 	}
 	c.o.Logger.Debug("asking "+c.t.desc+" for a token", "source", c.t.source, "tenant", c.s.TenantID)
 	cred, err := c.t.credential(c.s.TenantID)
 	if err != nil {
-		return EntraToken{}, srcErrorf(c.t.source, "setting up %s credential: %s", c.t.desc, safetext.Redact(safetext.FirstLine(err.Error())))
+		return token.EntraToken{}, failf(token.KindOther, c.t.source, "setting up %s credential: %s", c.t.desc, safetext.Redact(safetext.FirstLine(err.Error())))
 	}
-	tok, err := srcGetToken(ctx, cred, scope)
+	tok, err := getToken(ctx, cred, scope)
 	if err != nil {
 		login := c.t.login
 		if c.s.TenantID != "" {
 			login += " " + c.t.tenantFlag + " " + c.s.TenantID
 		}
-		return EntraToken{}, srcToolFailure(ctx, c.t.source, c.t.desc, login, c.t.notLoggedIn, err)
+		e := toolFailure(ctx, c.t.source, c.t.desc, login, c.t.notLoggedIn, err)
+		e.Login, e.TenantID = login, c.s.TenantID
+		return token.EntraToken{}, e
 	}
-	srcLogToken(c.o, c.t.source, tok)
+	logToken(c.o, c.t.source, tok)
 	return tok, nil
 }
 
-// srcToolFailure classifies a CLI tool's failure. "Not logged in" is
+// toolFailure classifies a CLI tool's failure. "Not logged in" is
 // unavailable, so that an automatic chain moves on, but its text says to log
 // in; so is a tool that vanished between the PATH check and the run. The
 // rest (an Entra refusal, a broken tool) is a failure.
-func srcToolFailure(ctx context.Context, source, tool, login string, notLoggedIn []string, err error) error {
-	if cerr := srcCtxError(ctx, source, "waiting for "+tool); cerr != nil {
+func toolFailure(ctx context.Context, source, tool, login string, notLoggedIn []string, err error) *token.SourceError {
+	if cerr := ctxError(ctx, source, "waiting for "+tool); cerr != nil {
 		return cerr
 	}
 	msg := err.Error()
@@ -117,34 +123,38 @@ func srcToolFailure(ctx context.Context, source, tool, login string, notLoggedIn
 		text = strings.TrimPrefix(text, p)
 	}
 	code := safetext.FindAADSTS(msg)
-	hint := srcAADSTSHint(code, srcHintContext{source: source})
+	hint := aadstsHint(code, hintContext{source: source})
 
 	if strings.Contains(msg, "executable not found on path") {
-		return srcUnavailablef(source, "%s could not be run (not found by /bin/sh on PATH)", tool)
+		return unavailablef(source, "%s could not be run (not found by /bin/sh on PATH)", tool)
 	}
 	var syntax *json.SyntaxError
 	if errors.As(err, &syntax) {
-		return srcErrorf(source, "%s printed something that is not a token in JSON (%s): check that %q works, then try again", tool, text, login)
+		return failf(token.KindOther, source, "%s printed something that is not a token in JSON (%s): check that %q works, then try again", tool, text, login)
 	}
 	if errors.Is(err, context.DeadlineExceeded) || strings.Contains(msg, "signal: killed") {
-		return srcErrorf(source, "%s did not answer in time: %s: run %q by hand to see what it waits for", tool, text, login)
+		return failf(token.KindOther, source, "%s did not answer in time: %s: run %q by hand to see what it waits for", tool, text, login)
 	}
 	for _, p := range notLoggedIn {
 		if strings.Contains(msg, p) {
-			e := srcUnavailablef(source, "%s is not logged in: run %q (%s)", tool, login, text)
+			e := unavailablef(source, "%s is not logged in: run %q (%s)", tool, login, text)
 			e.Code = code
 			if hint != "" {
-				e.msg += ": " + hint
+				e.Reason += ": " + hint
 			}
 			return e
 		}
 	}
-	e := srcErrorf(source, "%s could not get a token: %s", tool, text)
+	kind := token.KindOther
+	if code != "" {
+		kind = token.KindRefused
+	}
+	e := failf(kind, source, "%s could not get a token: %s", tool, text)
 	e.Code = code
 	if hint != "" {
-		e.msg += ": " + hint
+		e.Reason += ": " + hint
 	} else {
-		e.msg += fmt.Sprintf(": check that %q works, then try again", login)
+		e.Reason += fmt.Sprintf(": check that %q works, then try again", login)
 	}
 	return e
 }

@@ -1,10 +1,9 @@
-package token
+package identity
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 	"io"
 	"net/http"
 	"net/url"
@@ -13,12 +12,15 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token"
+	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 )
 
-// srcOIDCRequest describes a request for a CI job's ID token (GitHub
+// oidcRequest describes a request for a CI job's ID token (GitHub
 // Actions, Azure Pipelines). Both services authenticate the request with a
 // bearer token that the CI system gives the job.
-type srcOIDCRequest struct {
+type oidcRequest struct {
 	source  string            // "github"
 	service string            // "GitHub Actions' ID token service", for messages
 	method  string            // GET or POST
@@ -29,15 +31,15 @@ type srcOIDCRequest struct {
 	hint    string            // what to do on 401/403/404
 }
 
-// srcOIDCMaxBody caps the answer: an ID token is a few kilobytes.
-const srcOIDCMaxBody = 1 << 20
+// oidcMaxBody caps the answer: an ID token is a few kilobytes.
+const oidcMaxBody = 1 << 20
 
-// srcFetchOIDC returns the ID token. Its errors never hold the bearer token
+// fetchOIDC returns the ID token. Its errors never hold the bearer token
 // or the ID token.
-func srcFetchOIDC(ctx context.Context, o SourceOptions, r srcOIDCRequest) (string, error) {
+func fetchOIDC(ctx context.Context, o Options, r oidcRequest) (string, error) {
 	// A short retry for the CI services' occasional 5xx and 429, and a
 	// per-try timeout so that a hung service fails instead of hanging docker.
-	transport, release := srcCIClient(o)
+	transport, release := ciClient(o)
 	defer release()
 	pl := runtime.NewPipeline("docker-credential-acr", "v1", runtime.PipelineOptions{}, &policy.ClientOptions{
 		Transport: transport,
@@ -50,17 +52,19 @@ func srcFetchOIDC(ctx context.Context, o SourceOptions, r srcOIDCRequest) (strin
 		Telemetry: policy.TelemetryOptions{ApplicationID: "docker-credential-acr"},
 	})
 	where := r.url.Scheme + "://" + r.url.Host + r.url.Path
-	fail := func(format string, a ...any) error {
-		return srcErrorf(r.source, "%s", safetext.Redact(fmt.Sprintf(format, a...), r.bearer))
+	fail := func(k token.Kind, format string, a ...any) error {
+		e := failf(k, r.source, "%s", safetext.Redact(fmt.Sprintf(format, a...), r.bearer))
+		e.Endpoint = where
+		return e
 	}
 	// The callers have checked; this is the last guard before the bearer
 	// token leaves.
 	if r.url.Scheme != "https" {
-		return "", fail("refusing to send the job's token to %s: not https", where)
+		return "", fail(token.KindInvalid, "refusing to send the job's token to %s: not https", where)
 	}
 	req, err := runtime.NewRequest(ctx, r.method, r.url.String())
 	if err != nil {
-		return "", fail("building the ID token request for %s: %v", where, err)
+		return "", fail(token.KindOther, "building the ID token request for %s: %v", where, err)
 	}
 	req.Raw().Header.Set("Authorization", "Bearer "+r.bearer)
 	req.Raw().Header.Set("Accept", "application/json")
@@ -72,46 +76,46 @@ func srcFetchOIDC(ctx context.Context, o SourceOptions, r srcOIDCRequest) (strin
 	o.Logger.Debug("requesting the CI job's ID token", "source", r.source, "url", where)
 	resp, err := pl.Do(req)
 	if err != nil {
-		if cerr := srcCtxError(ctx, r.source, "requesting the job's ID token from "+r.service); cerr != nil {
+		if cerr := ctxError(ctx, r.source, "requesting the job's ID token from "+r.service); cerr != nil {
 			return "", cerr
 		}
-		return "", fail("requesting the job's ID token from %s at %s: %v: check the network and proxy settings", r.service, where, safetext.FirstLine(err.Error()))
+		return "", fail(token.KindNetwork, "requesting the job's ID token from %s at %s: %v: check the network and proxy settings", r.service, where, safetext.FirstLine(err.Error()))
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, srcOIDCMaxBody+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, oidcMaxBody+1))
 	if err != nil {
-		return "", fail("reading the answer of %s at %s: %v", r.service, where, err)
+		return "", fail(token.KindNetwork, "reading the answer of %s at %s: %v", r.service, where, err)
 	}
-	if len(body) > srcOIDCMaxBody {
-		return "", fail("%s at %s answered with more than %d bytes: this is not an ID token answer", r.service, where, srcOIDCMaxBody)
+	if len(body) > oidcMaxBody {
+		return "", fail(token.KindRefused, "%s at %s answered with more than %d bytes: this is not an ID token answer", r.service, where, oidcMaxBody)
 	}
 	if resp.StatusCode != http.StatusOK {
 		msg := fmt.Sprintf("%s at %s answered HTTP %d %s", r.service, where, resp.StatusCode, http.StatusText(resp.StatusCode))
-		if snippet := srcErrorSnippet(body, r.bearer); snippet != "" {
+		if snippet := errorSnippet(body, r.bearer); snippet != "" {
 			msg += ": " + snippet
 		}
 		switch resp.StatusCode {
 		case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
 			msg += ": " + r.hint
 		}
-		return "", fail("%s", msg)
+		return "", fail(token.KindRefused, "%s", msg)
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(body, &m); err != nil {
-		return "", fail("%s at %s answered with something that is not JSON", r.service, where)
+		return "", fail(token.KindRefused, "%s at %s answered with something that is not JSON", r.service, where)
 	}
 	var tok string
 	if raw, ok := m[r.field]; !ok || json.Unmarshal(raw, &tok) != nil || strings.TrimSpace(tok) == "" {
-		return "", fail("%s at %s answered without an ID token in %q", r.service, where, r.field)
+		return "", fail(token.KindRefused, "%s at %s answered without an ID token in %q", r.service, where, r.field)
 	}
 	return strings.TrimSpace(tok), nil
 }
 
-// srcErrorSnippet picks a service's error message out of its body: a JSON
+// errorSnippet picks a service's error message out of its body: a JSON
 // "message" (GitHub, Azure DevOps), else the start of the text, with the
 // secrets redacted before it is shortened. Never called on a successful
 // answer, which would hold a token.
-func srcErrorSnippet(body []byte, secrets ...string) string {
+func errorSnippet(body []byte, secrets ...string) string {
 	var m struct {
 		Message string `json:"message"`
 	}
@@ -125,20 +129,22 @@ func srcErrorSnippet(body []byte, secrets ...string) string {
 	return fmt.Sprintf("%q", safetext.RedactClip(safetext.FirstLine(s), 200, secrets...))
 }
 
-// srcCIURL parses the URL of a CI system's ID token service, given in the
+// ciURL parses the URL of a CI system's ID token service, given in the
 // variable name by the CI system (setBy). The job's bearer token is sent
 // there, so it must be https and carry no user information.
-func srcCIURL(source, name, value, setBy string) (*url.URL, error) {
+func ciURL(source, name, value, setBy string) (*url.URL, error) {
 	u, err := url.Parse(value)
 	if err != nil || u.Host == "" {
-		return nil, srcErrorf(source, "%s is not a URL: it is set by %s; don't override it", name, setBy)
+		return nil, failf(token.KindInvalid, source, "%s is not a URL: it is set by %s; don't override it", name, setBy)
 	}
 	shown := safetext.Printable(safetext.Clip(u.Scheme+"://"+u.Host+u.Path, 200))
 	if u.Scheme != "https" {
-		return nil, srcErrorf(source, "%s (%s) is not https: the job's token would cross the network unencrypted, so it is not sent; %s sets an https URL: don't override it, or choose another source with DOCKER_CREDENTIAL_ACR_SOURCES", name, shown, setBy)
+		e := failf(token.KindInvalid, source, "%s (%s) is not https: the job's token would cross the network unencrypted, so it is not sent; %s sets an https URL: don't override it, or choose another source", name, shown, setBy)
+		e.Remedy = token.RemedyOtherSource
+		return nil, e
 	}
 	if u.User != nil {
-		return nil, srcErrorf(source, "%s (%s) carries a user name or password: the job's token is the only credential to send; %s sets a plain https URL: don't override it", name, shown, setBy)
+		return nil, failf(token.KindInvalid, source, "%s (%s) carries a user name or password: the job's token is the only credential to send; %s sets a plain https URL: don't override it", name, shown, setBy)
 	}
 	return u, nil
 }

@@ -1,15 +1,17 @@
-package token
+package identity
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 	"io"
 	"os"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token"
+	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 )
 
 // Environment variables of the env source, named as azidentity's
@@ -21,73 +23,73 @@ const (
 	envClientSendCertChain = "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN"
 )
 
-// srcMaxFileSize caps the certificate and federated-token files: both are a
+// maxFileSize caps the certificate and federated-token files: both are a
 // few kilobytes, and a wrong path (a device, a log) must not fill memory.
-const srcMaxFileSize = 1 << 20
+const maxFileSize = 1 << 20
 
 // envSource is a service principal with a secret or a certificate. When both
 // are set the secret wins, as in azidentity's EnvironmentCredential.
 type envSource struct {
-	s SourceSettings
-	o SourceOptions
+	s Settings
+	o Options
 }
 
-func (e *envSource) Name() string { return SourceEnv }
+func (e *envSource) Name() string { return Env }
 
 func (e *envSource) Identity() string {
-	return srcIdentity(SourceEnv, "client_id", e.s.ClientID, "tenant", e.s.TenantID, "authority", e.s.AuthorityHost)
+	return identityOf(Env, "client_id", e.s.ClientID, "tenant", e.s.TenantID, "authority", e.s.AuthorityHost)
 }
 
-func (e *envSource) check() (unavailable, misconfigured string) {
+func (e *envSource) check() *token.SourceError {
 	what := envClientSecret
 	if e.o.Getenv(envClientSecret) == "" {
 		if e.o.Getenv(envClientCertPath) == "" {
-			return "neither " + envClientSecret + " nor " + envClientCertPath + " is set", ""
+			return unavailablef(Env, "neither %s nor %s is set", envClientSecret, envClientCertPath)
 		}
 		what = envClientCertPath
 	}
-	if n := srcRequire("AZURE_CLIENT_ID", e.s.ClientID, "AZURE_TENANT_ID", e.s.TenantID); n != "" {
-		return "", srcMissing(what, n, "a service principal is named by its client ID and tenant")
+	if n := firstMissing("AZURE_CLIENT_ID", e.s.ClientID, "AZURE_TENANT_ID", e.s.TenantID); n != "" {
+		return incomplete(Env, missingText(what, n, "a service principal is named by its client ID and tenant"))
 	}
-	return "", ""
+	return nil
 }
 
-func (e *envSource) EntraToken(ctx context.Context, c Cloud, scope string) (EntraToken, error) {
-	if err := srcCheckError(e); err != nil {
-		return EntraToken{}, err
+func (e *envSource) EntraToken(ctx context.Context, c token.Cloud, scope string) (token.EntraToken, error) {
+	if err := checkError(e); err != nil {
+		return token.EntraToken{}, err
 	}
-	h, err := srcConfidentialContext(SourceEnv, e.s, c, e.s.ClientID, e.s.TenantID)
+	h, err := confidentialContext(Env, e.s, c, e.s.ClientID, e.s.TenantID)
 	if err != nil {
-		return EntraToken{}, err
+		return token.EntraToken{}, err
 	}
 	secret := e.o.Getenv(envClientSecret)
 	password := e.o.Getenv(envClientCertPassword)
-	co := srcEntraClientOptions(h.authority, e.o, h.net)
+	co := entraClientOptions(h.authority, e.o, h.net)
 
-	var tok EntraToken
+	var tok token.EntraToken
 	if secret != "" {
-		e.o.Logger.Debug("authenticating a service principal with a client secret", "source", SourceEnv, "client_id", e.s.ClientID, "tenant", e.s.TenantID)
+		e.o.Logger.Debug("authenticating a service principal with a client secret", "source", Env, "client_id", e.s.ClientID, "tenant", e.s.TenantID)
 		cred, err := azidentity.NewClientSecretCredential(e.s.TenantID, e.s.ClientID, secret, &azidentity.ClientSecretCredentialOptions{
 			ClientOptions:            co,
 			DisableInstanceDiscovery: true,
 		})
 		if err != nil {
-			return EntraToken{}, srcErrorf(SourceEnv, "setting up the client secret credential: %s", safetext.Redact(err.Error(), secret))
+			return token.EntraToken{}, failf(token.KindInvalid, Env, "setting up the client secret credential: %s", safetext.Redact(err.Error(), secret))
 		}
-		tok, err = srcGetToken(ctx, cred, scope)
+		tok, err = getToken(ctx, cred, scope)
 		if err != nil {
-			return EntraToken{}, srcEntraFailure(ctx, h, err, secret)
+			return token.EntraToken{}, entraFailure(ctx, h, err, secret)
 		}
 	} else {
 		path := e.o.Getenv(envClientCertPath)
-		e.o.Logger.Debug("authenticating a service principal with a certificate", "source", SourceEnv, "client_id", e.s.ClientID, "tenant", e.s.TenantID, "path", path)
-		data, err := srcReadFile(path)
+		e.o.Logger.Debug("authenticating a service principal with a certificate", "source", Env, "client_id", e.s.ClientID, "tenant", e.s.TenantID, "path", path)
+		data, err := readSmallFile(path)
 		if err != nil {
-			return EntraToken{}, srcErrorf(SourceEnv, "reading the certificate in %s: %v: point it at a PEM or PKCS#12 file holding the certificate and its private key", envClientCertPath, err)
+			return token.EntraToken{}, failf(token.KindInvalid, Env, "reading the certificate in %s: %v: point it at a PEM or PKCS#12 file holding the certificate and its private key", envClientCertPath, err)
 		}
 		certs, key, err := azidentity.ParseCertificates(data, []byte(password))
 		if err != nil {
-			return EntraToken{}, srcErrorf(SourceEnv, "reading the certificate %q: %s", safetext.Printable(path), srcCertProblem(err, password))
+			return token.EntraToken{}, failf(token.KindInvalid, Env, "reading the certificate %q: %s", safetext.Printable(path), certProblem(err, password))
 		}
 		sendChain := strings.EqualFold(e.o.Getenv(envClientSendCertChain), "true") || e.o.Getenv(envClientSendCertChain) == "1"
 		cred, err := azidentity.NewClientCertificateCredential(e.s.TenantID, e.s.ClientID, certs, key, &azidentity.ClientCertificateCredentialOptions{
@@ -96,21 +98,21 @@ func (e *envSource) EntraToken(ctx context.Context, c Cloud, scope string) (Entr
 			SendCertificateChain:     sendChain,
 		})
 		if err != nil {
-			return EntraToken{}, srcErrorf(SourceEnv, "setting up the client certificate credential: %s", safetext.Redact(err.Error(), password))
+			return token.EntraToken{}, failf(token.KindInvalid, Env, "setting up the client certificate credential: %s", safetext.Redact(err.Error(), password))
 		}
-		tok, err = srcGetToken(ctx, cred, scope)
+		tok, err = getToken(ctx, cred, scope)
 		if err != nil {
-			return EntraToken{}, srcEntraFailure(ctx, h, err, password)
+			return token.EntraToken{}, entraFailure(ctx, h, err, password)
 		}
 	}
-	srcLogToken(e.o, SourceEnv, tok)
+	logToken(e.o, Env, tok)
 	return tok, nil
 }
 
-// srcCertProblem explains the certificate loader's limits, which its errors
+// certProblem explains the certificate loader's limits, which its errors
 // don't: it reads PEM only without a password, and PKCS#12 only with the
 // legacy algorithms (3DES/RC2 with SHA-1), not OpenSSL 3's AES default.
-func srcCertProblem(err error, password string) string {
+func certProblem(err error, password string) string {
 	const pemForm = "a PEM file holds a CERTIFICATE block and an unencrypted PRIVATE KEY or RSA PRIVATE KEY block"
 	msg := err.Error()
 	switch {
@@ -126,9 +128,9 @@ func srcCertProblem(err error, password string) string {
 	return safetext.Redact(msg, password) + ": " + pemForm
 }
 
-// srcReadFile reads a small file. Its errors name the path but never the
+// readSmallFile reads a small file. Its errors name the path but never the
 // content.
-func srcReadFile(path string) ([]byte, error) {
+func readSmallFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		var pe *os.PathError
@@ -138,12 +140,12 @@ func srcReadFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, srcMaxFileSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("%q: %v", safetext.Printable(path), err)
 	}
-	if len(data) > srcMaxFileSize {
-		return nil, fmt.Errorf("%q is larger than %d bytes: is it the right file?", safetext.Printable(path), srcMaxFileSize)
+	if len(data) > maxFileSize {
+		return nil, fmt.Errorf("%q is larger than %d bytes: is it the right file?", safetext.Printable(path), maxFileSize)
 	}
 	return data, nil
 }

@@ -1,11 +1,10 @@
-package token
+package identity
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 	"io"
 	"net/http"
 	"strings"
@@ -17,6 +16,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/managedidentity"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token"
+	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 )
 
 // imdsEndpoint is hard-coded in MSAL too: no setting moves it.
@@ -31,26 +33,26 @@ const imdsProbeTimeout = time.Second
 // user-assigned by client, resource or object ID.
 //
 // azidentity (through MSAL) picks the endpoint from the process environment,
-// not from SourceOptions.Getenv: IDENTITY_ENDPOINT and IDENTITY_HEADER (App
+// not from Options.Getenv: IDENTITY_ENDPOINT and IDENTITY_HEADER (App
 // Service, Container Apps, Functions), IDENTITY_SERVER_THUMBPRINT (Service
 // Fabric), MSI_ENDPOINT and MSI_SECRET (Cloud Shell, Azure ML),
 // IMDS_ENDPOINT or the himds agent file (Azure Arc); else IMDS. Its tokens
 // sit in a process-wide MSAL cache keyed by identity and resource.
 type managedSource struct {
-	s SourceSettings
-	o SourceOptions
+	s Settings
+	o Options
 
 	mu       sync.Mutex
 	imdsSeen bool // IMDS answered a probe: skip further probes in this process
 }
 
-func (m *managedSource) Name() string { return SourceManaged }
+func (m *managedSource) Name() string { return Managed }
 
 func (m *managedSource) Identity() string {
 	if m.s.ClientID == "" && m.s.ResourceID == "" && m.s.ObjectID == "" {
-		return SourceManaged + ":system"
+		return Managed + ":system"
 	}
-	return srcIdentity(SourceManaged, "client_id", m.s.ClientID, "resource_id", m.s.ResourceID, "object_id", m.s.ObjectID)
+	return identityOf(Managed, "client_id", m.s.ClientID, "resource_id", m.s.ResourceID, "object_id", m.s.ObjectID)
 }
 
 // id picks the user-assigned identity, if any.
@@ -68,7 +70,7 @@ func (m *managedSource) id() (azidentity.ManagedIDKind, string, error) {
 		n, id, desc = n+1, azidentity.ObjectID(m.s.ObjectID), fmt.Sprintf("user-assigned identity with object ID %q", m.s.ObjectID)
 	}
 	if n > 1 {
-		return nil, "", srcErrorf(SourceManaged, "more than one of client ID, resource ID and object ID is set: a managed identity is named by one of them")
+		return nil, "", failf(token.KindInvalid, Managed, "more than one of client ID, resource ID and object ID is set: a managed identity is named by one of them")
 	}
 	if n == 0 {
 		return nil, "the system-assigned identity", nil
@@ -76,26 +78,28 @@ func (m *managedSource) id() (azidentity.ManagedIDKind, string, error) {
 	return id, desc, nil
 }
 
-func (m *managedSource) EntraToken(ctx context.Context, _ Cloud, scope string) (EntraToken, error) {
+func (m *managedSource) EntraToken(ctx context.Context, _ token.Cloud, scope string) (token.EntraToken, error) {
 	id, desc, err := m.id()
 	if err != nil {
-		return EntraToken{}, err
+		return token.EntraToken{}, err
 	}
 	kind, err := managedidentity.GetSource()
 	if err != nil {
-		return EntraToken{}, srcErrorf(SourceManaged, "detecting the managed identity endpoint from IDENTITY_ENDPOINT, IDENTITY_HEADER, MSI_ENDPOINT and IMDS_ENDPOINT: %s: fix or unset these variables (unset, IMDS is used), or choose another source with DOCKER_CREDENTIAL_ACR_SOURCES", safetext.Redact(safetext.FirstLine(err.Error()), m.secrets(nil)...))
+		e := failf(token.KindInvalid, Managed, "detecting the managed identity endpoint from IDENTITY_ENDPOINT, IDENTITY_HEADER, MSI_ENDPOINT and IMDS_ENDPOINT: %s: fix or unset these variables (unset, IMDS is used), or choose another source", safetext.Redact(safetext.FirstLine(err.Error()), m.secrets(nil)...))
+		e.Remedy = token.RemedyOtherSource
+		return token.EntraToken{}, e
 	}
 	imds := kind == managedidentity.DefaultToIMDS
-	endpoint := srcManagedEndpointName(kind)
-	m.o.Logger.Debug("using managed identity", "source", SourceManaged, "endpoint", endpoint, "identity", desc)
-	transport, release := srcManagedClient(m.o)
+	endpoint := managedEndpointName(kind)
+	m.o.Logger.Debug("using managed identity", "source", Managed, "endpoint", endpoint, "identity", desc)
+	transport, release := managedClient(m.o)
 	defer release()
 	if imds {
 		if err := m.probe(ctx, transport); err != nil {
-			return EntraToken{}, err
+			return token.EntraToken{}, err
 		}
 	}
-	rec := &srcNetRecorder{}
+	rec := &netRecorder{}
 	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
 		ClientOptions: azcore.ClientOptions{
 			PerRetryPolicies: []policy.Policy{rec},
@@ -115,13 +119,13 @@ func (m *managedSource) EntraToken(ctx context.Context, _ Cloud, scope string) (
 		ID: id,
 	})
 	if err != nil {
-		return EntraToken{}, srcErrorf(SourceManaged, "setting up %s at the %s: %s", desc, endpoint, safetext.Redact(safetext.FirstLine(err.Error()), m.secrets(nil)...))
+		return token.EntraToken{}, failf(token.KindInvalid, Managed, "setting up %s at the %s: %s", desc, endpoint, safetext.Redact(safetext.FirstLine(err.Error()), m.secrets(nil)...))
 	}
-	tok, err := srcGetToken(ctx, cred, scope)
+	tok, err := getToken(ctx, cred, scope)
 	if err != nil {
-		return EntraToken{}, m.failure(ctx, err, rec, imds, endpoint, desc)
+		return token.EntraToken{}, m.failure(ctx, err, rec, imds, endpoint, desc)
 	}
-	srcLogToken(m.o, SourceManaged, tok)
+	logToken(m.o, Managed, tok)
 	return tok, nil
 }
 
@@ -152,7 +156,9 @@ func (m *managedSource) probe(ctx context.Context, transport policy.Transporter)
 	})
 	req, err := runtime.NewRequest(pctx, http.MethodGet, imdsEndpoint)
 	if err != nil {
-		return srcErrorf(SourceManaged, "building the IMDS probe: %v: this is a bug; choose another source with DOCKER_CREDENTIAL_ACR_SOURCES", err)
+		e := failf(token.KindOther, Managed, "building the IMDS probe: %v: this is a bug; choose another source", err)
+		e.Remedy = token.RemedyOtherSource
+		return e
 	}
 	// The body is read here, with a cap and within the probe's timeout.
 	runtime.SkipBodyDownload(req)
@@ -163,33 +169,33 @@ func (m *managedSource) probe(ctx context.Context, transport policy.Transporter)
 		resp.Body.Close()
 	}
 	if err != nil {
-		if cerr := srcCtxError(ctx, SourceManaged, "probing IMDS"); cerr != nil {
+		if cerr := ctxError(ctx, Managed, "probing IMDS"); cerr != nil {
 			return cerr
 		}
 		why := safetext.FirstLine(err.Error())
 		if errors.Is(err, context.DeadlineExceeded) {
 			why = "no answer within " + imdsProbeTimeout.String()
 		}
-		m.o.Logger.Debug("IMDS did not answer the probe", "source", SourceManaged, "error", why)
-		return srcUnavailablef(SourceManaged, "no managed identity endpoint: IMDS at 169.254.169.254 did not answer (%s): this is not an Azure VM, scale set or AKS node, or IMDS is blocked; App Service and Container Apps set IDENTITY_ENDPOINT and IDENTITY_HEADER", safetext.Redact(why))
+		m.o.Logger.Debug("IMDS did not answer the probe", "source", Managed, "error", why)
+		return unavailablef(Managed, "no managed identity endpoint: IMDS at 169.254.169.254 did not answer (%s): this is not an Azure VM, scale set or AKS node, or IMDS is blocked; App Service and Container Apps set IDENTITY_ENDPOINT and IDENTITY_HEADER", safetext.Redact(why))
 	}
-	if !srcIsIMDSRefusal(resp.StatusCode, body) {
+	if !isIMDSRefusal(resp.StatusCode, body) {
 		what := fmt.Sprintf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 		if ct := resp.Header.Get("Content-Type"); ct != "" {
 			what += ", " + safetext.Printable(safetext.RedactClip(ct, 60))
 		}
-		m.o.Logger.Debug("something other than Azure IMDS answered the probe", "source", SourceManaged, "status", resp.StatusCode)
-		return srcUnavailablef(SourceManaged, "no managed identity endpoint: something other than Azure IMDS answered at 169.254.169.254 (%s, where Azure IMDS answers 400 with a JSON error): this is not an Azure VM, scale set or AKS node (another cloud's metadata service answers there); App Service and Container Apps set IDENTITY_ENDPOINT and IDENTITY_HEADER", what)
+		m.o.Logger.Debug("something other than Azure IMDS answered the probe", "source", Managed, "status", resp.StatusCode)
+		return unavailablef(Managed, "no managed identity endpoint: something other than Azure IMDS answered at 169.254.169.254 (%s, where Azure IMDS answers 400 with a JSON error): this is not an Azure VM, scale set or AKS node (another cloud's metadata service answers there); App Service and Container Apps set IDENTITY_ENDPOINT and IDENTITY_HEADER", what)
 	}
-	m.o.Logger.Debug("IMDS answered the probe", "source", SourceManaged, "status", resp.StatusCode)
+	m.o.Logger.Debug("IMDS answered the probe", "source", Managed, "status", resp.StatusCode)
 	m.imdsSeen = true
 	return nil
 }
 
-// srcIsIMDSRefusal reports whether a probe's answer is Azure IMDS's refusal
+// isIMDSRefusal reports whether a probe's answer is Azure IMDS's refusal
 // of a request without the Metadata header: 400 and a JSON object with an
 // "error" string.
-func srcIsIMDSRefusal(status int, body []byte) bool {
+func isIMDSRefusal(status int, body []byte) bool {
 	if status != http.StatusBadRequest {
 		return false
 	}
@@ -205,20 +211,20 @@ func srcIsIMDSRefusal(status int, body []byte) bool {
 // and a token answer at the IMDS address that is not JSON (something that
 // passed the probe but is not IMDS, or a proxy in a caller's Transport);
 // everything else is a failure of an identity that exists.
-func (m *managedSource) failure(ctx context.Context, err error, rec *srcNetRecorder, imds bool, endpoint, desc string) error {
-	if cerr := srcCtxError(ctx, SourceManaged, "getting a token for "+desc+" from the "+endpoint); cerr != nil {
+func (m *managedSource) failure(ctx context.Context, err error, rec *netRecorder, imds bool, endpoint, desc string) error {
+	if cerr := ctxError(ctx, Managed, "getting a token for "+desc+" from the "+endpoint); cerr != nil {
 		return cerr
 	}
 	secrets := m.secrets(rec)
-	f := srcDescribe(err, secrets...)
+	f := describe(err, secrets...)
 	var afe *azidentity.AuthenticationFailedError
 	if !errors.As(err, &afe) {
 		text := strings.TrimPrefix(f.text, "ManagedIdentityCredential: ")
-		return srcUnavailablef(SourceManaged, "%s", safetext.Redact(fmt.Sprintf("%s has no usable managed identity: %s: give this machine a system-assigned identity, or name a user-assigned one with AZURE_CLIENT_ID", endpoint, text), secrets...))
+		return unavailablef(Managed, "%s", safetext.Redact(fmt.Sprintf("%s has no usable managed identity: %s: give this machine a system-assigned identity, or name a user-assigned one with AZURE_CLIENT_ID", endpoint, text), secrets...))
 	}
 	if imds && afe.RawResponse != nil {
 		if body, _ := runtime.Payload(afe.RawResponse); !json.Valid(body) {
-			return srcUnavailablef(SourceManaged, "%s", safetext.Redact(fmt.Sprintf("something other than Azure IMDS answered the token request at 169.254.169.254 (%s): this is not an Azure VM, scale set or AKS node, or something intercepts 169.254.169.254", f.text), secrets...))
+			return unavailablef(Managed, "%s", safetext.Redact(fmt.Sprintf("something other than Azure IMDS answered the token request at 169.254.169.254 (%s): this is not an Azure VM, scale set or AKS node, or something intercepts 169.254.169.254", f.text), secrets...))
 		}
 	}
 	msg := fmt.Sprintf("the %s refused a token for %s: %s", endpoint, desc, f.text)
@@ -232,12 +238,16 @@ func (m *managedSource) failure(ctx context.Context, err error, rec *srcNetRecor
 			msg = fmt.Sprintf("could not reach the %s for %s: %s", endpoint, desc, safetext.FirstLine(nerr.Error()))
 		}
 	default:
-		if hint := srcAADSTSHint(f.code, srcHintContext{source: SourceManaged}); hint != "" {
+		if hint := aadstsHint(f.code, hintContext{source: Managed}); hint != "" {
 			msg += ": " + hint
 		}
 	}
-	e := srcErrorf(SourceManaged, "%s", safetext.Redact(msg, secrets...))
-	e.Code = f.code
+	kind := token.KindRefused
+	if f.status == 0 {
+		kind = token.KindNetwork
+	}
+	e := failf(kind, Managed, "%s", safetext.Redact(msg, secrets...))
+	e.Code, e.Endpoint, e.ClientID = f.code, endpoint, m.s.ClientID
 	return e
 }
 
@@ -248,11 +258,11 @@ func (m *managedSource) failure(ctx context.Context, err error, rec *srcNetRecor
 // them from the process environment, and Azure Arc's key). Endpoint URLs,
 // client IDs and IDENTITY_SERVER_THUMBPRINT (the hash of Service Fabric's
 // certificate, which the server shows to anyone) are not secret.
-func (m *managedSource) secrets(rec *srcNetRecorder) []string {
+func (m *managedSource) secrets(rec *netRecorder) []string {
 	return append([]string{m.o.Getenv("IDENTITY_HEADER"), m.o.Getenv("MSI_SECRET")}, rec.sentSecrets()...)
 }
 
-func srcManagedEndpointName(kind managedidentity.Source) string {
+func managedEndpointName(kind managedidentity.Source) string {
 	switch kind {
 	case managedidentity.DefaultToIMDS:
 		return "instance metadata service (IMDS)"

@@ -1,4 +1,4 @@
-package token
+package identity
 
 import (
 	"reflect"
@@ -7,8 +7,8 @@ import (
 	"testing"
 )
 
-func TestParseSourceNames(t *testing.T) {
-	valid := strings.Join(SourceNames(), ", ")
+func TestParseNames(t *testing.T) {
+	valid := strings.Join(Names(), ", ")
 	tests := []struct {
 		name    string
 		in      []string
@@ -17,7 +17,7 @@ func TestParseSourceNames(t *testing.T) {
 	}{
 		{name: "as given", in: []string{"workload", "managed", "cli"}, want: []string{"workload", "managed", "cli"}},
 		{name: "case and spaces", in: []string{" CLI ", "Managed\t"}, want: []string{"cli", "managed"}},
-		{name: "all", in: SourceNames(), want: SourceNames()},
+		{name: "all", in: Names(), want: Names()},
 		{name: "nil", in: nil, wantErr: "no identity source is named: name one or more of " + valid},
 		{name: "empty", in: []string{}, wantErr: "no identity source is named"},
 		{name: "empty name", in: []string{"managed", " "}, wantErr: "an identity source name is empty: valid sources are " + valid},
@@ -29,18 +29,18 @@ func TestParseSourceNames(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			in := slices.Clone(tc.in)
-			got, err := ParseSourceNames(tc.in)
+			got, err := ParseNames(tc.in)
 			if !slices.Equal(in, tc.in) {
 				t.Errorf("the input was changed to %q", tc.in)
 			}
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Errorf("ParseSourceNames(%q) = %q, %v; want error %q", tc.in, got, err, tc.wantErr)
+					t.Errorf("ParseNames(%q) = %q, %v; want error %q", tc.in, got, err, tc.wantErr)
 				}
 				return
 			}
 			if err != nil || !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("ParseSourceNames(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+				t.Errorf("ParseNames(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 			}
 		})
 	}

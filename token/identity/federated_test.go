@@ -1,9 +1,8 @@
-package token
+package identity
 
 import (
 	"errors"
 	"fmt"
-	"github.com/docker-credential-acr/docker-credential-acr/test/leak"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -12,7 +11,10 @@ import (
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/docker-credential-acr/docker-credential-acr/token/internal/fakeentra"
+
+	"github.com/docker-credential-acr/docker-credential-acr/test/azuresim"
+	"github.com/docker-credential-acr/docker-credential-acr/test/leak"
+	"github.com/docker-credential-acr/docker-credential-acr/token"
 )
 
 // federatedApp registers an app that accepts exactly the assertions in
@@ -38,94 +40,94 @@ func (f *federatedApp) check(a string) bool {
 }
 
 func TestWorkloadSource(t *testing.T) {
-	entra := fakeentra.New(t)
+	entra := newEntra(t)
 	fed := &federatedApp{}
-	entra.AddApp(fakeentra.App{Tenant: srcTenant, ClientID: "wl-app", Federated: fed.check})
+	entra.AddApp(azuresim.App{TenantID: testTenant, ClientID: "wl-app", AcceptAssertion: fed.check})
 	dir := t.TempDir()
 
 	t.Run("file is read again for every token", func(t *testing.T) {
-		first := srcTestJWT(t, "https://oidc.aks.example/issuer", "system:serviceaccount:ns:sa", srcFederatedAudience)
-		second := srcTestJWT(t, "https://oidc.aks.example/issuer", "system:serviceaccount:ns:sa2", srcFederatedAudience)
+		first := testJWT(t, "https://oidc.aks.example/issuer", "system:serviceaccount:ns:sa", federatedAudience)
+		second := testJWT(t, "https://oidc.aks.example/issuer", "system:serviceaccount:ns:sa2", federatedAudience)
 		fed.accept(first)
 		fed.accept(second)
-		file := srcWriteFile(t, dir, "token", []byte(first+"\n"), 0o600)
-		var logs srcLogBuffer
-		s := SourceSettings{ClientID: "wl-app", TenantID: srcTenant, FederatedTokenFile: file, AuthorityHost: entra.AuthorityHost()}
-		src, _ := NewSources([]string{"workload"}, s, srcTestOptions(srcEnv{}, entra.Client(), &logs))
+		file := writeTestFile(t, dir, "token", []byte(first+"\n"), 0o600)
+		var logs logBuffer
+		s := Settings{ClientID: "wl-app", TenantID: testTenant, FederatedTokenFile: file, AuthorityHost: entra.AuthorityHost()}
+		src, _ := New([]string{"workload"}, s, testOptions(fakeEnv{}, entra.Client(), &logs))
 
 		before := len(entra.Requests())
-		tok, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), DefaultScope)
+		tok, err := src[0].EntraToken(hangGuard(t), token.PublicCloud(), token.DefaultScope)
 		if err != nil {
 			t.Fatal(err)
 		}
-		srcAssertIssuedTo(t, entra, tok, srcTenant, "wl-app", srcResource)
-		srcWriteFile(t, dir, "token", []byte(second), 0o600)
-		if _, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), DefaultScope); err != nil {
+		assertIssuedTo(t, entra, tok, testTenant, "wl-app", testResource)
+		writeTestFile(t, dir, "token", []byte(second), 0o600)
+		if _, err := src[0].EntraToken(hangGuard(t), token.PublicCloud(), token.DefaultScope); err != nil {
 			t.Fatal(err)
 		}
 		reqs := entra.Requests()[before:]
 		if len(reqs) != 2 || reqs[0].Assertion != first || reqs[1].Assertion != second {
 			t.Errorf("Entra saw %d requests; want the first then the rotated token", len(reqs))
 		}
-		srcAssertNoSecrets(t, []string{logs.String()}, first, second)
+		assertNoSecrets(t, []string{logs.String()}, first, second)
 	})
 
 	t.Run("token in AZURE_FEDERATED_TOKEN", func(t *testing.T) {
-		tokenValue := srcTestJWT(t, "https://gitlab.example.com", "project_path:group/proj:ref_type:branch:ref:main", srcFederatedAudience)
+		tokenValue := testJWT(t, "https://gitlab.example.com", "project_path:group/proj:ref_type:branch:ref:main", federatedAudience)
 		fed.accept(tokenValue)
-		var logs srcLogBuffer
-		s := SourceSettings{ClientID: "wl-app", TenantID: srcTenant}
-		src, _ := NewSources([]string{"workload"}, s, srcTestOptions(srcEnv{envFederatedToken: tokenValue + "\n"}, entra.Client(), &logs))
-		tok, err := src[0].EntraToken(srcHangGuard(t), srcFakeCloud(entra), DefaultScope)
+		var logs logBuffer
+		s := Settings{ClientID: "wl-app", TenantID: testTenant}
+		src, _ := New([]string{"workload"}, s, testOptions(fakeEnv{envFederatedToken: tokenValue + "\n"}, entra.Client(), &logs))
+		tok, err := src[0].EntraToken(hangGuard(t), fakeCloud(entra), token.DefaultScope)
 		if err != nil {
 			t.Fatal(err)
 		}
-		srcAssertIssuedTo(t, entra, tok, srcTenant, "wl-app", srcResource)
-		srcAssertNoSecrets(t, []string{logs.String()}, tokenValue)
+		assertIssuedTo(t, entra, tok, testTenant, "wl-app", testResource)
+		assertNoSecrets(t, []string{logs.String()}, tokenValue)
 	})
 
-	mismatch := srcTestJWT(t, "https://token.actions.githubusercontent.com", "repo:octo/app:ref:refs/heads/feature", srcFederatedAudience)
+	mismatch := testJWT(t, "https://token.actions.githubusercontent.com", "repo:octo/app:ref:refs/heads/feature", federatedAudience)
 	tests := []struct {
 		name        string
-		s           SourceSettings
-		env         srcEnv
+		s           Settings
+		env         fakeEnv
 		unavailable bool
 		want        []string
 		code        string
 		requests    bool // whether Entra may be asked at all
 	}{
-		{name: "no federated credential matches", s: SourceSettings{ClientID: "wl-app", TenantID: srcTenant},
-			env: srcEnv{envFederatedToken: mismatch}, requests: true, code: "AADSTS70021",
+		{name: "no federated credential matches", s: Settings{ClientID: "wl-app", TenantID: testTenant},
+			env: fakeEnv{envFederatedToken: mismatch}, requests: true, code: "AADSTS70021",
 			want: []string{"AADSTS70021", `issuer "https://token.actions.githubusercontent.com"`, `subject "repo:octo/app:ref:refs/heads/feature"`, "add a federated credential"}},
-		{name: "unknown tenant", s: SourceSettings{ClientID: "wl-app", TenantID: "no-such-tenant"},
-			env: srcEnv{envFederatedToken: mismatch}, requests: true, code: "AADSTS90002",
+		{name: "unknown tenant", s: Settings{ClientID: "wl-app", TenantID: "no-such-tenant"},
+			env: fakeEnv{envFederatedToken: mismatch}, requests: true, code: "AADSTS90002",
 			want: []string{"AADSTS90002", `tenant "no-such-tenant" is not known at https://127.0.0.1`, "AZURE_AUTHORITY_HOST"}},
-		{name: "missing file", s: SourceSettings{ClientID: "wl-app", TenantID: srcTenant, FederatedTokenFile: filepath.Join(dir, "absent")}, requests: true,
+		{name: "missing file", s: Settings{ClientID: "wl-app", TenantID: testTenant, FederatedTokenFile: filepath.Join(dir, "absent")}, requests: true,
 			want: []string{"AZURE_FEDERATED_TOKEN_FILE", "absent", "no such file"}},
-		{name: "empty file", s: SourceSettings{ClientID: "wl-app", TenantID: srcTenant, FederatedTokenFile: srcWriteFile(t, dir, "empty", nil, 0o600)}, requests: true,
+		{name: "empty file", s: Settings{ClientID: "wl-app", TenantID: testTenant, FederatedTokenFile: writeTestFile(t, dir, "empty", nil, 0o600)}, requests: true,
 			want: []string{"is empty"}},
-		{name: "nothing set", s: SourceSettings{ClientID: "wl-app", TenantID: srcTenant}, unavailable: true,
+		{name: "nothing set", s: Settings{ClientID: "wl-app", TenantID: testTenant}, unavailable: true,
 			want: []string{"neither AZURE_FEDERATED_TOKEN_FILE nor AZURE_FEDERATED_TOKEN is set"}},
-		{name: "no client ID", s: SourceSettings{TenantID: srcTenant, FederatedTokenFile: "/var/run/token"},
+		{name: "no client ID", s: Settings{TenantID: testTenant, FederatedTokenFile: "/var/run/token"},
 			want: []string{"AZURE_FEDERATED_TOKEN_FILE is set but AZURE_CLIENT_ID is not"}},
-		{name: "http authority", s: SourceSettings{ClientID: "wl-app", TenantID: srcTenant, AuthorityHost: "http://127.0.0.1/"}, env: srcEnv{envFederatedToken: mismatch},
+		{name: "http authority", s: Settings{ClientID: "wl-app", TenantID: testTenant, AuthorityHost: "http://127.0.0.1/"}, env: fakeEnv{envFederatedToken: mismatch},
 			want: []string{`AZURE_AUTHORITY_HOST "http://127.0.0.1/" is not https`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs srcLogBuffer
+			var logs logBuffer
 			before := len(entra.Requests())
-			src, _ := NewSources([]string{"workload"}, tc.s, srcTestOptions(tc.env, entra.Client(), &logs))
-			_, err := src[0].EntraToken(srcHangGuard(t), srcFakeCloud(entra), DefaultScope)
-			srcAssertError(t, err, tc.unavailable, tc.want...)
-			var se *SourceError
+			src, _ := New([]string{"workload"}, tc.s, testOptions(tc.env, entra.Client(), &logs))
+			_, err := src[0].EntraToken(hangGuard(t), fakeCloud(entra), token.DefaultScope)
+			assertError(t, err, tc.unavailable, tc.want...)
+			var se *token.SourceError
 			if errors.As(err, &se); se == nil || se.Code != tc.code {
 				t.Errorf("SourceError %+v, want code %q", se, tc.code)
 			}
 			if !tc.requests && len(entra.Requests()) != before {
 				t.Error("Entra was asked although the configuration is incomplete")
 			}
-			srcAssertNoSecrets(t, []string{err.Error(), logs.String()}, mismatch)
+			assertNoSecrets(t, []string{err.Error(), logs.String()}, mismatch)
 		})
 	}
 }
@@ -165,7 +167,7 @@ func (g *fakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
-	tok := srcTestJWT(g.t, "https://token.actions.githubusercontent.com", fmt.Sprintf("repo:octo/app:ref:refs/heads/main:%d", len(g.issued)), q.Get("audience"))
+	tok := testJWT(g.t, "https://token.actions.githubusercontent.com", fmt.Sprintf("repo:octo/app:ref:refs/heads/main:%d", len(g.issued)), q.Get("audience"))
 	g.issued = append(g.issued, tok)
 	g.fed.accept(tok)
 	w.Header().Set("Content-Type", "application/json")
@@ -185,31 +187,31 @@ func (g *fakeGitHub) fail(status int, body string) {
 }
 
 func TestGitHubSource(t *testing.T) {
-	entra := fakeentra.New(t)
+	entra := newEntra(t)
 	fed := &federatedApp{}
-	entra.AddApp(fakeentra.App{Tenant: srcTenant, ClientID: "gh-app", Federated: fed.check})
+	entra.AddApp(azuresim.App{TenantID: testTenant, ClientID: "gh-app", AcceptAssertion: fed.check})
 	const bearer = "gh-request-token-secret-value"
 	gh := newFakeGitHub(t, bearer, fed)
-	env := srcEnv{envGitHubTokenURL: gh.URL + "/idtoken?api-version=2.0", envGitHubTokenToken: bearer}
-	s := SourceSettings{ClientID: "gh-app", TenantID: srcTenant}
+	env := fakeEnv{envGitHubTokenURL: gh.URL + "/idtoken?api-version=2.0", envGitHubTokenToken: bearer}
+	s := Settings{ClientID: "gh-app", TenantID: testTenant}
 
 	t.Run("a fresh ID token for every Entra token", func(t *testing.T) {
-		var logs srcLogBuffer
-		src, _ := NewSources([]string{"github"}, s, srcTestOptions(env, entra.Client(), &logs))
+		var logs logBuffer
+		src, _ := New([]string{"github"}, s, testOptions(env, entra.Client(), &logs))
 		before := len(entra.Requests())
 		for i := 0; i < 2; i++ {
-			tok, err := src[0].EntraToken(srcHangGuard(t), srcFakeCloud(entra), DefaultScope)
+			tok, err := src[0].EntraToken(hangGuard(t), fakeCloud(entra), token.DefaultScope)
 			if err != nil {
 				t.Fatal(err)
 			}
-			srcAssertIssuedTo(t, entra, tok, srcTenant, "gh-app", srcResource)
+			assertIssuedTo(t, entra, tok, testTenant, "gh-app", testResource)
 		}
 		issued, reqs := gh.tokens(), entra.Requests()[before:]
 		if len(issued) != 2 || len(reqs) != 2 || reqs[0].Assertion != issued[0] || reqs[1].Assertion != issued[1] {
 			t.Errorf("GitHub issued %d tokens, Entra saw %d requests; want each Entra request to present its own fresh ID token", len(issued), len(reqs))
 		}
-		srcAssertNoSecrets(t, append(issued, logs.String()), bearer)
-		srcAssertNoSecrets(t, []string{logs.String()}, issued...)
+		assertNoSecrets(t, append(issued, logs.String()), bearer)
+		assertNoSecrets(t, []string{logs.String()}, issued...)
 	})
 
 	tests := []struct {
@@ -222,7 +224,7 @@ func TestGitHubSource(t *testing.T) {
 			want: []string{"HTTP 403", "permissions: id-token: write", "Bad credentials for [redacted]"}},
 		{name: "not JSON", status: http.StatusOK, body: "<html>proxy</html>", want: []string{"not JSON"}},
 		{name: "no value", status: http.StatusOK, body: `{"count":0}`, want: []string{`without an ID token in "value"`}},
-		{name: "oversized", status: http.StatusOK, body: strings.Repeat("x", srcOIDCMaxBody+10), want: []string{"more than 1048576 bytes"}},
+		{name: "oversized", status: http.StatusOK, body: strings.Repeat("x", oidcMaxBody+10), want: []string{"more than 1048576 bytes"}},
 		{name: "token echoed in an error", status: http.StatusBadRequest, body: "failed for eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl",
 			want: []string{"HTTP 400", "[redacted JWT]"}},
 		// The message is shortened to 300 bytes, a text body to 200: the
@@ -238,35 +240,35 @@ func TestGitHubSource(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			gh.fail(tc.status, tc.body)
 			defer gh.fail(0, "")
-			var logs srcLogBuffer
-			src, _ := NewSources([]string{"github"}, s, srcTestOptions(env, entra.Client(), &logs))
-			_, err := src[0].EntraToken(srcHangGuard(t), srcFakeCloud(entra), DefaultScope)
+			var logs logBuffer
+			src, _ := New([]string{"github"}, s, testOptions(env, entra.Client(), &logs))
+			_, err := src[0].EntraToken(hangGuard(t), fakeCloud(entra), token.DefaultScope)
 			t.Logf("error: %v", err)
-			if err == nil || errors.Is(err, ErrSourceUnavailable) {
+			if err == nil || errors.Is(err, token.ErrSourceUnavailable) {
 				t.Fatalf("err = %v, want a failure", err)
 			}
-			srcAssertMentions(t, err, tc.want...)
-			srcAssertNoSecrets(t, []string{err.Error(), logs.String()}, bearer, "eyJzdWIiOiJ4In0")
+			assertMentions(t, err, tc.want...)
+			assertNoSecrets(t, []string{err.Error(), logs.String()}, bearer, "eyJzdWIiOiJ4In0")
 			leak.AssertNoFragment(t, err.Error(), bearer, 8)
 		})
 	}
 
 	t.Run("availability", func(t *testing.T) {
 		for _, tc := range []struct {
-			env         srcEnv
-			s           SourceSettings
+			env         fakeEnv
+			s           Settings
 			unavailable bool
 			want        string
 		}{
-			{env: srcEnv{}, s: s, unavailable: true, want: "ACTIONS_ID_TOKEN_REQUEST_URL is not set"},
-			{env: srcEnv{envGitHubTokenURL: "https://x/"}, s: s, want: "ACTIONS_ID_TOKEN_REQUEST_URL is set but ACTIONS_ID_TOKEN_REQUEST_TOKEN is not"},
-			{env: srcEnv{envGitHubTokenToken: bearer}, s: s, want: "ACTIONS_ID_TOKEN_REQUEST_TOKEN is set but ACTIONS_ID_TOKEN_REQUEST_URL is not"},
-			{env: env, s: SourceSettings{ClientID: "gh-app"}, want: "AZURE_TENANT_ID is not"},
+			{env: fakeEnv{}, s: s, unavailable: true, want: "ACTIONS_ID_TOKEN_REQUEST_URL is not set"},
+			{env: fakeEnv{envGitHubTokenURL: "https://x/"}, s: s, want: "ACTIONS_ID_TOKEN_REQUEST_URL is set but ACTIONS_ID_TOKEN_REQUEST_TOKEN is not"},
+			{env: fakeEnv{envGitHubTokenToken: bearer}, s: s, want: "ACTIONS_ID_TOKEN_REQUEST_TOKEN is set but ACTIONS_ID_TOKEN_REQUEST_URL is not"},
+			{env: env, s: Settings{ClientID: "gh-app"}, want: "AZURE_TENANT_ID is not"},
 		} {
-			tr := &srcNoNetTransport{}
-			src, _ := NewSources([]string{"github"}, tc.s, srcTestOptions(tc.env, tr, &srcLogBuffer{}))
-			_, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), DefaultScope)
-			if err == nil || errors.Is(err, ErrSourceUnavailable) != tc.unavailable || !strings.Contains(err.Error(), tc.want) {
+			tr := &noNetTransport{}
+			src, _ := New([]string{"github"}, tc.s, testOptions(tc.env, tr, &logBuffer{}))
+			_, err := src[0].EntraToken(hangGuard(t), token.PublicCloud(), token.DefaultScope)
+			if err == nil || errors.Is(err, token.ErrSourceUnavailable) != tc.unavailable || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want %q (unavailable %v)", err, tc.want, tc.unavailable)
 			}
 			if tr.count() != 0 {
@@ -303,7 +305,7 @@ func (p *fakePipelines) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	tok := srcTestJWT(p.t, "https://vstoken.dev.azure.com/org-id", "sc://org/proj/"+p.connection, srcFederatedAudience)
+	tok := testJWT(p.t, "https://vstoken.dev.azure.com/org-id", "sc://org/proj/"+p.connection, federatedAudience)
 	p.issued = append(p.issued, tok)
 	p.fed.accept(tok)
 	w.Header().Set("Content-Type", "application/json")
@@ -311,86 +313,86 @@ func (p *fakePipelines) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestPipelinesSource(t *testing.T) {
-	entra := fakeentra.New(t)
+	entra := newEntra(t)
 	fed := &federatedApp{}
-	entra.AddApp(fakeentra.App{Tenant: srcTenant, ClientID: "sc-app", Federated: fed.check})
+	entra.AddApp(azuresim.App{TenantID: testTenant, ClientID: "sc-app", AcceptAssertion: fed.check})
 	const bearer = "system-access-token-secret"
 	ado := &fakePipelines{bearer: bearer, connection: "conn-123", fed: fed, t: t}
 	ado.Server = httptest.NewTLSServer(http.HandlerFunc(ado.serve))
 	t.Cleanup(ado.Close)
-	env := srcEnv{
+	env := fakeEnv{
 		envPipelinesOIDCURI:      ado.URL + "/org/proj/_apis/distributedtask/hubs/build/plans/p/jobs/j/oidctoken",
 		envPipelinesAccessToken:  bearer,
 		envPipelinesConnectionID: "conn-123",
 		envPipelinesClientID:     "sc-app",
-		envPipelinesTenantID:     srcTenant,
+		envPipelinesTenantID:     testTenant,
 	}
 
 	// The rule: the service connection's client and tenant
-	// (AZURESUBSCRIPTION_*) go together and beat SourceSettings however it
+	// (AZURESUBSCRIPTION_*) go together and beat Settings however it
 	// was filled (DOCKER_CREDENTIAL_ACR_CLIENT_ID, the config file,
-	// AZURE_CLIENT_ID); SourceSettings' pair applies only when neither is
+	// AZURE_CLIENT_ID); Settings' pair applies only when neither is
 	// set; half a pair is refused rather than mixed.
 	t.Run("service connection identity wins over configured client and tenant", func(t *testing.T) {
-		var logs srcLogBuffer
-		s := SourceSettings{ClientID: "some-other-app", TenantID: "other-tenant"}
-		src, _ := NewSources([]string{"pipelines"}, s, srcTestOptions(env, entra.Client(), &logs))
-		if id := src[0].Identity(); id != "pipelines:client_id=sc-app,tenant="+srcTenant+",service_connection=conn-123" {
+		var logs logBuffer
+		s := Settings{ClientID: "some-other-app", TenantID: "other-tenant"}
+		src, _ := New([]string{"pipelines"}, s, testOptions(env, entra.Client(), &logs))
+		if id := src[0].Identity(); id != "pipelines:client_id=sc-app,tenant="+testTenant+",service_connection=conn-123" {
 			t.Errorf("Identity = %q", id)
 		}
-		tok, err := src[0].EntraToken(srcHangGuard(t), srcFakeCloud(entra), DefaultScope)
+		tok, err := src[0].EntraToken(hangGuard(t), fakeCloud(entra), token.DefaultScope)
 		if err != nil {
 			t.Fatal(err)
 		}
-		srcAssertIssuedTo(t, entra, tok, srcTenant, "sc-app", srcResource)
-		srcAssertNoSecrets(t, []string{logs.String()}, bearer)
+		assertIssuedTo(t, entra, tok, testTenant, "sc-app", testResource)
+		assertNoSecrets(t, []string{logs.String()}, bearer)
 		if l := logs.String(); !strings.Contains(l, "level=INFO") || !strings.Contains(l, "not the configured ones") || !strings.Contains(l, "ignored_client_id=some-other-app") {
 			t.Errorf("the override is not logged at info level:\n%s", l)
 		}
 	})
 
 	t.Run("configured client and tenant without the service connection's", func(t *testing.T) {
-		e := srcEnv{}
+		e := fakeEnv{}
 		for k, v := range env {
 			e[k] = v
 		}
 		delete(e, envPipelinesClientID)
 		delete(e, envPipelinesTenantID)
-		var logs srcLogBuffer
-		src, _ := NewSources([]string{"pipelines"}, SourceSettings{ClientID: "sc-app", TenantID: srcTenant}, srcTestOptions(e, entra.Client(), &logs))
-		if id := src[0].Identity(); id != "pipelines:client_id=sc-app,tenant="+srcTenant+",service_connection=conn-123" {
+		var logs logBuffer
+		src, _ := New([]string{"pipelines"}, Settings{ClientID: "sc-app", TenantID: testTenant}, testOptions(e, entra.Client(), &logs))
+		if id := src[0].Identity(); id != "pipelines:client_id=sc-app,tenant="+testTenant+",service_connection=conn-123" {
 			t.Errorf("Identity = %q", id)
 		}
-		tok, err := src[0].EntraToken(srcHangGuard(t), srcFakeCloud(entra), DefaultScope)
+		tok, err := src[0].EntraToken(hangGuard(t), fakeCloud(entra), token.DefaultScope)
 		if err != nil {
 			t.Fatal(err)
 		}
-		srcAssertIssuedTo(t, entra, tok, srcTenant, "sc-app", srcResource)
+		assertIssuedTo(t, entra, tok, testTenant, "sc-app", testResource)
 		if strings.Contains(logs.String(), "not the configured ones") {
 			t.Errorf("an override is logged where there is none:\n%s", logs.String())
 		}
 	})
 
 	t.Run("half of the service connection's identity is not mixed with the configured one", func(t *testing.T) {
-		full := SourceSettings{ClientID: "sc-app", TenantID: srcTenant}
+		full := Settings{ClientID: "sc-app", TenantID: testTenant}
 		for _, tc := range []struct {
 			drop string
-			s    SourceSettings
+			s    Settings
 			want []string
 		}{
 			{drop: envPipelinesTenantID, s: full, want: []string{"AZURESUBSCRIPTION_CLIENT_ID is set but AZURESUBSCRIPTION_TENANT_ID is not", "used together"}},
 			{drop: envPipelinesClientID, s: full, want: []string{"AZURESUBSCRIPTION_TENANT_ID is set but AZURESUBSCRIPTION_CLIENT_ID is not", "used together"}},
 		} {
-			e := srcEnv{}
+			e := fakeEnv{}
 			for k, v := range env {
 				if k != tc.drop {
 					e[k] = v
 				}
 			}
-			tr := &srcNoNetTransport{}
-			src, _ := NewSources([]string{"pipelines"}, tc.s, srcTestOptions(e, tr, &srcLogBuffer{}))
-			_, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), DefaultScope)
-			srcAssertError(t, err, false, tc.want...)
+			tr := &noNetTransport{}
+			src, _ := New([]string{"pipelines"}, tc.s, testOptions(e, tr, &logBuffer{}))
+			_, err := src[0].EntraToken(hangGuard(t), token.PublicCloud(), token.DefaultScope)
+			assertError(t, err, false, tc.want...)
 			if tr.count() != 0 {
 				t.Errorf("%d requests sent for half an identity", tr.count())
 			}
@@ -398,20 +400,20 @@ func TestPipelinesSource(t *testing.T) {
 	})
 
 	t.Run("refused access token", func(t *testing.T) {
-		e := srcEnv{}
+		e := fakeEnv{}
 		for k, v := range env {
 			e[k] = v
 		}
 		e[envPipelinesAccessToken] = "wrong-access-token-value"
-		var logs srcLogBuffer
-		src, _ := NewSources([]string{"pipelines"}, SourceSettings{}, srcTestOptions(e, entra.Client(), &logs))
-		_, err := src[0].EntraToken(srcHangGuard(t), srcFakeCloud(entra), DefaultScope)
+		var logs logBuffer
+		src, _ := New([]string{"pipelines"}, Settings{}, testOptions(e, entra.Client(), &logs))
+		_, err := src[0].EntraToken(hangGuard(t), fakeCloud(entra), token.DefaultScope)
 		t.Logf("error: %v", err)
-		if err == nil || errors.Is(err, ErrSourceUnavailable) || !strings.Contains(err.Error(), "HTTP 401") || !strings.Contains(err.Error(), "TF400813") ||
+		if err == nil || errors.Is(err, token.ErrSourceUnavailable) || !strings.Contains(err.Error(), "HTTP 401") || !strings.Contains(err.Error(), "TF400813") ||
 			!strings.Contains(err.Error(), "$(System.AccessToken)") {
 			t.Errorf("err = %v, want a 401 failure with the service's message and a hint", err)
 		}
-		srcAssertNoSecrets(t, []string{srcErrText(err), logs.String()}, "wrong-access-token-value", bearer)
+		assertNoSecrets(t, []string{errText(err), logs.String()}, "wrong-access-token-value", bearer)
 	})
 
 	t.Run("availability", func(t *testing.T) {
@@ -426,22 +428,22 @@ func TestPipelinesSource(t *testing.T) {
 			{drop: envPipelinesTenantID, want: "AZURESUBSCRIPTION_TENANT_ID is not"},
 			{drop: envPipelinesClientID, want: "AZURESUBSCRIPTION_CLIENT_ID is not"},
 		} {
-			e := srcEnv{}
+			e := fakeEnv{}
 			for k, v := range env {
 				if k != tc.drop {
 					e[k] = v
 				}
 			}
-			tr := &srcNoNetTransport{}
-			src, _ := NewSources([]string{"pipelines"}, SourceSettings{}, srcTestOptions(e, tr, &srcLogBuffer{}))
-			_, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), DefaultScope)
-			if err == nil || errors.Is(err, ErrSourceUnavailable) != tc.unavailable || !strings.Contains(err.Error(), tc.want) {
+			tr := &noNetTransport{}
+			src, _ := New([]string{"pipelines"}, Settings{}, testOptions(e, tr, &logBuffer{}))
+			_, err := src[0].EntraToken(hangGuard(t), token.PublicCloud(), token.DefaultScope)
+			if err == nil || errors.Is(err, token.ErrSourceUnavailable) != tc.unavailable || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("without %s: err = %v, want %q (unavailable %v)", tc.drop, err, tc.want, tc.unavailable)
 			}
 			if tr.count() != 0 {
 				t.Errorf("%d requests sent for an incomplete configuration", tr.count())
 			}
-			srcAssertNoSecrets(t, []string{srcErrText(err)}, bearer)
+			assertNoSecrets(t, []string{errText(err)}, bearer)
 		}
 	})
 }
@@ -460,44 +462,44 @@ func TestCITokenURLMustBeHTTPS(t *testing.T) {
 	}))
 	t.Cleanup(plain.Close)
 	const bearer = "ci-bearer-token-that-must-stay-home"
-	s := SourceSettings{ClientID: "app", TenantID: srcTenant}
-	pipelinesEnv := func(uri string) srcEnv {
-		return srcEnv{envPipelinesOIDCURI: uri, envPipelinesAccessToken: bearer, envPipelinesConnectionID: "conn",
-			envPipelinesClientID: "app", envPipelinesTenantID: srcTenant}
+	s := Settings{ClientID: "app", TenantID: testTenant}
+	pipelinesEnv := func(uri string) fakeEnv {
+		return fakeEnv{envPipelinesOIDCURI: uri, envPipelinesAccessToken: bearer, envPipelinesConnectionID: "conn",
+			envPipelinesClientID: "app", envPipelinesTenantID: testTenant}
 	}
 	tests := []struct {
 		name   string
 		source string
-		env    srcEnv
+		env    fakeEnv
 		want   []string
 	}{
-		{name: "github over http", source: SourceGitHub, env: srcEnv{envGitHubTokenURL: plain.URL + "/idtoken?api-version=2.0", envGitHubTokenToken: bearer},
+		{name: "github over http", source: GitHub, env: fakeEnv{envGitHubTokenURL: plain.URL + "/idtoken?api-version=2.0", envGitHubTokenToken: bearer},
 			want: []string{envGitHubTokenURL, "is not https", "the GitHub Actions runner sets an https URL"}},
-		{name: "github with user information", source: SourceGitHub, env: srcEnv{envGitHubTokenURL: "https://user:pw@127.0.0.1:1/idtoken", envGitHubTokenToken: bearer},
+		{name: "github with user information", source: GitHub, env: fakeEnv{envGitHubTokenURL: "https://user:pw@127.0.0.1:1/idtoken", envGitHubTokenToken: bearer},
 			want: []string{envGitHubTokenURL, "carries a user name or password"}},
-		{name: "github not a URL", source: SourceGitHub, env: srcEnv{envGitHubTokenURL: "idtoken", envGitHubTokenToken: bearer},
+		{name: "github not a URL", source: GitHub, env: fakeEnv{envGitHubTokenURL: "idtoken", envGitHubTokenToken: bearer},
 			want: []string{envGitHubTokenURL, "is not a URL"}},
-		{name: "pipelines over http", source: SourcePipelines, env: pipelinesEnv(plain.URL + "/oidctoken"),
+		{name: "pipelines over http", source: Pipelines, env: pipelinesEnv(plain.URL + "/oidctoken"),
 			want: []string{envPipelinesOIDCURI, "is not https", "the Azure Pipelines agent sets an https URL"}},
-		{name: "pipelines over http, upper case", source: SourcePipelines, env: pipelinesEnv("HTTP://" + strings.TrimPrefix(plain.URL, "http://") + "/oidctoken"),
+		{name: "pipelines over http, upper case", source: Pipelines, env: pipelinesEnv("HTTP://" + strings.TrimPrefix(plain.URL, "http://") + "/oidctoken"),
 			want: []string{envPipelinesOIDCURI, "is not https"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs srcLogBuffer
+			var logs logBuffer
 			// No Transport: the sources' own client, which would reach the
 			// plain server if asked to.
-			src, err := NewSources([]string{tc.source}, s, srcTestOptions(tc.env, nil, &logs))
+			src, err := New([]string{tc.source}, s, testOptions(tc.env, nil, &logs))
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = src[0].EntraToken(srcHangGuard(t), PublicCloud(), DefaultScope)
+			_, err = src[0].EntraToken(hangGuard(t), token.PublicCloud(), token.DefaultScope)
 			t.Logf("error: %v", err)
-			if err == nil || errors.Is(err, ErrSourceUnavailable) {
+			if err == nil || errors.Is(err, token.ErrSourceUnavailable) {
 				t.Fatalf("err = %v, want a failure", err)
 			}
-			srcAssertMentions(t, err, tc.want...)
-			srcAssertNoSecrets(t, []string{err.Error(), logs.String()}, bearer, "pw@")
+			assertMentions(t, err, tc.want...)
+			assertNoSecrets(t, []string{err.Error(), logs.String()}, bearer, "pw@")
 		})
 	}
 	mu.Lock()
@@ -521,11 +523,11 @@ func TestCIClientFollowsNoRedirect(t *testing.T) {
 		http.Redirect(w, r, "/elsewhere", http.StatusFound)
 	}))
 	t.Cleanup(srv.Close)
-	for name, build := range map[string]func(SourceOptions) (policy.Transporter, func()){"ci": srcCIClient, "managed": srcManagedClient} {
+	for name, build := range map[string]func(Options) (policy.Transporter, func()){"ci": ciClient, "managed": managedClient} {
 		t.Run(name, func(t *testing.T) {
-			tr, release := build(SourceOptions{})
+			tr, release := build(Options{})
 			defer release()
-			req, _ := http.NewRequestWithContext(srcHangGuard(t), http.MethodGet, srv.URL+"/start", nil)
+			req, _ := http.NewRequestWithContext(hangGuard(t), http.MethodGet, srv.URL+"/start", nil)
 			req.Header.Set("Authorization", "Bearer x")
 			resp, err := tr.Do(req)
 			if err != nil {

@@ -1,18 +1,19 @@
-package token
+package identity
 
 import (
 	"context"
-	"github.com/docker-credential-acr/docker-credential-acr/token/internal/httpx"
 	"net"
 	"net/http"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token/internal/httpx"
 )
 
-// srcDialFunc dials a network address, as net.Dialer.DialContext does.
-type srcDialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+// dialFunc dials a network address, as net.Dialer.DialContext does.
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
-// srcManagedClient returns the transport for managed identity endpoints,
+// managedClient returns the transport for managed identity endpoints,
 // and a function that releases the idle connections of a client built for
 // one call.
 //
@@ -29,7 +30,7 @@ type srcDialFunc func(ctx context.Context, network, addr string) (net.Conn, erro
 //
 // It also follows no redirect: no managed identity endpoint redirects, and
 // following one would carry IDENTITY_HEADER to wherever it points.
-func srcManagedClient(o SourceOptions) (policy.Transporter, func()) {
+func managedClient(o Options) (policy.Transporter, func()) {
 	if o.Transport != nil {
 		return o.Transport, func() {}
 	}
@@ -42,13 +43,13 @@ func srcManagedClient(o SourceOptions) (policy.Transporter, func()) {
 	return c, c.CloseIdleConnections
 }
 
-// srcCIClient returns the transport for the CI systems' ID token services
+// ciClient returns the transport for the CI systems' ID token services
 // (GitHub Actions, Azure DevOps). When the caller gave none, it is a clone
 // of http.DefaultTransport, proxy settings included (these services are on
 // the internet), that follows no redirect: the job's bearer token goes only
 // to the https URL the CI system named, and Go would resend it on a
 // same-host redirect even to plain http.
-func srcCIClient(o SourceOptions) (policy.Transporter, func()) {
+func ciClient(o Options) (policy.Transporter, func()) {
 	if o.Transport != nil {
 		return o.Transport, func() {}
 	}

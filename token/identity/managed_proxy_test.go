@@ -1,4 +1,4 @@
-package token
+package identity
 
 import (
 	"context"
@@ -14,25 +14,25 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker-credential-acr/docker-credential-acr/token/internal/fakeentra"
+	"github.com/docker-credential-acr/docker-credential-acr/token"
 )
 
-// srcProxyChildEnv marks the process that runs TestManagedSourceIgnoresProxy
+// proxyChildEnv marks the process that runs TestManagedSourceIgnoresProxy
 // for real. net/http reads the proxy variables once per process, at the
 // first request through http.ProxyFromEnvironment, so the check runs in a
 // fresh process whose environment names the proxy before any request.
-const srcProxyChildEnv = "TOKEN_TEST_MANAGED_PROXY_CHILD"
+const proxyChildEnv = "TOKEN_TEST_MANAGED_PROXY_CHILD"
 
 // TestManagedSourceIgnoresProxy checks that, with no Transport given, the
 // managed source reaches IMDS (and a link-local App Service endpoint)
 // directly even though HTTP_PROXY names a proxy: through a proxy the Entra
 // token would cross it in clear text, or the proxy's own IMDS would answer.
-// 169.254.x.y addresses are dialed on loopback through SourceOptions.dial;
+// 169.254.x.y addresses are dialed on loopback through Options.dial;
 // nothing leaves the machine.
 func TestManagedSourceIgnoresProxy(t *testing.T) {
-	if os.Getenv(srcProxyChildEnv) != "1" {
+	if os.Getenv(proxyChildEnv) != "1" {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestManagedSourceIgnoresProxy$", "-test.v", "-test.count=1")
-		cmd.Env = append(os.Environ(), srcProxyChildEnv+"=1")
+		cmd.Env = append(os.Environ(), proxyChildEnv+"=1")
 		out, err := cmd.CombinedOutput()
 		t.Logf("child test:\n%s", out)
 		if err != nil {
@@ -74,7 +74,7 @@ func TestManagedSourceIgnoresProxy(t *testing.T) {
 	}
 	clearManagedIdentityEnv(t)
 
-	entra := fakeentra.New(t)
+	entra := newEntra(t)
 	imds := &fakeIMDS{entra: entra, identities: map[string]string{"": "system-mi"}}
 	imdsSrv := httptest.NewServer(imds)
 	t.Cleanup(imdsSrv.Close)
@@ -86,7 +86,7 @@ func TestManagedSourceIgnoresProxy(t *testing.T) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{
-			"access_token": entra.Issue(srcTenant, "app-service-mi", r.URL.Query().Get("resource"), time.Hour),
+			"access_token": entra.Issue(testTenant, "app-service-mi", r.URL.Query().Get("resource")),
 			"expires_on":   fmt.Sprint(time.Now().Add(time.Hour).Unix()),
 			"resource":     r.URL.Query().Get("resource"),
 			"token_type":   "Bearer",
@@ -122,17 +122,17 @@ func TestManagedSourceIgnoresProxy(t *testing.T) {
 		t.Fatalf("control: the proxy saw %d connections, want 1: the environment's proxy is not in effect, so this test proves nothing", proxyCount())
 	}
 
-	logs := &srcLogBuffer{}
-	o := srcTestOptions(srcEnv{}, nil, logs)
+	logs := &logBuffer{}
+	o := testOptions(fakeEnv{}, nil, logs)
 	o.dial = dial
 
 	t.Run("IMDS", func(t *testing.T) {
-		src, _ := NewSources([]string{"managed"}, SourceSettings{}, o)
-		tok, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), "https://proxy-imds.example/.default")
+		src, _ := New([]string{"managed"}, Settings{}, o)
+		tok, err := src[0].EntraToken(hangGuard(t), token.PublicCloud(), "https://proxy-imds.example/.default")
 		if err != nil {
 			t.Fatal(err)
 		}
-		srcAssertIssuedTo(t, entra, tok, srcTenant, "system-mi", "https://proxy-imds.example")
+		assertIssuedTo(t, entra, tok, testTenant, "system-mi", "https://proxy-imds.example")
 		if probes, tokens := imds.counts(); probes != 1 || tokens != 1 {
 			t.Errorf("IMDS saw %d probes and %d token requests, want 1 and 1", probes, tokens)
 		}
@@ -141,12 +141,12 @@ func TestManagedSourceIgnoresProxy(t *testing.T) {
 	t.Run("App Service on a link-local address", func(t *testing.T) {
 		t.Setenv("IDENTITY_ENDPOINT", "http://169.254.129.2:8081/msi/token")
 		t.Setenv("IDENTITY_HEADER", appServiceHeader)
-		src, _ := NewSources([]string{"managed"}, SourceSettings{}, o)
-		tok, err := src[0].EntraToken(srcHangGuard(t), PublicCloud(), "https://proxy-appservice.example/.default")
+		src, _ := New([]string{"managed"}, Settings{}, o)
+		tok, err := src[0].EntraToken(hangGuard(t), token.PublicCloud(), "https://proxy-appservice.example/.default")
 		if err != nil {
 			t.Fatal(err)
 		}
-		srcAssertIssuedTo(t, entra, tok, srcTenant, "app-service-mi", "https://proxy-appservice.example")
+		assertIssuedTo(t, entra, tok, testTenant, "app-service-mi", "https://proxy-appservice.example")
 	})
 
 	if n := proxyCount(); n != 1 {
@@ -155,5 +155,5 @@ func TestManagedSourceIgnoresProxy(t *testing.T) {
 	mu.Lock()
 	t.Logf("dialed: %q", dialed)
 	mu.Unlock()
-	srcAssertNoSecrets(t, []string{logs.String()}, appServiceHeader)
+	assertNoSecrets(t, []string{logs.String()}, appServiceHeader)
 }
