@@ -101,12 +101,12 @@ func (p *Provider) Key(target Target) CacheKey {
 	}
 }
 
-// RefreshMargin is how long before exp a token stops being handed out
+// refreshMargin is how long before exp a token stops being handed out
 // from the cache: the larger of 5 minutes and a tenth of its lifetime, so
 // that a client which starts a long pull just before the margin still has
 // a valid token, but never more than half the lifetime, so that a short
 // token is still reused.
-func RefreshMargin(issuedAt, expiresAt time.Time) time.Duration {
+func refreshMargin(issuedAt, expiresAt time.Time) time.Duration {
 	life := expiresAt.Sub(issuedAt)
 	margin := max(5*time.Minute, life/10)
 	if issuedAt.IsZero() || life <= 0 {
@@ -115,9 +115,19 @@ func RefreshMargin(issuedAt, expiresAt time.Time) time.Duration {
 	return min(margin, life/2)
 }
 
-// Fresh reports whether e can be handed out at now without a refresh.
-func Fresh(e Entry, now time.Time) bool {
-	return now.Add(RefreshMargin(e.IssuedAt, e.ExpiresAt)).Before(e.ExpiresAt)
+// RefreshAt is when the provider stops handing e out and fetches anew: its
+// expiry less the refresh margin. A front end whose caller caches too (the
+// kubelet) tells it to ask again then. Zero when e has no known expiry.
+func (e Entry) RefreshAt() time.Time {
+	if e.ExpiresAt.IsZero() {
+		return time.Time{}
+	}
+	return e.ExpiresAt.Add(-refreshMargin(e.IssuedAt, e.ExpiresAt))
+}
+
+// fresh reports whether e can be handed out at now without a refresh.
+func fresh(e Entry, now time.Time) bool {
+	return now.Before(e.RefreshAt())
 }
 
 // RefreshToken returns an ACR refresh token for target: from the cache
@@ -126,7 +136,7 @@ func (p *Provider) RefreshToken(ctx context.Context, target Target) (Entry, erro
 	key := p.Key(target)
 	log := p.o.Logger.With("registry", target.LoginServer)
 	cached, ok := p.o.Cache.Get(ctx, key)
-	if ok && Fresh(cached, p.o.Now()) {
+	if ok && fresh(cached, p.o.Now()) {
 		log.Debug("using cached refresh token", "source", cached.Source, "expires", cached.ExpiresAt.Format(time.RFC3339))
 		return cached, nil
 	}
@@ -146,7 +156,7 @@ func (p *Provider) RefreshToken(ctx context.Context, target Target) (Entry, erro
 		defer unlock()
 	}
 	if again, ok2 := p.o.Cache.Get(ctx, key); ok2 {
-		if Fresh(again, p.o.Now()) {
+		if fresh(again, p.o.Now()) {
 			log.Debug("another process refreshed the token while we waited", "source", again.Source)
 			return again, nil
 		}

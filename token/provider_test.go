@@ -493,11 +493,11 @@ func TestRefreshMargin(t *testing.T) {
 		{0, 5 * time.Minute},
 	}
 	for _, tt := range tests {
-		if got := RefreshMargin(at, at.Add(tt.life)); got != tt.want {
-			t.Errorf("RefreshMargin(life %s) = %s, want %s", tt.life, got, tt.want)
+		if got := refreshMargin(at, at.Add(tt.life)); got != tt.want {
+			t.Errorf("refreshMargin(life %s) = %s, want %s", tt.life, got, tt.want)
 		}
 	}
-	if got := RefreshMargin(time.Time{}, at); got != 5*time.Minute {
+	if got := refreshMargin(time.Time{}, at); got != 5*time.Minute {
 		t.Errorf("unknown iat: %s, want 5m", got)
 	}
 }
@@ -525,6 +525,27 @@ func TestProviderDoesNotRenameExchangeErrors(t *testing.T) {
 		_, err := p.RefreshToken(context.Background(), Target{LoginServer: "myreg.azurecr.io", Cloud: PublicCloud()})
 		if err == nil || err.Error() != tt.want || !errors.Is(err, tt.err) {
 			t.Errorf("err = %v, want %q wrapping %v", err, tt.want, tt.err)
+		}
+	}
+}
+
+func TestEntryRefreshAt(t *testing.T) {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name string
+		e    Entry
+		want time.Time
+	}{
+		{"3 h token: a tenth before exp", Entry{IssuedAt: at, ExpiresAt: at.Add(3 * time.Hour)}, at.Add(3*time.Hour - 18*time.Minute)},
+		{"no expiry", Entry{IssuedAt: at}, time.Time{}},
+		{"no issue time: 5 minutes before exp", Entry{ExpiresAt: at}, at.Add(-5 * time.Minute)},
+	} {
+		if got := tt.e.RefreshAt(); !got.Equal(tt.want) {
+			t.Errorf("%s: RefreshAt = %s, want %s", tt.name, got, tt.want)
+		}
+		// fresh is the same rule.
+		if !tt.want.IsZero() && (fresh(tt.e, tt.want) || !fresh(tt.e, tt.want.Add(-time.Second))) {
+			t.Errorf("%s: fresh disagrees with RefreshAt", tt.name)
 		}
 	}
 }
