@@ -180,7 +180,7 @@ func ParseSources(list string) ([]string, error) {
 func quote(v string) string { return strconv.Quote(v) }
 
 func guidProblem(v, what string) string {
-	if !isGUID(v) {
+	if !IsGUID(v) {
 		return "not a GUID; use " + what
 	}
 	return ""
@@ -228,7 +228,9 @@ func parseUsername(s string) (UsernameForm, bool) {
 	return "", false
 }
 
-func isGUID(s string) bool {
+// IsGUID reports whether s is a GUID in its 8-4-4-4-12 hexadecimal form,
+// as client (application) and object IDs are written.
+func IsGUID(s string) bool {
 	if len(s) != 36 {
 		return false
 	}
