@@ -66,8 +66,10 @@ func tokenWithAssertion(ctx context.Context, h hintContext, o Options, scope str
 		assertion, claims = a, peekAssertion(a)
 		return a, nil
 	}
+	co, release := entraClientOptions(h.authority, o, h.net)
+	defer release()
 	cred, err := azidentity.NewClientAssertionCredential(h.tenantID, h.clientID, getAssertion, &azidentity.ClientAssertionCredentialOptions{
-		ClientOptions:            entraClientOptions(h.authority, o, h.net),
+		ClientOptions:            co,
 		DisableInstanceDiscovery: true,
 	})
 	if err != nil {
@@ -147,11 +149,18 @@ func authorityHost(s Settings, c token.Cloud) (string, error) {
 // hung connection even when the caller set no deadline.
 // The recorder, if not nil, keeps the last transport error, which MSAL
 // replaces with a bare "unable to resolve an endpoint".
-func entraClientOptions(authority string, o Options, rec *netRecorder) azcore.ClientOptions {
+//
+// Without a caller's Transport, requests go through noRedirectClient, not
+// azcore's default client: that one follows redirects, and the token
+// request carries a client secret or a client assertion (in kubelet mode,
+// a pod's service-account token), which a 307 from the token endpoint
+// would take to another host. release frees the client's idle connections.
+func entraClientOptions(authority string, o Options, rec *netRecorder) (co azcore.ClientOptions, release func()) {
 	var perRetry []policy.Policy
 	if rec != nil {
 		perRetry = append(perRetry, rec)
 	}
+	transport, release := noRedirectClient(o)
 	return azcore.ClientOptions{
 		PerRetryPolicies: perRetry,
 		Cloud:            cloud.Configuration{ActiveDirectoryAuthorityHost: authority},
@@ -161,7 +170,7 @@ func entraClientOptions(authority string, o Options, rec *netRecorder) azcore.Cl
 			MaxRetryDelay: 4 * time.Second,
 			TryTimeout:    20 * time.Second,
 		},
-		Transport: o.Transport,
+		Transport: transport,
 		Telemetry: policy.TelemetryOptions{ApplicationID: "docker-credential-acr"},
-	}
+	}, release
 }

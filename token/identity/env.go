@@ -64,7 +64,8 @@ func (e *envSource) EntraToken(ctx context.Context, c token.Cloud, scope string)
 	}
 	secret := e.o.Getenv(envClientSecret)
 	password := e.o.Getenv(envClientCertPassword)
-	co := entraClientOptions(h.authority, e.o, h.net)
+	co, release := entraClientOptions(h.authority, e.o, h.net)
+	defer release()
 
 	var tok token.EntraToken
 	if secret != "" {

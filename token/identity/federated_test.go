@@ -509,11 +509,13 @@ func TestCITokenURLMustBeHTTPS(t *testing.T) {
 	}
 }
 
-// TestCIClientFollowsNoRedirect checks that the client the CI sources use
-// when no Transport is given returns a redirect instead of following it:
-// Go resends the Authorization header on a same-host redirect, even to
-// plain http.
-func TestCIClientFollowsNoRedirect(t *testing.T) {
+// TestClientsFollowNoRedirect checks that the clients the sources use when
+// no Transport is given (Entra's token endpoint, the CI token services,
+// managed identity endpoints) return a redirect instead of following it:
+// each request carries a secret, an assertion or a bearer token, and Go
+// resends the Authorization header on a same-host redirect, even to plain
+// http. (azcore's default client, used for Entra before, follows them.)
+func TestClientsFollowNoRedirect(t *testing.T) {
 	var mu sync.Mutex
 	var seen []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -523,7 +525,11 @@ func TestCIClientFollowsNoRedirect(t *testing.T) {
 		http.Redirect(w, r, "/elsewhere", http.StatusFound)
 	}))
 	t.Cleanup(srv.Close)
-	for name, build := range map[string]func(Options) (policy.Transporter, func()){"ci": ciClient, "managed": managedClient} {
+	entra := func(o Options) (policy.Transporter, func()) {
+		co, release := entraClientOptions("https://login.microsoftonline.com/", o, nil)
+		return co.Transport, release
+	}
+	for name, build := range map[string]func(Options) (policy.Transporter, func()){"ci": noRedirectClient, "managed": managedClient, "entra": entra} {
 		t.Run(name, func(t *testing.T) {
 			tr, release := build(Options{})
 			defer release()

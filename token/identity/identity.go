@@ -62,11 +62,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Transport sends every HTTP request the sources make, to Entra, the
 	// managed identity endpoints, and the CI token services. Nil means:
-	// azcore's default transport for Entra; for managed identity endpoints
-	// a client that never uses a proxy (HTTP_PROXY would see the Entra
-	// token, or answer with the proxy's own identity); for the CI token
-	// services a client that honours the proxy settings but follows no
-	// redirect. A Transport given here is used as is for all of them.
+	// for Entra and the CI token services a client that honours the proxy
+	// settings but follows no redirect (each request carries a secret, an
+	// assertion or a bearer token); for managed identity endpoints a client
+	// that never uses a proxy either (HTTP_PROXY would see the Entra token,
+	// or answer with the proxy's own identity). A Transport given here is
+	// used as is for all of them.
 	Transport policy.Transporter
 	// LookPath finds az and azd. Nil means exec.LookPath.
 	LookPath func(string) (string, error)

@@ -39,7 +39,7 @@ const oidcMaxBody = 1 << 20
 func fetchOIDC(ctx context.Context, o Options, r oidcRequest) (string, error) {
 	// A short retry for the CI services' occasional 5xx and 429, and a
 	// per-try timeout so that a hung service fails instead of hanging docker.
-	transport, release := ciClient(o)
+	transport, release := noRedirectClient(o)
 	defer release()
 	pl := runtime.NewPipeline("docker-credential-acr", "v1", runtime.PipelineOptions{}, &policy.ClientOptions{
 		Transport: transport,

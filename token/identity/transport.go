@@ -43,13 +43,14 @@ func managedClient(o Options) (policy.Transporter, func()) {
 	return c, c.CloseIdleConnections
 }
 
-// ciClient returns the transport for the CI systems' ID token services
-// (GitHub Actions, Azure DevOps). When the caller gave none, it is a clone
-// of http.DefaultTransport, proxy settings included (these services are on
-// the internet), that follows no redirect: the job's bearer token goes only
-// to the https URL the CI system named, and Go would resend it on a
-// same-host redirect even to plain http.
-func ciClient(o Options) (policy.Transporter, func()) {
+// noRedirectClient returns the transport for Entra's token endpoint and
+// the CI systems' ID token services (GitHub Actions, Azure DevOps). When
+// the caller gave none, it is a clone of http.DefaultTransport, proxy
+// settings included (these services are on the internet), that follows no
+// redirect: a client secret, a client assertion or the job's bearer token
+// goes only to the https URL it was meant for, and Go would resend a
+// bearer header on a same-host redirect even to plain http.
+func noRedirectClient(o Options) (policy.Transporter, func()) {
 	if o.Transport != nil {
 		return o.Transport, func() {}
 	}
