@@ -5,6 +5,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -37,6 +38,9 @@ func main() {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) > 0 && args[0] == "kubelet" {
+		return runKubelet(args[1:], stdin, stdout, stderr, getenv)
+	}
 	if len(args) != 1 {
 		fmt.Fprint(stderr, usage())
 		return 1
@@ -65,7 +69,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	helper := credhelper.New(credhelper.Options{
 		Getenv:      getenv,
 		Logger:      logger,
-		Cache:       newCache(getenv, logger),
+		Cache:       newCache(getenv, logger, ""),
 		IgnoreStore: getenv("DOCKER_CREDENTIAL_ACR_IGNORE_STORE") == "1",
 	})
 	if err := credentials.HandleCommand(helper, action, bytes.NewReader(in), stdout); err != nil {
@@ -116,11 +120,16 @@ func readInput(stdin io.Reader, action string) ([]byte, error) {
 
 // newCache returns the on-disk cache, or no cache where it is turned off
 // or has no home: a read-only or HOME-less machine still gets tokens.
-func newCache(getenv func(string) string, logger *slog.Logger) token.Cache {
+// fallback, if not empty, is the directory to use where the environment
+// names none (the kubelet mode's, for a kubelet started without HOME).
+func newCache(getenv func(string) string, logger *slog.Logger, fallback string) token.Cache {
 	if getenv("DOCKER_CREDENTIAL_ACR_NO_CACHE") == "1" {
 		return token.NoCache{}
 	}
 	dir, err := config.CacheDir(getenv)
+	if errors.Is(err, filecache.ErrNoDir) && fallback != "" {
+		dir, err = fallback, nil
+	}
 	if err != nil {
 		// Ignoring a directory the user named deserves a word; having no
 		// HOME is ordinary on some machines.
@@ -183,13 +192,15 @@ func usage() string {
 const usageTemplate = `docker-credential-acr: a docker credential helper for Azure Container Registry.
 It obtains ACR tokens from the machine's Azure identity; it stores no password.
 
-Usage: docker-credential-acr <command>   (input on stdin, as docker sends it)
+Usage: docker-credential-acr <command>   (input on stdin, as docker or the kubelet sends it)
 
 Commands:
   get       print credentials for the registry host read from stdin
   store     refuse to store (DOCKER_CREDENTIAL_ACR_IGNORE_STORE=1: accept silently)
   erase     drop the cached tokens of the registry host read from stdin
   list      list registries with an unexpired cached token
+  kubelet   the kubelet's image credential provider: a CredentialProviderRequest on stdin
+            (see 'docker-credential-acr kubelet --help'; --print-config prints a config)
   version   print the version
   help      print this text
 

@@ -130,7 +130,7 @@ func TestCacheRemediesNameTheVariable(t *testing.T) {
 		t.Skip("no POSIX modes")
 	}
 	var logs bytes.Buffer
-	c := newCache(env(t, "DOCKER_CREDENTIAL_ACR_CACHE_DIR", dir), slog.New(slog.NewTextHandler(&logs, nil)))
+	c := newCache(env(t, "DOCKER_CREDENTIAL_ACR_CACHE_DIR", dir), slog.New(slog.NewTextHandler(&logs, nil)), "")
 	k := token.CacheKey{LoginServer: "myreg.azurecr.io", Identity: "cli"}
 	err := c.Put(context.Background(), k, token.Entry{LoginServer: k.LoginServer, RefreshToken: "rt", ExpiresAt: time.Now().Add(time.Hour)})
 	const want = "set DOCKER_CREDENTIAL_ACR_CACHE_DIR to a directory only you can write"

@@ -20,12 +20,13 @@ const maxConfigSize = 64 << 10
 // Config is a parsed, validated config file. The zero value and a nil
 // *Config are an empty config.
 type Config struct {
-	path   string
-	loaded bool
-	def    level
-	exact  map[string]*level // canonical host → entry
-	wild   map[string]*level // what follows "*." → entry
-	clouds []loginserver.CloudSuffix
+	path    string
+	loaded  bool
+	def     level
+	exact   map[string]*level // canonical host → entry
+	wild    map[string]*level // what follows "*." → entry
+	clouds  []loginserver.CloudSuffix
+	mirrors []Mirror
 }
 
 // Path is the file the config was read from, or "" for an empty config.

@@ -230,7 +230,7 @@ func TestParseConfigRejects(t *testing.T) {
 		name, yaml string
 		want       []string
 	}{
-		{"unknown top-level key", "defaults:\n  sources: [cli]\n", []string{"line 1", `unknown key "defaults" at the top level`, "valid keys are default, registries, clouds"}},
+		{"unknown top-level key", "defaults:\n  sources: [cli]\n", []string{"line 1", `unknown key "defaults" at the top level`, "valid keys are default, registries, clouds, mirrors"}},
 		{"unknown key in default", "default:\n  source: [cli]\n", []string{"line 2", `unknown key "source"`}},
 		{"unknown key in cloud", "clouds:\n  - name: s\n    suffix: a.b.example\n    authority: https://x/\n", []string{"line 4", `unknown key "authority" in a cloud entry`}},
 		{"bad audience", "registries:\n  - match: myreg.azurecr.io\n    audience: management\n", []string{"line 3: audience: \"management\" is not one of acr, arm, acr-then-arm; use one of those, or remove the setting for acr"}},

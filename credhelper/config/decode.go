@@ -68,10 +68,11 @@ type tree struct {
 	def        []pair
 	registries [][]pair
 	clouds     [][]pair
+	mirrors    [][]pair
 }
 
 // The mappings' keys, in the order messages list them.
-func topKeys() []string { return []string{"default", "registries", "clouds"} }
+func topKeys() []string { return []string{"default", "registries", "clouds", "mirrors"} }
 
 func entryKeys() []string {
 	keys := []string{"match"}
@@ -86,9 +87,10 @@ func cloudKeys() []string {
 }
 
 const (
-	topContext   = "at the top level"
-	entryContext = "in the default entry or a registry entry (match: registries only)"
-	cloudContext = "in a cloud entry"
+	topContext    = "at the top level"
+	entryContext  = "in the default entry or a registry entry (match: registries only)"
+	cloudContext  = "in a cloud entry"
+	mirrorContext = "in a mirror entry"
 )
 
 // decodeDocument parses data into its first document's root node, nil
@@ -137,6 +139,8 @@ func readTree(n *yaml.Node, errs *problems) tree {
 			t.registries = mappings(p.v, "a list of registry entries", "a registry entry", entryKeys(), entryContext, errs)
 		case "clouds":
 			t.clouds = mappings(p.v, "a list of clouds", "a cloud entry", cloudKeys(), cloudContext, errs)
+		case "mirrors":
+			t.mirrors = mappings(p.v, "a list of mirrors", "a mirror entry", mirrorKeys(), mirrorContext, errs)
 		}
 	}
 	return t

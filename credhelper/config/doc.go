@@ -46,6 +46,14 @@ package config
 //	    scope: https://containerregistry.contoso.local/.default  # default: the ACR scope
 //	    armScope: https://management.contoso.local/.default      # needed for audience arm
 //
+//	# Registry mirrors, for the kubelet front end only (containerd pulls
+//	# the upstream's images from the ACR). Opt-in; the registry must be a
+//	# login server. The kubelet's requests for the upstream are answered
+//	# with the mirror's token, keyed by the upstream host.
+//	mirrors:
+//	  - upstream: mcr.microsoft.com
+//	    registry: myreg.azurecr.io
+//
 // Keys are case-sensitive and unknown keys are errors. Within an entry,
 // clientID, resourceID and objectID are alternatives, as are audience and
 // scope.

@@ -119,6 +119,7 @@ func (c *Config) parse(data []byte) error {
 	}
 
 	c.clouds = decodeClouds(t.clouds, &errs)
+	c.mirrors = decodeMirrors(t.mirrors, c.clouds, &errs)
 	if t.def != nil {
 		d := decodeEntry(t.def, &errs)
 		if d.match.value != "" {

@@ -115,6 +115,20 @@ func hostBuiltinSuffixes() [3]builtinSuffix {
 	}
 }
 
+// Suffixes lists the login-server suffixes recognised: the built-in ones,
+// then those of extra, in order. Every login server is "name.suffix" or,
+// for a geo-replica, "name.region.geo.suffix".
+func Suffixes(extra ...CloudSuffix) []string {
+	var out []string
+	for _, b := range hostBuiltinSuffixes() {
+		out = append(out, b.suffix)
+	}
+	for _, e := range extra {
+		out = append(out, e.Suffix)
+	}
+	return out
+}
+
 // UnderSuffix reports whether host is suffix itself or ends in "."+suffix:
 // the one suffix rule, used by Parse and by the config's cloud lookups.
 func UnderSuffix(host, suffix string) bool {

@@ -250,6 +250,11 @@ func hostCutSuffix(host, suffix string) (string, bool) {
 	return host[:len(host)-len(suffix)-1], true
 }
 
+// IsDNSName reports whether s is a lower-case DNS name of at least two
+// labels of a-z, 0-9 and '-' (LDH rules, no punycode): the one host-name
+// rule for suffixes and for the config's other host names (mirrors).
+func IsDNSName(s string) bool { return hostUsableSuffix(s) }
+
 // hostUsableSuffix guards against a malformed extra suffix (callers other
 // than the config loader may build CloudSuffix values): only a lower-case
 // DNS name of at least two labels can match.
