@@ -38,8 +38,10 @@ func main() {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	if len(args) > 0 && args[0] == "kubelet" {
-		return runKubelet(args[1:], stdin, stdout, stderr, getenv)
+	if len(args) > 0 {
+		if c, ok := lookupCommand(args[0]); ok {
+			return c.run(args[1:], stdin, stdout, stderr, getenv)
+		}
 	}
 	if len(args) != 1 {
 		fmt.Fprint(stderr, usage())
@@ -184,9 +186,14 @@ func versionLine() string {
 }
 
 // usage is the help text, with the source names as package identity lists
-// them, so that a new source cannot be left out.
+// them and the commands as the command table lists them, so that neither a
+// source nor a command can be left out.
 func usage() string {
-	return strings.Replace(usageTemplate, "{{sources}}", strings.Join(identity.Names(), ","), 1)
+	var cmds strings.Builder
+	for _, c := range commands() {
+		fmt.Fprintf(&cmds, "  %-9s %s\n", c.name, c.summary)
+	}
+	return strings.NewReplacer("{{sources}}", strings.Join(identity.Names(), ","), "{{commands}}", cmds.String()).Replace(usageTemplate)
 }
 
 const usageTemplate = `docker-credential-acr: a docker credential helper for Azure Container Registry.
@@ -199,10 +206,8 @@ Commands:
   store     refuse to store (DOCKER_CREDENTIAL_ACR_IGNORE_STORE=1: accept silently)
   erase     drop the cached tokens of the registry host read from stdin
   list      list registries with an unexpired cached token
-  kubelet   the kubelet's image credential provider: a CredentialProviderRequest on stdin
-            (see 'docker-credential-acr kubelet --help'; --print-config prints a config)
-  version   print the version
-  help      print this text
+{{commands}}  version   print the version
+  help      print this text ('docker-credential-acr COMMAND --help' for a command's)
 
 Configure docker (~/.docker/config.json; podman, buildah and skopeo read it too):
   {"credHelpers": {"myreg.azurecr.io": "acr"}}

@@ -1,0 +1,38 @@
+package main
+
+import "io"
+
+// A command is one of the binary's commands beyond the docker-credential
+// protocol's get, store, erase and list (which docker-credential-helpers
+// dispatches). The table is the one list of them: the dispatcher, the
+// help text, shell completion and the man page are all made from it, so a
+// command cannot be runnable and undocumented.
+type command struct {
+	name    string
+	summary string // one line for the command list in 'help'
+	// usage is the text of '<name> --help': a "Usage:" line, then what it
+	// does, its flags and its exit status.
+	usage string
+	// flags are the options completion offers.
+	flags []string
+	run   func(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int
+}
+
+// commands lists them in the order help shows them. A function, not a
+// variable: no package-level state.
+func commands() []command {
+	return []command{
+		{name: "kubelet", summary: "the kubelet's image credential provider: a CredentialProviderRequest on stdin",
+			usage: kubeletUsage, flags: []string{"--print-config", "--sa-mode", "--help"}, run: runKubelet},
+	}
+}
+
+// lookupCommand finds a command of the table by name.
+func lookupCommand(name string) (command, bool) {
+	for _, c := range commands() {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
