@@ -87,13 +87,13 @@ func noSourceAdvice(e *token.NoSourceError, a adviceContext) string {
 func sourceAdvice(e *token.SourceError) string {
 	switch e.Code {
 	case "AADSTS700016":
-		return "check the client ID and tenant (" + config.EnvClientID + " / _TENANT_ID, clientID / tenantID in the config file, or AZURE_CLIENT_ID / AZURE_TENANT_ID)"
+		return "the client ID and tenant come from " + config.EnvClientID + " / _TENANT_ID, clientID / tenantID in the config file, or AZURE_CLIENT_ID / AZURE_TENANT_ID"
 	case "AADSTS90002", "AADSTS90072", "AADSTS50128", "AADSTS50049":
-		return "check the tenant (" + config.EnvTenantID + ", tenantID in the config file, or AZURE_TENANT_ID)"
+		return "the tenant comes from " + config.EnvTenantID + ", tenantID in the config file, or AZURE_TENANT_ID"
 	case "AADSTS500011", "AADSTS50001":
 		return "set " + config.EnvAudience + "=acr-then-arm to fall back to the cloud's ARM audience, or arm to use it only (audience: in the config file)"
 	case "AADSTS50059", "AADSTS900023":
-		return "set " + config.EnvTenantID + " (or tenantID in the config file, or AZURE_TENANT_ID) to the tenant's ID"
+		return "set it with " + config.EnvTenantID + " (or tenantID in the config file, or AZURE_TENANT_ID)"
 	}
 	switch e.Remedy {
 	case token.RemedyOtherSource:
