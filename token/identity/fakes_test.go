@@ -60,6 +60,14 @@ type fakeEnv map[string]string
 
 func (e fakeEnv) get(k string) string { return e[k] }
 
+// pipelinesEnv is an Azure Pipelines job's environment: the OIDC request
+// URL, the job's access token, and the service connection's ID, client
+// and tenant (testTenant).
+func pipelinesEnv(uri, accessToken, connection, clientID string) fakeEnv {
+	return fakeEnv{envPipelinesOIDCURI: uri, envPipelinesAccessToken: accessToken, envPipelinesConnectionID: connection,
+		envPipelinesClientID: clientID, envPipelinesTenantID: testTenant}
+}
+
 // testOptions builds Options with a debug logger writing to logs.
 func testOptions(env fakeEnv, tr interface {
 	Do(*http.Request) (*http.Response, error)
