@@ -48,6 +48,16 @@ func confidentialContext(source string, s Settings, c token.Cloud, clientID, ten
 	return h, nil
 }
 
+// checkedContext is the first step of a source whose identity is the
+// settings' client and tenant: its check (checkError), then its
+// confidentialContext.
+func checkedContext(src configuredSource, s Settings, c token.Cloud) (hintContext, error) {
+	if err := checkError(src); err != nil {
+		return hintContext{}, err
+	}
+	return confidentialContext(src.Name(), s, c, s.ClientID, s.TenantID)
+}
+
 // tokenWithAssertion gets a token for h.clientID in h.tenantID, with a
 // client assertion from fetch. fetch runs once per Entra token request; its
 // error, already a SourceError, is returned as is.

@@ -55,10 +55,7 @@ func (e *envSource) check() *token.SourceError {
 }
 
 func (e *envSource) EntraToken(ctx context.Context, c token.Cloud, scope string) (token.EntraToken, error) {
-	if err := checkError(e); err != nil {
-		return token.EntraToken{}, err
-	}
-	h, err := confidentialContext(Env, e.s, c, e.s.ClientID, e.s.TenantID)
+	h, err := checkedContext(e, e.s, c)
 	if err != nil {
 		return token.EntraToken{}, err
 	}

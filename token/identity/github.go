@@ -52,10 +52,7 @@ func (g *githubSource) check() *token.SourceError {
 }
 
 func (g *githubSource) EntraToken(ctx context.Context, c token.Cloud, scope string) (token.EntraToken, error) {
-	if err := checkError(g); err != nil {
-		return token.EntraToken{}, err
-	}
-	h, err := confidentialContext(GitHub, g.s, c, g.s.ClientID, g.s.TenantID)
+	h, err := checkedContext(g, g.s, c)
 	if err != nil {
 		return token.EntraToken{}, err
 	}
@@ -66,12 +63,7 @@ func (g *githubSource) EntraToken(ctx context.Context, c token.Cloud, scope stri
 	}
 	// The runner's URL already has a query (api-version): add to it, as
 	// GitHub's own toolkit does.
-	aud := "audience=" + url.QueryEscape(federatedAudience)
-	if u.RawQuery == "" {
-		u.RawQuery = aud
-	} else {
-		u.RawQuery += "&" + aud
-	}
+	addQuery(u, "audience="+url.QueryEscape(federatedAudience))
 	req := oidcRequest{
 		source:  GitHub,
 		service: "GitHub Actions' ID token service",

@@ -148,3 +148,13 @@ func ciURL(source, name, value, setBy string) (*url.URL, error) {
 	}
 	return u, nil
 }
+
+// addQuery adds q, already escaped, to u's query: after what the CI
+// system's URL already carries, if anything.
+func addQuery(u *url.URL, q string) {
+	if u.RawQuery == "" {
+		u.RawQuery = q
+	} else {
+		u.RawQuery += "&" + q
+	}
+}

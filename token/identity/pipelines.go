@@ -106,12 +106,7 @@ func (p *pipelinesSource) EntraToken(ctx context.Context, c token.Cloud, scope s
 	if err != nil {
 		return token.EntraToken{}, err
 	}
-	q := "api-version=7.1&serviceConnectionId=" + url.QueryEscape(conn)
-	if u.RawQuery == "" {
-		u.RawQuery = q
-	} else {
-		u.RawQuery += "&" + q
-	}
+	addQuery(u, "api-version=7.1&serviceConnectionId="+url.QueryEscape(conn))
 	req := oidcRequest{
 		source:  Pipelines,
 		service: "Azure DevOps' OIDC token service",

@@ -44,10 +44,7 @@ func (w *workloadSource) check() *token.SourceError {
 }
 
 func (w *workloadSource) EntraToken(ctx context.Context, c token.Cloud, scope string) (token.EntraToken, error) {
-	if err := checkError(w); err != nil {
-		return token.EntraToken{}, err
-	}
-	h, err := confidentialContext(Workload, w.s, c, w.s.ClientID, w.s.TenantID)
+	h, err := checkedContext(w, w.s, c)
 	if err != nil {
 		return token.EntraToken{}, err
 	}
