@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/docker-credential-acr/docker-credential-acr/token"
@@ -63,20 +64,22 @@ func (e *envSource) EntraToken(ctx context.Context, c token.Cloud, scope string)
 	password := e.o.Getenv(envClientCertPassword)
 	co := entraClientOptions(h.authority, e.o, h.net)
 
-	var tok token.EntraToken
+	// cred is the service principal's credential; hidden is what its
+	// errors must not show (the secret, or the certificate's password).
+	var (
+		cred   azcore.TokenCredential
+		hidden string
+	)
 	if secret != "" {
 		e.o.Logger.Debug("authenticating a service principal with a client secret", "source", Env, "client_id", e.s.ClientID, "tenant", e.s.TenantID)
-		cred, err := azidentity.NewClientSecretCredential(e.s.TenantID, e.s.ClientID, secret, &azidentity.ClientSecretCredentialOptions{
+		sc, err := azidentity.NewClientSecretCredential(e.s.TenantID, e.s.ClientID, secret, &azidentity.ClientSecretCredentialOptions{
 			ClientOptions:            co,
 			DisableInstanceDiscovery: true,
 		})
 		if err != nil {
 			return token.EntraToken{}, failf(token.KindInvalid, Env, "setting up the client secret credential: %s", safetext.Redact(err.Error(), secret))
 		}
-		tok, err = getToken(ctx, cred, scope)
-		if err != nil {
-			return token.EntraToken{}, entraFailure(ctx, h, err, secret)
-		}
+		cred, hidden = sc, secret
 	} else {
 		path := e.o.Getenv(envClientCertPath)
 		e.o.Logger.Debug("authenticating a service principal with a certificate", "source", Env, "client_id", e.s.ClientID, "tenant", e.s.TenantID, "path", path)
@@ -89,7 +92,7 @@ func (e *envSource) EntraToken(ctx context.Context, c token.Cloud, scope string)
 			return token.EntraToken{}, failf(token.KindInvalid, Env, "reading the certificate %q: %s", safetext.Printable(path), certProblem(err, password))
 		}
 		sendChain := strings.EqualFold(e.o.Getenv(envClientSendCertChain), "true") || e.o.Getenv(envClientSendCertChain) == "1"
-		cred, err := azidentity.NewClientCertificateCredential(e.s.TenantID, e.s.ClientID, certs, key, &azidentity.ClientCertificateCredentialOptions{
+		cc, err := azidentity.NewClientCertificateCredential(e.s.TenantID, e.s.ClientID, certs, key, &azidentity.ClientCertificateCredentialOptions{
 			ClientOptions:            co,
 			DisableInstanceDiscovery: true,
 			SendCertificateChain:     sendChain,
@@ -97,10 +100,11 @@ func (e *envSource) EntraToken(ctx context.Context, c token.Cloud, scope string)
 		if err != nil {
 			return token.EntraToken{}, failf(token.KindInvalid, Env, "setting up the client certificate credential: %s", safetext.Redact(err.Error(), password))
 		}
-		tok, err = getToken(ctx, cred, scope)
-		if err != nil {
-			return token.EntraToken{}, entraFailure(ctx, h, err, password)
-		}
+		cred, hidden = cc, password
+	}
+	tok, err := getToken(ctx, cred, scope)
+	if err != nil {
+		return token.EntraToken{}, entraFailure(ctx, h, err, hidden)
 	}
 	logToken(e.o, Env, tok)
 	return tok, nil
