@@ -1,7 +1,6 @@
 package identity
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -28,6 +27,7 @@ import (
 
 	"github.com/docker-credential-acr/docker-credential-acr/test/azuresim"
 	"github.com/docker-credential-acr/docker-credential-acr/token"
+	"github.com/docker-credential-acr/docker-credential-acr/token/internal/logbuf"
 )
 
 // Shared fakes and checks for the source tests.
@@ -38,22 +38,7 @@ const (
 )
 
 // logBuffer collects log output from several goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuffer = logbuf.Buffer
 
 // fakeEnv is a fake environment.
 type fakeEnv map[string]string
