@@ -20,6 +20,7 @@ import (
 
 	"github.com/docker-credential-acr/docker-credential-acr/test/azuresim"
 	"github.com/docker-credential-acr/docker-credential-acr/token"
+	"github.com/docker-credential-acr/docker-credential-acr/token/internal/testkit"
 )
 
 const testTenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -194,7 +195,7 @@ func newFixtures(t *testing.T) fixtures {
 	}
 	return fixtures{
 		entra: entra.AccessToken,
-		refresh: signedJWT(t, jwt.MapClaims{
+		refresh: testkit.HS256(t, jwt.MapClaims{
 			"exp": float64(now.Add(3 * time.Hour).Unix()), "iat": float64(now.Unix()),
 			"iss": "Azure Container Registry", "aud": "myreg.azurecr.io", "grant_type": "refresh_token",
 		}),

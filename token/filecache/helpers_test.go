@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/docker-credential-acr/docker-credential-acr/token"
-	"github.com/docker-credential-acr/docker-credential-acr/token/internal/logbuf"
+	"github.com/docker-credential-acr/docker-credential-acr/token/internal/testkit"
 )
 
 // secretToken looks like a refresh token and must never show up in a log
@@ -42,7 +42,7 @@ func (c *fakeClock) Set(t time.Time) {
 }
 
 // syncBuffer collects log output from many goroutines.
-type syncBuffer = logbuf.Buffer
+type syncBuffer = testkit.Buffer
 
 func debugLogger() (*slog.Logger, *syncBuffer) {
 	buf := &syncBuffer{}

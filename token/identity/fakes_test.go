@@ -27,7 +27,7 @@ import (
 
 	"github.com/docker-credential-acr/docker-credential-acr/test/azuresim"
 	"github.com/docker-credential-acr/docker-credential-acr/token"
-	"github.com/docker-credential-acr/docker-credential-acr/token/internal/logbuf"
+	"github.com/docker-credential-acr/docker-credential-acr/token/internal/testkit"
 )
 
 // Shared fakes and checks for the source tests.
@@ -38,7 +38,7 @@ const (
 )
 
 // logBuffer collects log output from several goroutines.
-type logBuffer = logbuf.Buffer
+type logBuffer = testkit.Buffer
 
 // fakeEnv is a fake environment.
 type fakeEnv map[string]string
