@@ -211,6 +211,11 @@ type env struct {
 // retries, redirects), all run by runExchangeCases.
 type exchangeCase struct {
 	name string
+	// exchange, when set, is the registry's answer to the exchange, and
+	// challenge the WWW-Authenticate header of its 401 to GET /v2/: the
+	// two overrides most cases need. setup runs after them.
+	exchange  func(http.ResponseWriter, *http.Request, int)
+	challenge string
 	// setup configures the fakes and may adjust options.
 	setup       func(e env, o *Options)
 	loginServer func(e env) string // default: e.f.host
@@ -238,6 +243,12 @@ func runExchangeCases(t *testing.T, fx fixtures, tests []exchangeCase) {
 			o := Options{
 				HTTPClient: e.f.srv.Client(),
 				Logger:     slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			}
+			if tt.exchange != nil {
+				e.f.exchange = tt.exchange
+			}
+			if tt.challenge != "" {
+				e.f.challenge = e.f.challengeWith(tt.challenge)
 			}
 			if tt.setup != nil {
 				tt.setup(e, &o)

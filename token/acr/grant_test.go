@@ -89,11 +89,9 @@ func TestExchangeGrant(t *testing.T) {
 			},
 		},
 		{
-			name: "token without exp is still returned",
-			setup: func(e env, _ *Options) {
-				e.f.exchange = func(w http.ResponseWriter, _ *http.Request, _ int) { fmt.Fprintf(w, `{"refresh_token":%q}`, noExp) }
-			},
-			want: noExp,
+			name:     "token without exp is still returned",
+			exchange: func(w http.ResponseWriter, _ *http.Request, _ int) { fmt.Fprintf(w, `{"refresh_token":%q}`, noExp) },
+			want:     noExp,
 			checkRT: func(t *testing.T, rt token.RefreshToken) {
 				if !rt.ExpiresAt.IsZero() || !rt.IssuedAt.IsZero() {
 					t.Fatalf("a token without exp reported iat %v, exp %v; want zero (not cacheable)", rt.IssuedAt, rt.ExpiresAt)

@@ -23,26 +23,20 @@ func TestExchangeLimits(t *testing.T) {
 	refresh := fx.refresh
 	runExchangeCases(t, fx, []exchangeCase{
 		{
-			name: "malformed JSON",
-			setup: func(e env, _ *Options) {
-				e.f.exchange = func(w http.ResponseWriter, _ *http.Request, _ int) { fmt.Fprintf(w, `{"refresh_token":%q`, refresh) }
-			},
+			name:     "malformed JSON",
+			exchange: func(w http.ResponseWriter, _ *http.Request, _ int) { fmt.Fprintf(w, `{"refresh_token":%q`, refresh) },
 			wantKind: KindBadResponse,
 			wantErr:  []string{"registry answered 200 with a body that is not the expected JSON object"},
 		},
 		{
-			name: "empty refresh_token",
-			setup: func(e env, _ *Options) {
-				e.f.exchange = func(w http.ResponseWriter, _ *http.Request, _ int) { fmt.Fprint(w, `{"refresh_token":""}`) }
-			},
+			name:     "empty refresh_token",
+			exchange: func(w http.ResponseWriter, _ *http.Request, _ int) { fmt.Fprint(w, `{"refresh_token":""}`) },
 			wantKind: KindBadResponse,
 			wantErr:  []string{"without a refresh_token"},
 		},
 		{
-			name: "no refresh_token",
-			setup: func(e env, _ *Options) {
-				e.f.exchange = func(w http.ResponseWriter, _ *http.Request, _ int) { fmt.Fprint(w, `{"access_token":"x"}`) }
-			},
+			name:     "no refresh_token",
+			exchange: func(w http.ResponseWriter, _ *http.Request, _ int) { fmt.Fprint(w, `{"access_token":"x"}`) },
 			wantKind: KindBadResponse,
 			wantErr:  []string{"without a refresh_token"},
 		},

@@ -77,11 +77,9 @@ func TestExchangeRedirects(t *testing.T) {
 			wantErr:  []string{"not on the login server"},
 		},
 		{
-			name: "realm on the default port while the login server has another",
-			setup: func(e env, _ *Options) {
-				e.f.challenge = e.f.challengeWith(`Bearer realm="https://127.0.0.1/oauth2/token"`)
-			},
-			wantKind: KindRefused,
+			name:      "realm on the default port while the login server has another",
+			challenge: `Bearer realm="https://127.0.0.1/oauth2/token"`,
+			wantKind:  KindRefused,
 		},
 		{
 			name: "realm with user info",
@@ -92,10 +90,10 @@ func TestExchangeRedirects(t *testing.T) {
 			wantErr:  []string{"user information"},
 		},
 		{
-			name:     "relative realm",
-			setup:    func(e env, _ *Options) { e.f.challenge = e.f.challengeWith(`Bearer realm="/oauth2/token"`) },
-			wantKind: KindRefused,
-			wantErr:  []string{"not an absolute URL"},
+			name:      "relative realm",
+			challenge: `Bearer realm="/oauth2/token"`,
+			wantKind:  KindRefused,
+			wantErr:   []string{"not an absolute URL"},
 		},
 	})
 }
