@@ -48,6 +48,21 @@ func confidentialContext(source string, s Settings, c token.Cloud, clientID, ten
 	return h, nil
 }
 
+// appSource is what env, workload and github share: each signs in as the
+// settings' client in the settings' tenant, and is named and identified
+// by them.
+type appSource struct {
+	name string
+	s    Settings
+	o    Options
+}
+
+func (a *appSource) Name() string { return a.name }
+
+func (a *appSource) Identity() string {
+	return identityOf(a.name, "client_id", a.s.ClientID, "tenant", a.s.TenantID, "authority", a.s.AuthorityHost)
+}
+
 // checkedContext is the first step of a source whose identity is the
 // settings' client and tenant: its check (checkError), then its
 // confidentialContext.

@@ -30,16 +30,7 @@ const maxFileSize = 1 << 20
 
 // envSource is a service principal with a secret or a certificate. When both
 // are set the secret wins, as in azidentity's EnvironmentCredential.
-type envSource struct {
-	s Settings
-	o Options
-}
-
-func (e *envSource) Name() string { return Env }
-
-func (e *envSource) Identity() string {
-	return identityOf(Env, "client_id", e.s.ClientID, "tenant", e.s.TenantID, "authority", e.s.AuthorityHost)
-}
+type envSource struct{ appSource }
 
 func (e *envSource) check() *token.SourceError {
 	what := envClientSecret

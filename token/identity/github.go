@@ -23,16 +23,7 @@ const federatedAudience = "api://AzureADTokenExchange"
 // Entra's audience, is the client assertion for AZURE_CLIENT_ID in
 // AZURE_TENANT_ID. ID tokens live minutes, so one is requested for every
 // Entra token, never kept.
-type githubSource struct {
-	s Settings
-	o Options
-}
-
-func (g *githubSource) Name() string { return GitHub }
-
-func (g *githubSource) Identity() string {
-	return identityOf(GitHub, "client_id", g.s.ClientID, "tenant", g.s.TenantID, "authority", g.s.AuthorityHost)
-}
+type githubSource struct{ appSource }
 
 func (g *githubSource) check() *token.SourceError {
 	// The runner sets both or neither; one alone was set by hand.
