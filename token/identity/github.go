@@ -47,7 +47,6 @@ func (g *githubSource) EntraToken(ctx context.Context, c token.Cloud, scope stri
 	if err != nil {
 		return token.EntraToken{}, err
 	}
-	bearer := g.o.Getenv(envGitHubTokenToken)
 	u, err := ciURL(GitHub, envGitHubTokenURL, g.o.Getenv(envGitHubTokenURL), "the GitHub Actions runner")
 	if err != nil {
 		return token.EntraToken{}, err
@@ -60,10 +59,9 @@ func (g *githubSource) EntraToken(ctx context.Context, c token.Cloud, scope stri
 		service: "GitHub Actions' ID token service",
 		method:  http.MethodGet,
 		url:     u,
-		bearer:  bearer,
+		bearer:  g.o.Getenv(envGitHubTokenToken),
 		field:   "value",
 		hint:    "the job's request token (" + envGitHubTokenToken + ") is valid only inside the running job, and the workflow or job needs \"permissions: id-token: write\"",
 	}
-	fetch := func(ctx context.Context) (string, error) { return fetchOIDC(ctx, g.o, req) }
-	return tokenWithAssertion(ctx, h, g.o, scope, fetch, bearer)
+	return tokenWithOIDC(ctx, h, g.o, scope, req)
 }

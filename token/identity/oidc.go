@@ -149,6 +149,14 @@ func ciURL(source, name, value, setBy string) (*url.URL, error) {
 	return u, nil
 }
 
+// tokenWithOIDC gets an Entra token for h's identity with the CI job's ID
+// token, which r fetches anew for every Entra token request, as the
+// client assertion.
+func tokenWithOIDC(ctx context.Context, h hintContext, o Options, scope string, r oidcRequest) (token.EntraToken, error) {
+	fetch := func(ctx context.Context) (string, error) { return fetchOIDC(ctx, o, r) }
+	return tokenWithAssertion(ctx, h, o, scope, fetch, r.bearer)
+}
+
 // addQuery adds q, already escaped, to u's query: after what the CI
 // system's URL already carries, if anything.
 func addQuery(u *url.URL, q string) {
