@@ -87,53 +87,47 @@ func TestExchangeErrors(t *testing.T) {
 		},
 		{
 			name:      "no realm",
-			challenge: `Bearer service="myreg.azurecr.io"`,
+			challenge: challengeWith(`Bearer service="myreg.azurecr.io"`),
 			wantKind:  KindNoChallenge,
 			wantErr:   []string{"has no realm"},
 		},
 		{
 			name: "conflicting Bearer challenges",
 			setup: func(e env, _ *Options) {
-				e.f.challenge = e.f.challengeWith(fmt.Sprintf(`Bearer realm="https://%s/oauth2/token", Bearer realm="https://%s/oauth2/token"`, e.f.host, e.other.host))
+				e.f.challenge = challengeWith(fmt.Sprintf(`Bearer realm="https://%s/oauth2/token", Bearer realm="https://%s/oauth2/token"`, e.f.host, e.other.host))
 			},
 			wantKind: KindNoChallenge,
 			wantErr:  []string{"conflicting"},
 		},
 		{
 			name:      "malformed challenge",
-			challenge: `Bearer realm="https://x`,
+			challenge: challengeWith(`Bearer realm="https://x`),
 			wantKind:  KindNoChallenge,
 			wantErr:   []string{"malformed WWW-Authenticate header: unterminated quoted string"},
 		},
 		{
 			name:      "Basic only",
-			challenge: `Basic realm="registry"`,
+			challenge: challengeWith(`Basic realm="registry"`),
 			wantKind:  KindNoChallenge,
 			wantErr:   []string{"without a Bearer challenge (schemes offered: basic)"},
 		},
 		{
-			name: "no challenge header",
-			setup: func(e env, _ *Options) {
-				e.f.challenge = func(w http.ResponseWriter, _ *http.Request, _ int) { w.WriteHeader(401) }
-			},
-			wantKind: KindNoChallenge,
-			wantErr:  []string{"schemes offered: none"},
+			name:      "no challenge header",
+			challenge: func(w http.ResponseWriter, _ *http.Request, _ int) { w.WriteHeader(401) },
+			wantKind:  KindNoChallenge,
+			wantErr:   []string{"schemes offered: none"},
 		},
 		{
-			name: "anonymous registry",
-			setup: func(e env, _ *Options) {
-				e.f.challenge = func(w http.ResponseWriter, _ *http.Request, _ int) { fmt.Fprint(w, "{}") }
-			},
-			wantKind: KindNoChallenge,
-			wantErr:  []string{"registry answered 200 to an anonymous GET /v2/", "no token to exchange"},
+			name:      "anonymous registry",
+			challenge: func(w http.ResponseWriter, _ *http.Request, _ int) { fmt.Fprint(w, "{}") },
+			wantKind:  KindNoChallenge,
+			wantErr:   []string{"registry answered 200 to an anonymous GET /v2/", "no token to exchange"},
 		},
 		{
-			name: "404 on /v2/",
-			setup: func(e env, _ *Options) {
-				e.f.challenge = func(w http.ResponseWriter, r *http.Request, _ int) { http.NotFound(w, r) }
-			},
-			wantKind: KindNotFound,
-			wantErr:  []string{"challenge at", "no /v2/ endpoint"},
+			name:      "404 on /v2/",
+			challenge: func(w http.ResponseWriter, r *http.Request, _ int) { http.NotFound(w, r) },
+			wantKind:  KindNotFound,
+			wantErr:   []string{"challenge at", "no /v2/ endpoint"},
 		},
 		{
 			name: "connection refused",

@@ -129,7 +129,9 @@ func answer(refresh string) func(http.ResponseWriter, *http.Request, int) {
 	return func(w http.ResponseWriter, _ *http.Request, _ int) { fmt.Fprintf(w, `{"refresh_token":%q}`, refresh) }
 }
 
-func (f *fakeACR) challengeWith(header string) func(http.ResponseWriter, *http.Request, int) {
+// challengeWith is a challenge override: a 401 with header as its
+// WWW-Authenticate.
+func challengeWith(header string) func(http.ResponseWriter, *http.Request, int) {
 	return func(w http.ResponseWriter, _ *http.Request, _ int) {
 		w.Header().Set("Www-Authenticate", header)
 		w.WriteHeader(http.StatusUnauthorized)
@@ -211,11 +213,10 @@ type env struct {
 // retries, redirects), all run by runExchangeCases.
 type exchangeCase struct {
 	name string
-	// exchange, when set, is the registry's answer to the exchange, and
-	// challenge the WWW-Authenticate header of its 401 to GET /v2/: the
-	// two overrides most cases need. setup runs after them.
-	exchange  func(http.ResponseWriter, *http.Request, int)
-	challenge string
+	// exchange and challenge, when set, are the registry's answers to
+	// the exchange and to GET /v2/: the overrides most cases need. setup
+	// runs after them.
+	exchange, challenge func(http.ResponseWriter, *http.Request, int)
 	// setup configures the fakes and may adjust options.
 	setup       func(e env, o *Options)
 	loginServer func(e env) string // default: e.f.host
@@ -247,8 +248,8 @@ func runExchangeCases(t *testing.T, fx fixtures, tests []exchangeCase) {
 			if tt.exchange != nil {
 				e.f.exchange = tt.exchange
 			}
-			if tt.challenge != "" {
-				e.f.challenge = e.f.challengeWith(tt.challenge)
+			if tt.challenge != nil {
+				e.f.challenge = tt.challenge
 			}
 			if tt.setup != nil {
 				tt.setup(e, &o)

@@ -61,7 +61,7 @@ func TestExchangeGrant(t *testing.T) {
 		{
 			name: "challenge without service falls back to the login server",
 			setup: func(e env, _ *Options) {
-				e.f.challenge = e.f.challengeWith(fmt.Sprintf(`Bearer realm="https://%s/oauth2/token"`, e.f.host))
+				e.f.challenge = challengeWith(fmt.Sprintf(`Bearer realm="https://%s/oauth2/token"`, e.f.host))
 				e.f.exchange = answer(refresh) // the simulator wants its own service name
 			},
 			want: refresh,
