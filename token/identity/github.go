@@ -47,13 +47,12 @@ func (g *githubSource) EntraToken(ctx context.Context, c token.Cloud, scope stri
 	if err != nil {
 		return token.EntraToken{}, err
 	}
-	u, err := ciURL(GitHub, envGitHubTokenURL, g.o.Getenv(envGitHubTokenURL), "the GitHub Actions runner")
+	// The runner's URL already has a query (api-version): ciURL adds to
+	// it, as GitHub's own toolkit does.
+	u, err := ciURL(GitHub, envGitHubTokenURL, g.o.Getenv(envGitHubTokenURL), "the GitHub Actions runner", "audience="+url.QueryEscape(federatedAudience))
 	if err != nil {
 		return token.EntraToken{}, err
 	}
-	// The runner's URL already has a query (api-version): add to it, as
-	// GitHub's own toolkit does.
-	addQuery(u, "audience="+url.QueryEscape(federatedAudience))
 	req := oidcRequest{
 		source:  GitHub,
 		service: "GitHub Actions' ID token service",

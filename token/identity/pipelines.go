@@ -101,11 +101,10 @@ func (p *pipelinesSource) EntraToken(ctx context.Context, c token.Cloud, scope s
 	if err != nil {
 		return token.EntraToken{}, err
 	}
-	u, err := ciURL(Pipelines, envPipelinesOIDCURI, p.o.Getenv(envPipelinesOIDCURI), "the Azure Pipelines agent")
+	u, err := ciURL(Pipelines, envPipelinesOIDCURI, p.o.Getenv(envPipelinesOIDCURI), "the Azure Pipelines agent", "api-version=7.1&serviceConnectionId="+url.QueryEscape(conn))
 	if err != nil {
 		return token.EntraToken{}, err
 	}
-	addQuery(u, "api-version=7.1&serviceConnectionId="+url.QueryEscape(conn))
 	req := oidcRequest{
 		source:  Pipelines,
 		service: "Azure DevOps' OIDC token service",
