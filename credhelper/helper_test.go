@@ -141,7 +141,10 @@ func TestStoreIsRefusedOrIgnored(t *testing.T) {
 	}
 }
 
-func TestBrokenConfigFailsOnlyOurHosts(t *testing.T) {
+// configEnv writes content as a config file that passes the trust check,
+// and returns an environment that names it and nothing else.
+func configEnv(t *testing.T, content string) func(string) string {
+	t.Helper()
 	dir := t.TempDir()
 	// Under umask 002 TempDir is group-writable, and the config's trust
 	// check would refuse it for that reason rather than the one tested.
@@ -149,15 +152,19 @@ func TestBrokenConfigFailsOnlyOurHosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := dir + "/config.yaml"
-	if err := writeFile(path, "registries:\n  - match: x.azurecr.io\n    clientId: oops\n"); err != nil {
+	if err := writeFile(path, content); err != nil {
 		t.Fatal(err)
 	}
-	env := func(k string) string {
+	return func(k string) string {
 		if k == config.EnvConfig {
 			return path
 		}
 		return ""
 	}
+}
+
+func TestBrokenConfigFailsOnlyOurHosts(t *testing.T) {
+	env := configEnv(t, "registries:\n  - match: x.azurecr.io\n    clientId: oops\n")
 	h := credhelper.New(credhelper.Options{Getenv: env})
 	if _, _, err := h.Get("docker.io"); !credentials.IsErrCredentialsNotFound(err) {
 		t.Fatalf("docker.io with a broken config: %v, want not found", err)
@@ -181,22 +188,10 @@ func TestCredentialNeedsAnIdentity(t *testing.T) {
 }
 
 func TestBrokenConfigWarnsForHostsItMightDeclare(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	path := dir + "/config.yaml"
-	if err := writeFile(path, "clouds:\n  - name: stack\n    suffix: azurecr.contoso.local\n    authorityHost: https://login.contoso.local/\n    bogus: 1\n"); err != nil {
-		t.Fatal(err)
-	}
+	env := configEnv(t, "clouds:\n  - name: stack\n    suffix: azurecr.contoso.local\n    authorityHost: https://login.contoso.local/\n    bogus: 1\n")
 	var logs bytes.Buffer
 	h := credhelper.New(credhelper.Options{
-		Getenv: func(k string) string {
-			if k == config.EnvConfig {
-				return path
-			}
-			return ""
-		},
+		Getenv: env,
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if _, _, err := h.Get("myreg.azurecr.contoso.local"); !credentials.IsErrCredentialsNotFound(err) {

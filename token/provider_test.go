@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/docker-credential-acr/docker-credential-acr/token/internal/jwtclaims"
+	"github.com/docker-credential-acr/docker-credential-acr/token/internal/testkit"
 )
 
 // fakeSource is a hand-written Source: it answers with a fixed token or
@@ -130,16 +131,7 @@ func (m *memCache) PutNegative(_ context.Context, set string, until time.Time) e
 
 // refreshToken is an ACR-like refresh token issued at iat and living for life.
 func refreshToken(t *testing.T, iat time.Time, life time.Duration) string {
-	return hs256(t, jwt.MapClaims{"iat": iat.Unix(), "exp": iat.Add(life).Unix(), "iss": "Azure Container Registry", "grant_type": "refresh_token"})
-}
-
-func hs256(t *testing.T, claims jwt.MapClaims) string {
-	t.Helper()
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte("test key, not a secret"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return testkit.HS256(t, jwt.MapClaims{"iat": iat.Unix(), "exp": iat.Add(life).Unix(), "iss": "Azure Container Registry", "grant_type": "refresh_token"})
 }
 
 type clock struct{ t time.Time }
@@ -150,7 +142,7 @@ var target = Target{LoginServer: "myreg.azurecr.io", Cloud: PublicCloud()}
 
 func TestProviderFetchesOnceThenServesFromCache(t *testing.T) {
 	clk := &clock{t: time.Unix(1_800_000_000, 0)}
-	src := &fakeSource{name: "managed", identity: "managed:system", token: hs256(t, jwt.MapClaims{"tid": "tenant-from-claim"})}
+	src := &fakeSource{name: "managed", identity: "managed:system", token: testkit.HS256(t, jwt.MapClaims{"tid": "tenant-from-claim"})}
 	ex := &fakeExchanger{refresh: refreshToken(t, clk.t, 3*time.Hour)}
 	cache := newMemCache(clk.now)
 	p := NewProvider(ProviderOptions{Sources: []Source{src}, Exchanger: ex, Cache: cache, Now: clk.now})
@@ -269,7 +261,7 @@ func TestProviderServesValidTokenWhenRefreshTimesOut(t *testing.T) {
 
 func TestProviderDoesNotCacheTokenWithoutExp(t *testing.T) {
 	clk := &clock{t: time.Unix(1_800_000_000, 0)}
-	noExp := hs256(t, jwt.MapClaims{"iss": "Azure Container Registry"})
+	noExp := testkit.HS256(t, jwt.MapClaims{"iss": "Azure Container Registry"})
 	ex := &fakeExchanger{refresh: noExp}
 	cache := newMemCache(clk.now)
 	p := NewProvider(ProviderOptions{Sources: []Source{&fakeSource{name: "cli", identity: "cli", token: "entra"}}, Exchanger: ex, Cache: cache, Now: clk.now})
@@ -425,7 +417,7 @@ func TestProviderFallsBackToNextAudience(t *testing.T) {
 
 func TestProviderSendsConfiguredTenant(t *testing.T) {
 	ex := &fakeExchanger{refresh: refreshToken(t, time.Now(), time.Hour)}
-	src := &fakeSource{name: "managed", identity: "managed:system", token: hs256(t, jwt.MapClaims{"tid": "from-claim"})}
+	src := &fakeSource{name: "managed", identity: "managed:system", token: testkit.HS256(t, jwt.MapClaims{"tid": "from-claim"})}
 	p := NewProvider(ProviderOptions{Sources: []Source{src}, Exchanger: ex, TenantID: "from-settings"})
 	if _, err := p.RefreshToken(context.Background(), target); err != nil {
 		t.Fatal(err)
@@ -457,7 +449,7 @@ func TestProviderKeySeparatesIdentities(t *testing.T) {
 }
 
 func TestProviderNeverLogsTokens(t *testing.T) {
-	entra := hs256(t, jwt.MapClaims{"tid": "tenant"})
+	entra := testkit.HS256(t, jwt.MapClaims{"tid": "tenant"})
 	refresh := refreshToken(t, time.Now(), time.Hour)
 	for _, exErr := range []error{nil, errors.New("exchange failed")} {
 		var logs bytes.Buffer

@@ -120,12 +120,7 @@ func decodeDocument(data []byte) (root *yaml.Node, more func() bool, err error) 
 // does not look inside a mapping that gives a key twice.
 func readTree(n *yaml.Node, errs *problems) tree {
 	var t tree
-	n = follow(n)
-	if isNull(n) {
-		return t
-	}
-	if n.Kind != yaml.MappingNode {
-		errs.typeMismatch(n, "the top-level mapping")
+	if n = ofKind(n, yaml.MappingNode, "the top-level mapping", errs); n == nil {
 		return t
 	}
 	for _, p := range pairs(n, errs) {
@@ -154,6 +149,20 @@ func follow(n *yaml.Node) *yaml.Node {
 	return n
 }
 
+// ofKind follows an alias and returns the node if it is of kind k. A null
+// gives nil; another kind gives nil and a type mismatch naming want.
+func ofKind(n *yaml.Node, k yaml.Kind, want string, errs *problems) *yaml.Node {
+	n = follow(n)
+	if isNull(n) {
+		return nil
+	}
+	if n.Kind != k {
+		errs.typeMismatch(n, want)
+		return nil
+	}
+	return n
+}
+
 func isNull(n *yaml.Node) bool {
 	return n == nil || n.Kind == 0 || n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
@@ -161,12 +170,7 @@ func isNull(n *yaml.Node) bool {
 // mapping checks that n is a mapping with known keys (or null, which
 // is an empty mapping) and returns its pairs.
 func mapping(n *yaml.Node, want string, keys []string, context string, errs *problems) []pair {
-	n = follow(n)
-	if isNull(n) {
-		return nil
-	}
-	if n.Kind != yaml.MappingNode {
-		errs.typeMismatch(n, want)
+	if n = ofKind(n, yaml.MappingNode, want, errs); n == nil {
 		return nil
 	}
 	ps := []pair{}
@@ -182,12 +186,7 @@ func mapping(n *yaml.Node, want string, keys []string, context string, errs *pro
 // each one's pairs. A null item is left out, as yaml.v3 leaves out a null
 // decoded into a struct.
 func mappings(n *yaml.Node, want, wantItem string, keys []string, context string, errs *problems) [][]pair {
-	n = follow(n)
-	if isNull(n) {
-		return nil
-	}
-	if n.Kind != yaml.SequenceNode {
-		errs.typeMismatch(n, want)
+	if n = ofKind(n, yaml.SequenceNode, want, errs); n == nil {
 		return nil
 	}
 	out := make([][]pair, 0, len(n.Content))

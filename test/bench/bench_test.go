@@ -144,11 +144,21 @@ func distinct(rot [][]int) int {
 	return len(seen)
 }
 
-func TestRunRecordsExitStdinAndUsage(t *testing.T) {
+// shell skips the test where there is no sh, and returns a maker of
+// Specs that run a script with it, under a minimal PATH.
+func shell(t *testing.T) func(script, stdin string) Spec {
+	t.Helper()
 	sh, err := exec.LookPath("sh")
 	if err != nil {
 		t.Skip("no sh on PATH")
 	}
+	return func(script, stdin string) Spec {
+		return Spec{Path: sh, Args: []string{"-c", script}, Env: []string{"PATH=/usr/bin:/bin"}, Stdin: stdin}
+	}
+}
+
+func TestRunRecordsExitStdinAndUsage(t *testing.T) {
+	sh := shell(t)
 	tests := []struct {
 		name     string
 		script   string
@@ -162,7 +172,9 @@ func TestRunRecordsExitStdinAndUsage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := Run(Spec{Name: tt.name, Path: sh, Args: []string{"-c", tt.script}, Env: []string{"PATH=/usr/bin:/bin"}, Stdin: tt.stdin})
+			spec := sh(tt.script, tt.stdin)
+			spec.Name = tt.name
+			s := Run(spec)
 			if s.Code != tt.wantCode || s.Stdout != tt.wantOut || s.Stderr != tt.wantErr {
 				t.Errorf("Run = code %d stdout %q stderr %q, want %d %q %q", s.Code, s.Stdout, s.Stderr, tt.wantCode, tt.wantOut, tt.wantErr)
 			}
@@ -184,11 +196,8 @@ func TestRunMissingProgram(t *testing.T) {
 }
 
 func TestRunConcurrent(t *testing.T) {
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Skip("no sh on PATH")
-	}
-	samples, wall := RunConcurrent(Spec{Path: sh, Args: []string{"-c", "cat"}, Env: []string{"PATH=/usr/bin:/bin"}, Stdin: "x"}, 8)
+	sh := shell(t)
+	samples, wall := RunConcurrent(sh("cat", "x"), 8)
 	if len(samples) != 8 {
 		t.Fatalf("RunConcurrent gave %d samples, want 8", len(samples))
 	}

@@ -3,7 +3,6 @@
 package bench
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
 )
@@ -12,10 +11,7 @@ import (
 var sink []byte
 
 func TestPeakRSSIsTheChildsOwn(t *testing.T) {
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Skip("no sh on PATH")
-	}
+	sh := shell(t)
 	// A parent with a large peak: ru_maxrss of a vforked child would
 	// report it; the child's own VmHWM must not.
 	sink = make([]byte, 96<<20)
@@ -36,7 +32,7 @@ func TestPeakRSSIsTheChildsOwn(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			peak, s, err := PeakRSS(Spec{Path: sh, Args: []string{"-c", tt.script}, Env: []string{"PATH=/usr/bin:/bin"}, Stdin: tt.stdin})
+			peak, s, err := PeakRSS(sh(tt.script, tt.stdin))
 			if err != nil {
 				if strings.Contains(err.Error(), "operation not permitted") {
 					t.Skipf("ptrace is not allowed here: %v", err)

@@ -133,14 +133,7 @@ func TestIdentitySources(t *testing.T) {
 			tt.opts.Env = merge(tt.opts.Env, map[string]string{"DOCKER_CREDENTIAL_ACR_LOG": "debug"})
 			u := newUser(t, tt.opts)
 			before := sim.Stats()
-			r := get(t, u, harness.Registry1)
-			if r.Code != 0 {
-				t.Fatalf("%s", r.Failure())
-			}
-			creds, err := harness.ParseGet(r.Stdout)
-			if err != nil {
-				t.Fatal(err)
-			}
+			creds := getCreds(t, u, harness.Registry1)
 			if creds.Username != "<token>" || creds.ServerURL != harness.Registry1 {
 				t.Errorf("get answered %q / %q, want <token> / %s", creds.Username, creds.ServerURL, harness.Registry1)
 			}
@@ -289,14 +282,7 @@ func TestConfigFile(t *testing.T) {
 		{harness.Registry1, "managed:" + idA, "<token>"},
 		{harness.Registry2, "managed:" + idB, "00000000-0000-0000-0000-000000000000"},
 	} {
-		r := get(t, u, tc.host)
-		if r.Code != 0 {
-			t.Fatalf("%s", r.Failure())
-		}
-		c, err := harness.ParseGet(r.Stdout)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := getCreds(t, u, tc.host)
 		if c.Username != tc.username {
 			t.Errorf("%s: username %q, want %q", tc.host, c.Username, tc.username)
 		}

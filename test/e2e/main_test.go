@@ -179,6 +179,20 @@ func get(t *testing.T, u *harness.User, input string) harness.Result {
 	return r
 }
 
+// getCreds is a get that must succeed: it returns the credentials.
+func getCreds(t *testing.T, u *harness.User, input string) harness.HelperCredentials {
+	t.Helper()
+	r := get(t, u, input)
+	if r.Code != 0 {
+		t.Fatalf("%s", r.Failure())
+	}
+	c, err := harness.ParseGet(r.Stdout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 var imageMu sync.Mutex
 
 // ensureImage pushes myreg.azurecr.io/hello:1 if no test has yet, so that

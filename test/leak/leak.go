@@ -20,3 +20,23 @@ func AssertNoFragment(t testing.TB, text, secret string, n int) {
 		}
 	}
 }
+
+// AssertNoFragmentAtAnyCut places secret after pad, every padding from
+// lo to hi bytes long, and checks with AssertNoFragment (pieces of 8 bytes)
+// what show makes of it: redacting after a cut would leave a piece. At
+// least one of show's results must be clipped, or the sweep never reached
+// the cut and t fails.
+func AssertNoFragmentAtAnyCut(t testing.TB, secret string, lo, hi int, show func(pad string) string, clipped func(shown string) bool) {
+	t.Helper()
+	n := 0
+	for off := lo; off <= hi; off++ {
+		got := show(strings.Repeat("p", off))
+		if clipped(got) {
+			n++
+		}
+		AssertNoFragment(t, got, secret, 8)
+	}
+	if n == 0 {
+		t.Fatal("nothing was clipped: the test does not reach the clip point")
+	}
+}

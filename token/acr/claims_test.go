@@ -2,13 +2,15 @@ package acr
 
 import (
 	"encoding/base64"
-	"github.com/docker-credential-acr/docker-credential-acr/token"
-	"github.com/docker-credential-acr/docker-credential-acr/token/internal/jwtclaims"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token"
+	"github.com/docker-credential-acr/docker-credential-acr/token/internal/jwtclaims"
+	"github.com/docker-credential-acr/docker-credential-acr/token/internal/testkit"
 )
 
 // rawJWT builds a compact JWS from literal JSON, so tests can make tokens
@@ -16,15 +18,6 @@ import (
 func rawJWT(header, claims, sig string) string {
 	enc := base64.RawURLEncoding.EncodeToString
 	return enc([]byte(header)) + "." + enc([]byte(claims)) + "." + sig
-}
-
-func signedJWT(t *testing.T, claims jwt.MapClaims) string {
-	t.Helper()
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte("test key, not a secret"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 func TestRefreshTokenTimes(t *testing.T) {
@@ -42,7 +35,7 @@ func TestRefreshTokenTimes(t *testing.T) {
 	}{
 		{
 			name: "acr-like signed token",
-			tok: signedJWT(t, jwt.MapClaims{
+			tok: testkit.HS256(t, jwt.MapClaims{
 				"exp": exp.Unix(), "iat": iat.Unix(), "nbf": iat.Unix(), "iss": "Azure Container Registry",
 				"aud": "myreg.azurecr.io", "grant_type": "refresh_token", "tenant": "t",
 			}),
@@ -125,7 +118,7 @@ func TestTenantFromEntraToken(t *testing.T) {
 		tok  string
 		want string
 	}{
-		{name: "entra token", tok: signedJWT(t, jwt.MapClaims{"tid": tid, "aud": "https://containerregistry.azure.net", "exp": 2e9}), want: tid},
+		{name: "entra token", tok: testkit.HS256(t, jwt.MapClaims{"tid": tid, "aud": "https://containerregistry.azure.net", "exp": 2e9}), want: tid},
 		{name: "unknown alg", tok: rawJWT(`{"alg":"RS999"}`, `{"tid":"`+tid+`"}`, ""), want: tid},
 		{name: "no tid", tok: rawJWT(`{"alg":"RS256"}`, `{"oid":"x"}`, ""), want: ""},
 		{name: "tid not a string", tok: rawJWT(`{"alg":"RS256"}`, `{"tid":42}`, ""), want: ""},

@@ -16,10 +16,8 @@ func TestExchangeErrors(t *testing.T) {
 	entra, refresh := fx.entra, fx.refresh
 	runExchangeCases(t, fx, []exchangeCase{
 		{
-			name: "401 arm aad token disallowed",
-			setup: func(e env, _ *Options) {
-				e.f.exchange = acrError(401, "UNAUTHORIZED", "arm aad token disallowed")
-			},
+			name:     "401 arm aad token disallowed",
+			exchange: acrError(401, "UNAUTHORIZED", "arm aad token disallowed"),
 			wantKind: KindARMAudienceDisallowed,
 			wantErr:  []string{"exchange at 127.0.0.1:", `registry answered 401 UNAUTHORIZED "arm aad token disallowed"`, "ARM-audience", "use the ACR audience"},
 			// The settings to change are the front end's to name: see
@@ -27,7 +25,7 @@ func TestExchangeErrors(t *testing.T) {
 		},
 		{
 			name:     "401 with ACR error body",
-			setup:    func(e env, _ *Options) { e.f.exchange = acrError(401, "UNAUTHORIZED", "aad token is invalid") },
+			exchange: acrError(401, "UNAUTHORIZED", "aad token is invalid"),
 			wantKind: KindUnauthorized,
 			wantErr:  []string{`401 UNAUTHORIZED "aad token is invalid"`, "AcrPull", "tenant sent: " + testTenant},
 			checkErr: func(t *testing.T, xe *Error) {
@@ -42,26 +40,20 @@ func TestExchangeErrors(t *testing.T) {
 			},
 		},
 		{
-			name: "401 echoing the tokens is redacted",
-			setup: func(e env, _ *Options) {
-				e.f.exchange = acrError(401, "UNAUTHORIZED", "bad token "+entra+" not "+refresh+" nor "+strings.Split(entra, ".")[2])
-			},
+			name:     "401 echoing the tokens is redacted",
+			exchange: acrError(401, "UNAUTHORIZED", "bad token "+entra+" not "+refresh+" nor "+strings.Split(entra, ".")[2]),
 			wantKind: KindUnauthorized,
 			wantErr:  []string{"[redacted]"},
 		},
 		{
-			name: "401 without a body",
-			setup: func(e env, _ *Options) {
-				e.f.exchange = func(w http.ResponseWriter, _ *http.Request, _ int) { w.WriteHeader(401) }
-			},
+			name:     "401 without a body",
+			exchange: func(w http.ResponseWriter, _ *http.Request, _ int) { w.WriteHeader(401) },
 			wantKind: KindUnauthorized,
 			wantErr:  []string{"registry answered 401 Unauthorized: the identity may lack"},
 		},
 		{
-			name: "403 firewall",
-			setup: func(e env, _ *Options) {
-				e.f.exchange = acrError(403, "DENIED", "client with IP 203.0.113.9 is not allowed access. Refer https://aka.ms/acr/firewall to grant access.")
-			},
+			name:     "403 firewall",
+			exchange: acrError(403, "DENIED", "client with IP 203.0.113.9 is not allowed access. Refer https://aka.ms/acr/firewall to grant access."),
 			wantKind: KindFirewall,
 			wantErr:  []string{"403 DENIED", "network rules"},
 			checkErr: func(t *testing.T, xe *Error) {
@@ -71,10 +63,8 @@ func TestExchangeErrors(t *testing.T) {
 			},
 		},
 		{
-			name: "403 permissions",
-			setup: func(e env, _ *Options) {
-				e.f.exchange = acrError(403, "DENIED", "retrieving permissions failed")
-			},
+			name:     "403 permissions",
+			exchange: acrError(403, "DENIED", "retrieving permissions failed"),
 			wantKind: KindForbidden,
 			wantErr:  []string{"role assignment"},
 			checkErr: func(t *testing.T, xe *Error) {
@@ -84,72 +74,60 @@ func TestExchangeErrors(t *testing.T) {
 			},
 		},
 		{
-			name: "404 on exchange",
-			setup: func(e env, _ *Options) {
-				e.f.exchange = func(w http.ResponseWriter, r *http.Request, _ int) { http.NotFound(w, r) }
-			},
+			name:     "404 on exchange",
+			exchange: func(w http.ResponseWriter, r *http.Request, _ int) { http.NotFound(w, r) },
 			wantKind: KindNotFound,
 			wantErr:  []string{"registry answered 404 Not Found (body: \"404 page not found\")", "Microsoft Entra authentication"},
 		},
 		{
-			name: "400 unexpected",
-			setup: func(e env, _ *Options) {
-				e.f.exchange = acrError(400, "UNSUPPORTED", "grant type not supported")
-			},
+			name:     "400 unexpected",
+			exchange: acrError(400, "UNSUPPORTED", "grant type not supported"),
 			wantKind: KindUnexpectedStatus,
 			wantErr:  []string{`400 UNSUPPORTED "grant type not supported"`},
 		},
 		{
-			name: "no realm",
-			setup: func(e env, _ *Options) {
-				e.f.challenge = e.f.challengeWith(`Bearer service="myreg.azurecr.io"`)
-			},
-			wantKind: KindNoChallenge,
-			wantErr:  []string{"has no realm"},
+			name:      "no realm",
+			challenge: challengeWith(`Bearer service="myreg.azurecr.io"`),
+			wantKind:  KindNoChallenge,
+			wantErr:   []string{"has no realm"},
 		},
 		{
 			name: "conflicting Bearer challenges",
 			setup: func(e env, _ *Options) {
-				e.f.challenge = e.f.challengeWith(fmt.Sprintf(`Bearer realm="https://%s/oauth2/token", Bearer realm="https://%s/oauth2/token"`, e.f.host, e.other.host))
+				e.f.challenge = challengeWith(fmt.Sprintf(`Bearer realm="https://%s/oauth2/token", Bearer realm="https://%s/oauth2/token"`, e.f.host, e.other.host))
 			},
 			wantKind: KindNoChallenge,
 			wantErr:  []string{"conflicting"},
 		},
 		{
-			name:     "malformed challenge",
-			setup:    func(e env, _ *Options) { e.f.challenge = e.f.challengeWith(`Bearer realm="https://x`) },
-			wantKind: KindNoChallenge,
-			wantErr:  []string{"malformed WWW-Authenticate header: unterminated quoted string"},
+			name:      "malformed challenge",
+			challenge: challengeWith(`Bearer realm="https://x`),
+			wantKind:  KindNoChallenge,
+			wantErr:   []string{"malformed WWW-Authenticate header: unterminated quoted string"},
 		},
 		{
-			name:     "Basic only",
-			setup:    func(e env, _ *Options) { e.f.challenge = e.f.challengeWith(`Basic realm="registry"`) },
-			wantKind: KindNoChallenge,
-			wantErr:  []string{"without a Bearer challenge (schemes offered: basic)"},
+			name:      "Basic only",
+			challenge: challengeWith(`Basic realm="registry"`),
+			wantKind:  KindNoChallenge,
+			wantErr:   []string{"without a Bearer challenge (schemes offered: basic)"},
 		},
 		{
-			name: "no challenge header",
-			setup: func(e env, _ *Options) {
-				e.f.challenge = func(w http.ResponseWriter, _ *http.Request, _ int) { w.WriteHeader(401) }
-			},
-			wantKind: KindNoChallenge,
-			wantErr:  []string{"schemes offered: none"},
+			name:      "no challenge header",
+			challenge: func(w http.ResponseWriter, _ *http.Request, _ int) { w.WriteHeader(401) },
+			wantKind:  KindNoChallenge,
+			wantErr:   []string{"schemes offered: none"},
 		},
 		{
-			name: "anonymous registry",
-			setup: func(e env, _ *Options) {
-				e.f.challenge = func(w http.ResponseWriter, _ *http.Request, _ int) { fmt.Fprint(w, "{}") }
-			},
-			wantKind: KindNoChallenge,
-			wantErr:  []string{"registry answered 200 to an anonymous GET /v2/", "no token to exchange"},
+			name:      "anonymous registry",
+			challenge: func(w http.ResponseWriter, _ *http.Request, _ int) { fmt.Fprint(w, "{}") },
+			wantKind:  KindNoChallenge,
+			wantErr:   []string{"registry answered 200 to an anonymous GET /v2/", "no token to exchange"},
 		},
 		{
-			name: "404 on /v2/",
-			setup: func(e env, _ *Options) {
-				e.f.challenge = func(w http.ResponseWriter, r *http.Request, _ int) { http.NotFound(w, r) }
-			},
-			wantKind: KindNotFound,
-			wantErr:  []string{"challenge at", "no /v2/ endpoint"},
+			name:      "404 on /v2/",
+			challenge: func(w http.ResponseWriter, r *http.Request, _ int) { http.NotFound(w, r) },
+			wantKind:  KindNotFound,
+			wantErr:   []string{"challenge at", "no /v2/ endpoint"},
 		},
 		{
 			name: "connection refused",

@@ -20,6 +20,7 @@ import (
 
 	"github.com/docker-credential-acr/docker-credential-acr/test/azuresim"
 	"github.com/docker-credential-acr/docker-credential-acr/token"
+	"github.com/docker-credential-acr/docker-credential-acr/token/internal/testkit"
 )
 
 const testTenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -128,7 +129,9 @@ func answer(refresh string) func(http.ResponseWriter, *http.Request, int) {
 	return func(w http.ResponseWriter, _ *http.Request, _ int) { fmt.Fprintf(w, `{"refresh_token":%q}`, refresh) }
 }
 
-func (f *fakeACR) challengeWith(header string) func(http.ResponseWriter, *http.Request, int) {
+// challengeWith is a challenge override: a 401 with header as its
+// WWW-Authenticate.
+func challengeWith(header string) func(http.ResponseWriter, *http.Request, int) {
 	return func(w http.ResponseWriter, _ *http.Request, _ int) {
 		w.Header().Set("Www-Authenticate", header)
 		w.WriteHeader(http.StatusUnauthorized)
@@ -194,7 +197,7 @@ func newFixtures(t *testing.T) fixtures {
 	}
 	return fixtures{
 		entra: entra.AccessToken,
-		refresh: signedJWT(t, jwt.MapClaims{
+		refresh: testkit.HS256(t, jwt.MapClaims{
 			"exp": float64(now.Add(3 * time.Hour).Unix()), "iat": float64(now.Unix()),
 			"iss": "Azure Container Registry", "aud": "myreg.azurecr.io", "grant_type": "refresh_token",
 		}),
@@ -210,6 +213,10 @@ type env struct {
 // retries, redirects), all run by runExchangeCases.
 type exchangeCase struct {
 	name string
+	// exchange and challenge, when set, are the registry's answers to
+	// the exchange and to GET /v2/: the overrides most cases need. setup
+	// runs after them.
+	exchange, challenge func(http.ResponseWriter, *http.Request, int)
 	// setup configures the fakes and may adjust options.
 	setup       func(e env, o *Options)
 	loginServer func(e env) string // default: e.f.host
@@ -237,6 +244,12 @@ func runExchangeCases(t *testing.T, fx fixtures, tests []exchangeCase) {
 			o := Options{
 				HTTPClient: e.f.srv.Client(),
 				Logger:     slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			}
+			if tt.exchange != nil {
+				e.f.exchange = tt.exchange
+			}
+			if tt.challenge != nil {
+				e.f.challenge = tt.challenge
 			}
 			if tt.setup != nil {
 				tt.setup(e, &o)

@@ -61,7 +61,7 @@ func TestExchangeGrant(t *testing.T) {
 		{
 			name: "challenge without service falls back to the login server",
 			setup: func(e env, _ *Options) {
-				e.f.challenge = e.f.challengeWith(fmt.Sprintf(`Bearer realm="https://%s/oauth2/token"`, e.f.host))
+				e.f.challenge = challengeWith(fmt.Sprintf(`Bearer realm="https://%s/oauth2/token"`, e.f.host))
 				e.f.exchange = answer(refresh) // the simulator wants its own service name
 			},
 			want: refresh,
@@ -89,11 +89,9 @@ func TestExchangeGrant(t *testing.T) {
 			},
 		},
 		{
-			name: "token without exp is still returned",
-			setup: func(e env, _ *Options) {
-				e.f.exchange = func(w http.ResponseWriter, _ *http.Request, _ int) { fmt.Fprintf(w, `{"refresh_token":%q}`, noExp) }
-			},
-			want: noExp,
+			name:     "token without exp is still returned",
+			exchange: func(w http.ResponseWriter, _ *http.Request, _ int) { fmt.Fprintf(w, `{"refresh_token":%q}`, noExp) },
+			want:     noExp,
 			checkRT: func(t *testing.T, rt token.RefreshToken) {
 				if !rt.ExpiresAt.IsZero() || !rt.IssuedAt.IsZero() {
 					t.Fatalf("a token without exp reported iat %v, exp %v; want zero (not cacheable)", rt.IssuedAt, rt.ExpiresAt)

@@ -45,7 +45,7 @@ func TestExchangeRedirects(t *testing.T) {
 			name: "realm on another host",
 			setup: func(e env, _ *Options) {
 				port := e.f.host[strings.LastIndex(e.f.host, ":"):]
-				e.f.challenge = e.f.challengeWith(`Bearer realm="https://localhost` + port + `/oauth2/token",service="myreg.azurecr.io"`)
+				e.f.challenge = challengeWith(`Bearer realm="https://localhost` + port + `/oauth2/token",service="myreg.azurecr.io"`)
 			},
 			wantKind: KindRefused,
 			wantErr:  []string{"challenge at 127.0.0.1:", "not on the login server", "refusing to send the Entra token"},
@@ -56,14 +56,14 @@ func TestExchangeRedirects(t *testing.T) {
 				// httptest's client routes example.com and its subdomains to
 				// the fake, so a missed check would show without any DNS.
 				port := e.f.host[strings.LastIndex(e.f.host, ":"):]
-				e.f.challenge = e.f.challengeWith(`Bearer realm="https://127.0.0.1.example.com` + port + `/oauth2/token"`)
+				e.f.challenge = challengeWith(`Bearer realm="https://127.0.0.1.example.com` + port + `/oauth2/token"`)
 			},
 			wantKind: KindRefused,
 		},
 		{
 			name: "realm over http",
 			setup: func(e env, _ *Options) {
-				e.f.challenge = e.f.challengeWith(`Bearer realm="http://` + e.f.host + `/oauth2/token",service="myreg.azurecr.io"`)
+				e.f.challenge = challengeWith(`Bearer realm="http://` + e.f.host + `/oauth2/token",service="myreg.azurecr.io"`)
 			},
 			wantKind: KindRefused,
 			wantErr:  []string{"which is not https"},
@@ -71,31 +71,29 @@ func TestExchangeRedirects(t *testing.T) {
 		{
 			name: "realm on another port",
 			setup: func(e env, _ *Options) {
-				e.f.challenge = e.f.challengeWith(`Bearer realm="https://` + e.other.host + `/oauth2/token",service="myreg.azurecr.io"`)
+				e.f.challenge = challengeWith(`Bearer realm="https://` + e.other.host + `/oauth2/token",service="myreg.azurecr.io"`)
 			},
 			wantKind: KindRefused,
 			wantErr:  []string{"not on the login server"},
 		},
 		{
-			name: "realm on the default port while the login server has another",
-			setup: func(e env, _ *Options) {
-				e.f.challenge = e.f.challengeWith(`Bearer realm="https://127.0.0.1/oauth2/token"`)
-			},
-			wantKind: KindRefused,
+			name:      "realm on the default port while the login server has another",
+			challenge: challengeWith(`Bearer realm="https://127.0.0.1/oauth2/token"`),
+			wantKind:  KindRefused,
 		},
 		{
 			name: "realm with user info",
 			setup: func(e env, _ *Options) {
-				e.f.challenge = e.f.challengeWith(`Bearer realm="https://evil@` + e.f.host + `/oauth2/token"`)
+				e.f.challenge = challengeWith(`Bearer realm="https://evil@` + e.f.host + `/oauth2/token"`)
 			},
 			wantKind: KindRefused,
 			wantErr:  []string{"user information"},
 		},
 		{
-			name:     "relative realm",
-			setup:    func(e env, _ *Options) { e.f.challenge = e.f.challengeWith(`Bearer realm="/oauth2/token"`) },
-			wantKind: KindRefused,
-			wantErr:  []string{"not an absolute URL"},
+			name:      "relative realm",
+			challenge: challengeWith(`Bearer realm="/oauth2/token"`),
+			wantKind:  KindRefused,
+			wantErr:   []string{"not an absolute URL"},
 		},
 	})
 }

@@ -40,7 +40,7 @@ func TestExchangeRetries(t *testing.T) {
 		},
 		{
 			name:     "503 always",
-			setup:    func(e env, _ *Options) { e.f.exchange = acrError(503, "UNAVAILABLE", "try later") },
+			exchange: acrError(503, "UNAVAILABLE", "try later"),
 			wantKind: KindUnavailable,
 			wantErr:  []string{`503 UNAVAILABLE "try later"`, "attempts: 3"},
 			waits:    []time.Duration{200 * time.Millisecond, 400 * time.Millisecond},

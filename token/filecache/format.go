@@ -76,11 +76,8 @@ type negativeFile struct {
 // not check the key or the expiry: callers differ in what they compare.
 func decodeEntry(data []byte) (entryFile, error) {
 	var f entryFile
-	if err := json.Unmarshal(data, &f); err != nil {
-		return entryFile{}, classifyUndecodable(data)
-	}
-	if f.Version != formatVersion {
-		return entryFile{}, errVersion
+	if err := unmarshalFile(data, &f, &f.Version); err != nil {
+		return entryFile{}, err
 	}
 	if f.Kind != kindEntry || f.Entry.RefreshToken == "" || f.Entry.ExpiresAt.IsZero() ||
 		f.Key.LoginServer == "" || !strings.EqualFold(f.Entry.LoginServer, f.Key.LoginServer) {
@@ -91,16 +88,25 @@ func decodeEntry(data []byte) (entryFile, error) {
 
 func decodeNegative(data []byte) (negativeFile, error) {
 	var f negativeFile
-	if err := json.Unmarshal(data, &f); err != nil {
-		return negativeFile{}, classifyUndecodable(data)
-	}
-	if f.Version != formatVersion {
-		return negativeFile{}, errVersion
+	if err := unmarshalFile(data, &f, &f.Version); err != nil {
+		return negativeFile{}, err
 	}
 	if f.Kind != kindNegative || f.Until.IsZero() || f.WrittenAt.IsZero() {
 		return negativeFile{}, errCorrupt
 	}
 	return f, nil
+}
+
+// unmarshalFile decodes a cache file into f and checks the format version
+// it read into *version (f's own Version field).
+func unmarshalFile(data []byte, f any, version *int) error {
+	if err := json.Unmarshal(data, f); err != nil {
+		return classifyUndecodable(data)
+	}
+	if *version != formatVersion {
+		return errVersion
+	}
+	return nil
 }
 
 // classifyUndecodable tells a file from a future format (which a newer

@@ -48,6 +48,31 @@ func confidentialContext(source string, s Settings, c token.Cloud, clientID, ten
 	return h, nil
 }
 
+// appSource is what env, workload and github share: each signs in as the
+// settings' client in the settings' tenant, and is named and identified
+// by them.
+type appSource struct {
+	name string
+	s    Settings
+	o    Options
+}
+
+func (a *appSource) Name() string { return a.name }
+
+func (a *appSource) Identity() string {
+	return identityOf(a.name, "client_id", a.s.ClientID, "tenant", a.s.TenantID, "authority", a.s.AuthorityHost)
+}
+
+// checkedContext is the first step of a source whose identity is the
+// settings' client and tenant: its check (checkError), then its
+// confidentialContext.
+func checkedContext(src configuredSource, s Settings, c token.Cloud) (hintContext, error) {
+	if err := checkError(src); err != nil {
+		return hintContext{}, err
+	}
+	return confidentialContext(src.Name(), s, c, s.ClientID, s.TenantID)
+}
+
 // tokenWithAssertion gets a token for h.clientID in h.tenantID, with a
 // client assertion from fetch. fetch runs once per Entra token request; its
 // error, already a SourceError, is returned as is.

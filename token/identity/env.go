@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/docker-credential-acr/docker-credential-acr/token"
@@ -29,16 +30,7 @@ const maxFileSize = 1 << 20
 
 // envSource is a service principal with a secret or a certificate. When both
 // are set the secret wins, as in azidentity's EnvironmentCredential.
-type envSource struct {
-	s Settings
-	o Options
-}
-
-func (e *envSource) Name() string { return Env }
-
-func (e *envSource) Identity() string {
-	return identityOf(Env, "client_id", e.s.ClientID, "tenant", e.s.TenantID, "authority", e.s.AuthorityHost)
-}
+type envSource struct{ appSource }
 
 func (e *envSource) check() *token.SourceError {
 	what := envClientSecret
@@ -55,10 +47,7 @@ func (e *envSource) check() *token.SourceError {
 }
 
 func (e *envSource) EntraToken(ctx context.Context, c token.Cloud, scope string) (token.EntraToken, error) {
-	if err := checkError(e); err != nil {
-		return token.EntraToken{}, err
-	}
-	h, err := confidentialContext(Env, e.s, c, e.s.ClientID, e.s.TenantID)
+	h, err := checkedContext(e, e.s, c)
 	if err != nil {
 		return token.EntraToken{}, err
 	}
@@ -67,20 +56,22 @@ func (e *envSource) EntraToken(ctx context.Context, c token.Cloud, scope string)
 	co, release := entraClientOptions(h.authority, e.o, h.net)
 	defer release()
 
-	var tok token.EntraToken
+	// cred is the service principal's credential; hidden is what its
+	// errors must not show (the secret, or the certificate's password).
+	var (
+		cred   azcore.TokenCredential
+		hidden string
+	)
 	if secret != "" {
 		e.o.Logger.Debug("authenticating a service principal with a client secret", "source", Env, "client_id", e.s.ClientID, "tenant", e.s.TenantID)
-		cred, err := azidentity.NewClientSecretCredential(e.s.TenantID, e.s.ClientID, secret, &azidentity.ClientSecretCredentialOptions{
+		sc, err := azidentity.NewClientSecretCredential(e.s.TenantID, e.s.ClientID, secret, &azidentity.ClientSecretCredentialOptions{
 			ClientOptions:            co,
 			DisableInstanceDiscovery: true,
 		})
 		if err != nil {
 			return token.EntraToken{}, failf(token.KindInvalid, Env, "setting up the client secret credential: %s", safetext.Redact(err.Error(), secret))
 		}
-		tok, err = getToken(ctx, cred, scope)
-		if err != nil {
-			return token.EntraToken{}, entraFailure(ctx, h, err, secret)
-		}
+		cred, hidden = sc, secret
 	} else {
 		path := e.o.Getenv(envClientCertPath)
 		e.o.Logger.Debug("authenticating a service principal with a certificate", "source", Env, "client_id", e.s.ClientID, "tenant", e.s.TenantID, "path", path)
@@ -93,7 +84,7 @@ func (e *envSource) EntraToken(ctx context.Context, c token.Cloud, scope string)
 			return token.EntraToken{}, failf(token.KindInvalid, Env, "reading the certificate %q: %s", safetext.Printable(path), certProblem(err, password))
 		}
 		sendChain := strings.EqualFold(e.o.Getenv(envClientSendCertChain), "true") || e.o.Getenv(envClientSendCertChain) == "1"
-		cred, err := azidentity.NewClientCertificateCredential(e.s.TenantID, e.s.ClientID, certs, key, &azidentity.ClientCertificateCredentialOptions{
+		cc, err := azidentity.NewClientCertificateCredential(e.s.TenantID, e.s.ClientID, certs, key, &azidentity.ClientCertificateCredentialOptions{
 			ClientOptions:            co,
 			DisableInstanceDiscovery: true,
 			SendCertificateChain:     sendChain,
@@ -101,10 +92,11 @@ func (e *envSource) EntraToken(ctx context.Context, c token.Cloud, scope string)
 		if err != nil {
 			return token.EntraToken{}, failf(token.KindInvalid, Env, "setting up the client certificate credential: %s", safetext.Redact(err.Error(), password))
 		}
-		tok, err = getToken(ctx, cred, scope)
-		if err != nil {
-			return token.EntraToken{}, entraFailure(ctx, h, err, password)
-		}
+		cred, hidden = cc, password
+	}
+	tok, err := getToken(ctx, cred, scope)
+	if err != nil {
+		return token.EntraToken{}, entraFailure(ctx, h, err, hidden)
 	}
 	logToken(e.o, Env, tok)
 	return tok, nil

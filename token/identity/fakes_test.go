@@ -1,7 +1,6 @@
 package identity
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -28,6 +27,7 @@ import (
 
 	"github.com/docker-credential-acr/docker-credential-acr/test/azuresim"
 	"github.com/docker-credential-acr/docker-credential-acr/token"
+	"github.com/docker-credential-acr/docker-credential-acr/token/internal/testkit"
 )
 
 // Shared fakes and checks for the source tests.
@@ -38,27 +38,20 @@ const (
 )
 
 // logBuffer collects log output from several goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuffer = testkit.Buffer
 
 // fakeEnv is a fake environment.
 type fakeEnv map[string]string
 
 func (e fakeEnv) get(k string) string { return e[k] }
+
+// pipelinesEnv is an Azure Pipelines job's environment: the OIDC request
+// URL, the job's access token, and the service connection's ID, client
+// and tenant (testTenant).
+func pipelinesEnv(uri, accessToken, connection, clientID string) fakeEnv {
+	return fakeEnv{envPipelinesOIDCURI: uri, envPipelinesAccessToken: accessToken, envPipelinesConnectionID: connection,
+		envPipelinesClientID: clientID, envPipelinesTenantID: testTenant}
+}
 
 // testOptions builds Options with a debug logger writing to logs.
 func testOptions(env fakeEnv, tr interface {

@@ -320,12 +320,19 @@ func TestPipelinesSource(t *testing.T) {
 	ado := &fakePipelines{bearer: bearer, connection: "conn-123", fed: fed, t: t}
 	ado.Server = httptest.NewTLSServer(http.HandlerFunc(ado.serve))
 	t.Cleanup(ado.Close)
-	env := fakeEnv{
-		envPipelinesOIDCURI:      ado.URL + "/org/proj/_apis/distributedtask/hubs/build/plans/p/jobs/j/oidctoken",
-		envPipelinesAccessToken:  bearer,
-		envPipelinesConnectionID: "conn-123",
-		envPipelinesClientID:     "sc-app",
-		envPipelinesTenantID:     testTenant,
+	env := pipelinesEnv(ado.URL+"/org/proj/_apis/distributedtask/hubs/build/plans/p/jobs/j/oidctoken", bearer, "conn-123", "sc-app")
+	// issuedToServiceConnection: the one pipelines source names the
+	// service connection's identity, and Entra issued its token to it.
+	issuedToServiceConnection := func(t *testing.T, src []token.Source) {
+		t.Helper()
+		if id := src[0].Identity(); id != "pipelines:client_id=sc-app,tenant="+testTenant+",service_connection=conn-123" {
+			t.Errorf("Identity = %q", id)
+		}
+		tok, err := src[0].EntraToken(hangGuard(t), fakeCloud(entra), token.DefaultScope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertIssuedTo(t, entra, tok, testTenant, "sc-app", testResource)
 	}
 
 	// The rule: the service connection's client and tenant
@@ -337,14 +344,7 @@ func TestPipelinesSource(t *testing.T) {
 		var logs logBuffer
 		s := Settings{ClientID: "some-other-app", TenantID: "other-tenant"}
 		src, _ := New([]string{"pipelines"}, s, testOptions(env, entra.Client(), &logs))
-		if id := src[0].Identity(); id != "pipelines:client_id=sc-app,tenant="+testTenant+",service_connection=conn-123" {
-			t.Errorf("Identity = %q", id)
-		}
-		tok, err := src[0].EntraToken(hangGuard(t), fakeCloud(entra), token.DefaultScope)
-		if err != nil {
-			t.Fatal(err)
-		}
-		assertIssuedTo(t, entra, tok, testTenant, "sc-app", testResource)
+		issuedToServiceConnection(t, src)
 		assertNoSecrets(t, []string{logs.String()}, bearer)
 		if l := logs.String(); !strings.Contains(l, "level=INFO") || !strings.Contains(l, "not the configured ones") || !strings.Contains(l, "ignored_client_id=some-other-app") {
 			t.Errorf("the override is not logged at info level:\n%s", l)
@@ -360,14 +360,7 @@ func TestPipelinesSource(t *testing.T) {
 		delete(e, envPipelinesTenantID)
 		var logs logBuffer
 		src, _ := New([]string{"pipelines"}, Settings{ClientID: "sc-app", TenantID: testTenant}, testOptions(e, entra.Client(), &logs))
-		if id := src[0].Identity(); id != "pipelines:client_id=sc-app,tenant="+testTenant+",service_connection=conn-123" {
-			t.Errorf("Identity = %q", id)
-		}
-		tok, err := src[0].EntraToken(hangGuard(t), fakeCloud(entra), token.DefaultScope)
-		if err != nil {
-			t.Fatal(err)
-		}
-		assertIssuedTo(t, entra, tok, testTenant, "sc-app", testResource)
+		issuedToServiceConnection(t, src)
 		if strings.Contains(logs.String(), "not the configured ones") {
 			t.Errorf("an override is logged where there is none:\n%s", logs.String())
 		}
@@ -464,8 +457,7 @@ func TestCITokenURLMustBeHTTPS(t *testing.T) {
 	const bearer = "ci-bearer-token-that-must-stay-home"
 	s := Settings{ClientID: "app", TenantID: testTenant}
 	pipelinesEnv := func(uri string) fakeEnv {
-		return fakeEnv{envPipelinesOIDCURI: uri, envPipelinesAccessToken: bearer, envPipelinesConnectionID: "conn",
-			envPipelinesClientID: "app", envPipelinesTenantID: testTenant}
+		return pipelinesEnv(uri, bearer, "conn", "app")
 	}
 	tests := []struct {
 		name   string

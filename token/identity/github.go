@@ -23,16 +23,7 @@ const federatedAudience = "api://AzureADTokenExchange"
 // Entra's audience, is the client assertion for AZURE_CLIENT_ID in
 // AZURE_TENANT_ID. ID tokens live minutes, so one is requested for every
 // Entra token, never kept.
-type githubSource struct {
-	s Settings
-	o Options
-}
-
-func (g *githubSource) Name() string { return GitHub }
-
-func (g *githubSource) Identity() string {
-	return identityOf(GitHub, "client_id", g.s.ClientID, "tenant", g.s.TenantID, "authority", g.s.AuthorityHost)
-}
+type githubSource struct{ appSource }
 
 func (g *githubSource) check() *token.SourceError {
 	// The runner sets both or neither; one alone was set by hand.
@@ -52,35 +43,24 @@ func (g *githubSource) check() *token.SourceError {
 }
 
 func (g *githubSource) EntraToken(ctx context.Context, c token.Cloud, scope string) (token.EntraToken, error) {
-	if err := checkError(g); err != nil {
-		return token.EntraToken{}, err
-	}
-	h, err := confidentialContext(GitHub, g.s, c, g.s.ClientID, g.s.TenantID)
+	h, err := checkedContext(g, g.s, c)
 	if err != nil {
 		return token.EntraToken{}, err
 	}
-	bearer := g.o.Getenv(envGitHubTokenToken)
-	u, err := ciURL(GitHub, envGitHubTokenURL, g.o.Getenv(envGitHubTokenURL), "the GitHub Actions runner")
+	// The runner's URL already has a query (api-version): ciURL adds to
+	// it, as GitHub's own toolkit does.
+	u, err := ciURL(GitHub, envGitHubTokenURL, g.o.Getenv(envGitHubTokenURL), "the GitHub Actions runner", "audience="+url.QueryEscape(federatedAudience))
 	if err != nil {
 		return token.EntraToken{}, err
-	}
-	// The runner's URL already has a query (api-version): add to it, as
-	// GitHub's own toolkit does.
-	aud := "audience=" + url.QueryEscape(federatedAudience)
-	if u.RawQuery == "" {
-		u.RawQuery = aud
-	} else {
-		u.RawQuery += "&" + aud
 	}
 	req := oidcRequest{
 		source:  GitHub,
 		service: "GitHub Actions' ID token service",
 		method:  http.MethodGet,
 		url:     u,
-		bearer:  bearer,
+		bearer:  g.o.Getenv(envGitHubTokenToken),
 		field:   "value",
 		hint:    "the job's request token (" + envGitHubTokenToken + ") is valid only inside the running job, and the workflow or job needs \"permissions: id-token: write\"",
 	}
-	fetch := func(ctx context.Context) (string, error) { return fetchOIDC(ctx, g.o, req) }
-	return tokenWithAssertion(ctx, h, g.o, scope, fetch, bearer)
+	return tokenWithOIDC(ctx, h, g.o, scope, req)
 }

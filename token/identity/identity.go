@@ -136,9 +136,9 @@ var table = []struct {
 	name string
 	new  func(Settings, Options) token.Source
 }{
-	{Env, func(s Settings, o Options) token.Source { return &envSource{s: s, o: o} }},
-	{Workload, func(s Settings, o Options) token.Source { return &workloadSource{s: s, o: o} }},
-	{GitHub, func(s Settings, o Options) token.Source { return &githubSource{s: s, o: o} }},
+	{Env, func(s Settings, o Options) token.Source { return &envSource{appSource{Env, s, o}} }},
+	{Workload, func(s Settings, o Options) token.Source { return &workloadSource{appSource{Workload, s, o}} }},
+	{GitHub, func(s Settings, o Options) token.Source { return &githubSource{appSource{GitHub, s, o}} }},
 	{Pipelines, func(s Settings, o Options) token.Source { return &pipelinesSource{s: s, o: o} }},
 	{Managed, func(s Settings, o Options) token.Source { return &managedSource{s: s, o: o} }},
 	{CLI, func(s Settings, o Options) token.Source { return &toolSource{t: azTool, s: s, o: o} }},

@@ -51,8 +51,7 @@ func TestNew(t *testing.T) {
 func TestAuto(t *testing.T) {
 	full := Settings{ClientID: "cid", TenantID: testTenant}
 	gh := fakeEnv{envGitHubTokenURL: "https://gh/idtoken?api-version=2.0", envGitHubTokenToken: "t"}
-	ado := fakeEnv{envPipelinesOIDCURI: "https://ado/oidc", envPipelinesAccessToken: "t", envPipelinesConnectionID: "c",
-		envPipelinesClientID: "sc", envPipelinesTenantID: testTenant}
+	ado := pipelinesEnv("https://ado/oidc", "t", "c", "sc")
 	tests := []struct {
 		name        string
 		s           Settings

@@ -130,9 +130,10 @@ func errorSnippet(body []byte, secrets ...string) string {
 }
 
 // ciURL parses the URL of a CI system's ID token service, given in the
-// variable name by the CI system (setBy). The job's bearer token is sent
-// there, so it must be https and carry no user information.
-func ciURL(source, name, value, setBy string) (*url.URL, error) {
+// variable name by the CI system (setBy), and adds query (already
+// escaped) to what it carries. The job's bearer token is sent there, so
+// it must be https and carry no user information.
+func ciURL(source, name, value, setBy, query string) (*url.URL, error) {
 	u, err := url.Parse(value)
 	if err != nil || u.Host == "" {
 		return nil, failf(token.KindInvalid, source, "%s is not a URL: it is set by %s; don't override it", name, setBy)
@@ -146,5 +147,18 @@ func ciURL(source, name, value, setBy string) (*url.URL, error) {
 	if u.User != nil {
 		return nil, failf(token.KindInvalid, source, "%s (%s) carries a user name or password: the job's token is the only credential to send; %s sets a plain https URL: don't override it", name, shown, setBy)
 	}
+	if u.RawQuery == "" {
+		u.RawQuery = query
+	} else {
+		u.RawQuery += "&" + query
+	}
 	return u, nil
+}
+
+// tokenWithOIDC gets an Entra token for h's identity with the CI job's ID
+// token, which r fetches anew for every Entra token request, as the
+// client assertion.
+func tokenWithOIDC(ctx context.Context, h hintContext, o Options, scope string, r oidcRequest) (token.EntraToken, error) {
+	fetch := func(ctx context.Context) (string, error) { return fetchOIDC(ctx, o, r) }
+	return tokenWithAssertion(ctx, h, o, scope, fetch, r.bearer)
 }

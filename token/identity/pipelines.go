@@ -101,31 +101,23 @@ func (p *pipelinesSource) EntraToken(ctx context.Context, c token.Cloud, scope s
 	if err != nil {
 		return token.EntraToken{}, err
 	}
-	bearer := p.o.Getenv(envPipelinesAccessToken)
-	u, err := ciURL(Pipelines, envPipelinesOIDCURI, p.o.Getenv(envPipelinesOIDCURI), "the Azure Pipelines agent")
+	u, err := ciURL(Pipelines, envPipelinesOIDCURI, p.o.Getenv(envPipelinesOIDCURI), "the Azure Pipelines agent", "api-version=7.1&serviceConnectionId="+url.QueryEscape(conn))
 	if err != nil {
 		return token.EntraToken{}, err
-	}
-	q := "api-version=7.1&serviceConnectionId=" + url.QueryEscape(conn)
-	if u.RawQuery == "" {
-		u.RawQuery = q
-	} else {
-		u.RawQuery += "&" + q
 	}
 	req := oidcRequest{
 		source:  Pipelines,
 		service: "Azure DevOps' OIDC token service",
 		method:  http.MethodPost,
 		url:     u,
-		bearer:  bearer,
+		bearer:  p.o.Getenv(envPipelinesAccessToken),
 		// Ask for a 401 rather than a redirect to a sign-in page when the
 		// access token is refused.
 		header: map[string]string{"X-TFS-FedAuthRedirect": "Suppress"},
 		field:  "oidcToken",
 		hint:   "check " + envPipelinesConnectionID + ", that this pipeline is authorised to use the service connection, and that SYSTEM_ACCESSTOKEN is mapped from $(System.AccessToken)",
 	}
-	fetch := func(ctx context.Context) (string, error) { return fetchOIDC(ctx, p.o, req) }
-	return tokenWithAssertion(ctx, h, p.o, scope, fetch, bearer)
+	return tokenWithOIDC(ctx, h, p.o, scope, req)
 }
 
 // otherHalf names the other half of the service connection's identity.

@@ -18,16 +18,7 @@ const envFederatedToken = "AZURE_FEDERATED_TOKEN"
 // AZURE_FEDERATED_TOKEN_FILE, read anew for every Entra token because
 // Kubernetes rotates it, or else from AZURE_FEDERATED_TOKEN. When both are
 // set the file wins: it is the one that stays fresh.
-type workloadSource struct {
-	s Settings
-	o Options
-}
-
-func (w *workloadSource) Name() string { return Workload }
-
-func (w *workloadSource) Identity() string {
-	return identityOf(Workload, "client_id", w.s.ClientID, "tenant", w.s.TenantID, "authority", w.s.AuthorityHost)
-}
+type workloadSource struct{ appSource }
 
 func (w *workloadSource) check() *token.SourceError {
 	what := "AZURE_FEDERATED_TOKEN_FILE"
@@ -44,10 +35,7 @@ func (w *workloadSource) check() *token.SourceError {
 }
 
 func (w *workloadSource) EntraToken(ctx context.Context, c token.Cloud, scope string) (token.EntraToken, error) {
-	if err := checkError(w); err != nil {
-		return token.EntraToken{}, err
-	}
-	h, err := confidentialContext(Workload, w.s, c, w.s.ClientID, w.s.TenantID)
+	h, err := checkedContext(w, w.s, c)
 	if err != nil {
 		return token.EntraToken{}, err
 	}

@@ -1,10 +1,12 @@
 package safetext
 
 import (
-	"github.com/docker-credential-acr/docker-credential-acr/test/leak"
+	"encoding/base64"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/docker-credential-acr/docker-credential-acr/test/leak"
 )
 
 func TestPrintableAndServerText(t *testing.T) {
@@ -25,13 +27,25 @@ func TestPrintableAndServerText(t *testing.T) {
 	}
 }
 
+// TestServerTextRedactsBeforeCutting puts each secret across MaxShown at
+// every offset: redacting after the cut would let its first part through.
+// The exchange quotes the registry's text through ServerText: this is its
+// check too.
 func TestServerTextRedactsBeforeCutting(t *testing.T) {
-	const secret = "Abc8Q~kLmNoPqRsTuVwXyZ0123456789.abcdefg"
-	for off := 150; off <= 202; off++ {
-		got := ServerText(strings.Repeat("p", off)+secret+" trailing text", secret)
-		leak.AssertNoFragment(t, got, secret, 8)
+	enc := base64.RawURLEncoding.EncodeToString
+	for _, secret := range []string{
+		"Abc8Q~kLmNoPqRsTuVwXyZ0123456789.abcdefg",
+		"opaque-entra-token-0123456789abcdefghijklmnop",
+		// JWT-shaped, as an Entra token is.
+		enc([]byte(`{"alg":"RS256"}`)) + "." + enc([]byte(`{"tid":"72f988bf-86f1-41af-91ab-2d7cd011db47"}`)) + ".c2lnbmF0dXJlLWNsaXAtdGVzdA",
+	} {
+		leak.AssertNoFragmentAtAnyCut(t, secret, min(150, MaxShown-len(secret)-2), MaxShown+2,
+			func(pad string) string { return ServerText(pad+secret+" trailing text", secret) }, endsClipped)
 	}
 }
+
+// endsClipped reports whether s ends with the clip mark.
+func endsClipped(s string) bool { return strings.HasSuffix(s, "…") }
 
 func TestClip(t *testing.T) {
 	for _, tc := range []struct {
