@@ -280,7 +280,7 @@ func firewallClientIP(msg string) string {
 		return ""
 	}
 	word, _, _ := strings.Cut(after, " ")
-	word = strings.TrimRight(word, ".,;:")
+	word = strings.Trim(strings.TrimRight(word, ".,;:"), `'"`)
 	if ip := net.ParseIP(word); ip != nil {
 		return ip.String()
 	}
