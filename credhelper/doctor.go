@@ -205,6 +205,7 @@ func (d *doctorRun) registry(ctx context.Context, cfg *config.Config) {
 	if err != nil {
 		name := printable(d.o.Registry)
 		d.r.Registry = &name
+		d.placeholderSources(ctx, cfg)
 		d.clockStep()
 		return
 	}
@@ -224,6 +225,7 @@ func (d *doctorRun) registry(ctx context.Context, cfg *config.Config) {
 		}
 		return describeSettings(s), nil
 	}) != nil {
+		d.placeholderSources(ctx, cfg)
 		d.clockStep()
 		return
 	}

@@ -58,18 +58,28 @@ func (d *doctorRun) machine(ctx context.Context) *config.Config {
 	})
 	d.timed(&d.r.Checks, CheckProxy, func() (string, error) { return d.proxyDetail(), nil })
 	d.timed(&d.r.Checks, CheckCache, func() (string, error) { return d.cacheDetail(ctx) })
-	if d.o.Registry == "" && cfg != nil {
-		reg, err := loginserver.Parse(placeholderRegistry, cfg.CloudSuffixes()...)
-		if err == nil {
-			s, err := cfg.ResolveRegistry(reg, d.h.o.Getenv)
-			if err != nil {
-				d.timed(&d.r.Checks, CheckConfig, func() (string, error) { return "", err })
-			} else {
-				d.r.Sources, d.r.Chosen = d.sources(ctx, reg, s)
-			}
-		}
+	if d.o.Registry == "" {
+		d.placeholderSources(ctx, cfg)
 	}
 	return cfg
+}
+
+// placeholderSources lists the sources for a registry without an entry
+// of its own, when there is no registry (or it is not one).
+func (d *doctorRun) placeholderSources(ctx context.Context, cfg *config.Config) {
+	if cfg == nil {
+		return
+	}
+	reg, err := loginserver.Parse(placeholderRegistry, cfg.CloudSuffixes()...)
+	if err != nil {
+		return
+	}
+	s, err := cfg.ResolveRegistry(reg, d.h.o.Getenv)
+	if err != nil {
+		d.timed(&d.r.Checks, CheckConfig, func() (string, error) { return "", err })
+		return
+	}
+	d.r.Sources, d.r.Chosen = d.sources(ctx, reg, s)
 }
 
 // sources lists each source get would consider for reg and whether it is
