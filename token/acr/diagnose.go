@@ -92,20 +92,7 @@ func (x *Exchanger) ExchangeAt(ctx context.Context, c Challenge, r token.Exchang
 		return token.RefreshToken{}, &Error{Kind: KindInvalidInput, LoginServer: c.LoginServer, Step: "exchange",
 			detail: "no checked challenge or no Entra token", Hint: "this is a bug in the caller"}
 	}
-	tenant := r.Tenant
-	if tenant == "" {
-		tenant = tenantFromEntraToken(r.EntraToken)
-	}
-	u := &url.URL{Scheme: "https", Host: c.realmHost, Path: "/oauth2/exchange"}
-	refresh, err := x.exchange(ctx, c.LoginServer, u, c.Service, r.EntraToken, tenant)
-	if err != nil {
-		return token.RefreshToken{}, err
-	}
-	rt := token.RefreshToken{Token: refresh, Tenant: tenant}
-	if iat, exp, ok := refreshTokenTimes(refresh); ok {
-		rt.IssuedAt, rt.ExpiresAt = iat, exp
-	}
-	return rt, nil
+	return x.trade(ctx, c.LoginServer, &url.URL{Scheme: "https", Host: c.realmHost, Path: "/oauth2/exchange"}, c.Service, r)
 }
 
 // Grant is one entry of a registry access token's access claim: what it

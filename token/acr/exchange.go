@@ -132,15 +132,21 @@ func (x *Exchanger) Exchange(ctx context.Context, r token.ExchangeRequest) (toke
 		return token.RefreshToken{}, &Error{Kind: KindInvalidInput, LoginServer: loginServer, Step: "exchange",
 			detail: "no Entra token to exchange", Hint: "this is a bug in the caller"}
 	}
-	tenant := r.Tenant
-	if tenant == "" {
-		tenant = tenantFromEntraToken(entraToken)
-	}
 	exchangeURL, service, err := x.challenge(ctx, loginServer, origin, entraToken)
 	if err != nil {
 		return token.RefreshToken{}, err
 	}
-	refresh, err := x.exchange(ctx, loginServer, exchangeURL, service, entraToken, tenant)
+	return x.trade(ctx, loginServer, exchangeURL, service, r)
+}
+
+// trade posts r's Entra token to exchangeURL, with r's tenant or else the
+// token's tid, and reads the refresh token's times.
+func (x *Exchanger) trade(ctx context.Context, loginServer string, exchangeURL *url.URL, service string, r token.ExchangeRequest) (token.RefreshToken, error) {
+	tenant := r.Tenant
+	if tenant == "" {
+		tenant = tenantFromEntraToken(r.EntraToken)
+	}
+	refresh, err := x.exchange(ctx, loginServer, exchangeURL, service, r.EntraToken, tenant)
 	if err != nil {
 		return token.RefreshToken{}, err
 	}
