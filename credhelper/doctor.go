@@ -411,14 +411,19 @@ func (d *doctorRun) clockStep() {
 	d.timed(&d.r.Steps, StepClock, func() (string, error) {
 		skew, seen := d.clock.maxSkew()
 		var detail string
-		if seen {
-			detail = fmt.Sprintf("servers' Date differs from this machine's clock by at most %s", skew.Round(time.Second))
-		} else {
-			detail = "no server's Date header seen"
+		switch {
+		case !seen:
+			detail = "no Date header seen from the registry"
+		case skew > time.Second:
+			detail = fmt.Sprintf("the registry's Date is %s ahead of this machine's clock", skew.Round(time.Second))
+		case skew < -time.Second:
+			detail = fmt.Sprintf("the registry's Date is %s behind this machine's clock", (-skew).Round(time.Second))
+		default:
+			detail = "the registry's Date agrees with this machine's clock (within a second)"
 		}
 		var bad []string
 		if seen && (skew > MaxClockSkew || skew < -MaxClockSkew) {
-			bad = append(bad, detail)
+			bad = append(bad, detail+fmt.Sprintf(" (more than %s)", MaxClockSkew))
 		}
 		bad = append(bad, d.tokenSkews...)
 		if len(bad) > 0 {
@@ -454,15 +459,16 @@ func (c *clockWatch) client(base *http.Client) *http.Client {
 	return &out
 }
 
+// maxSkew is the server time minus the local time seen farthest from
+// zero, and whether any was seen.
 func (c *clockWatch) maxSkew() (time.Duration, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var worst time.Duration
 	for _, s := range c.skews {
-		if s < 0 {
-			s = -s
+		if s.Abs() > worst.Abs() {
+			worst = s
 		}
-		worst = max(worst, s)
 	}
 	return worst, len(c.skews) > 0
 }

@@ -49,12 +49,11 @@ func (d *doctorRun) machine(ctx context.Context) *config.Config {
 		return cfg.Path() + ": valid and trusted", nil
 	})
 	d.timed(&d.r.Checks, CheckIMDS, func() (string, error) {
-		start := time.Now()
 		if err := identity.ProbeIMDS(ctx, identity.Options{Getenv: d.h.o.Getenv, Transport: d.h.o.Transport}); err != nil {
 			// An unreachable IMDS is ordinary off Azure: it fails no check.
 			return "not reachable: " + err.Error(), nil
 		}
-		return fmt.Sprintf("IMDS at 169.254.169.254 answered in %s", time.Since(start).Round(time.Millisecond)), nil
+		return "Azure IMDS at 169.254.169.254 answered its probe", nil
 	})
 	d.timed(&d.r.Checks, CheckProxy, func() (string, error) { return d.proxyDetail(), nil })
 	d.timed(&d.r.Checks, CheckCache, func() (string, error) { return d.cacheDetail(ctx) })
@@ -103,7 +102,7 @@ func (d *doctorRun) sources(ctx context.Context, reg loginserver.Registry, s con
 	for _, n := range names {
 		start := time.Now()
 		err := identity.Check(ctx, n, ss, so)
-		took := time.Since(start).Round(time.Millisecond)
+		took := ms(time.Since(start))
 		src := DoctorSource{Name: n, Available: err == nil}
 		switch {
 		case err != nil:
@@ -114,7 +113,7 @@ func (d *doctorRun) sources(ctx context.Context, reg loginserver.Registry, s con
 				src.Reason = err.Error()
 			}
 		case n == identity.Managed:
-			src.Reason = fmt.Sprintf("managed identity endpoint answered (%s); %s", took, why)
+			src.Reason = fmt.Sprintf("managed identity endpoint answered (%.1f ms); %s", took, why)
 		default:
 			src.Reason = why
 		}
