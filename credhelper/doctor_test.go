@@ -219,7 +219,10 @@ func TestDoctorProblems(t *testing.T) {
 		want   []string
 	}{
 		{name: "healthy managed identity", opts: credhelper.DoctorOptions{Registry: doctorRegistry, Repository: "hello"},
-			want: []string{"granted actions: pull"}},
+			setup: func(t *testing.T, w *doctorWorld) {
+				// The proxy's password must not be shown (run asserts it).
+				w.env["HTTPS_PROXY"], w.env["NO_PROXY"] = "http://proxyuser:"+plantedSecret+"@proxy.example:3128", "localhost"
+			}, want: []string{"granted actions: pull", "HTTPS_PROXY=http://proxyuser@proxy.example:3128", "NO_PROXY=localhost"}},
 		{name: "healthy service principal", opts: credhelper.DoctorOptions{Registry: doctorRegistry, Repository: "hello"},
 			setup: func(t *testing.T, w *doctorWorld) {
 				w.sim.AddApp(azuresim.App{ClientID: envClient, Secret: plantedSecret})
