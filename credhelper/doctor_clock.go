@@ -92,4 +92,3 @@ func (t *dateRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return resp, err
 }
-
