@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/docker-credential-acr/docker-credential-acr/token"
@@ -131,16 +129,8 @@ func (x *Exchanger) AccessToken(ctx context.Context, c Challenge, refreshToken, 
 			detail: "no checked challenge or no refresh token", Hint: "this is a bug in the caller"}
 	}
 	form := url.Values{"grant_type": {"refresh_token"}, "service": {c.Service}, "scope": {scope}, "refresh_token": {refreshToken}}
-	body := form.Encode()
 	u := &url.URL{Scheme: "https", Host: c.realmHost, Path: "/oauth2/token"}
-	resp, err := x.do(ctx, step, c.LoginServer, refreshToken, func(ctx context.Context) (*http.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(body))
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		return req, nil
-	})
+	resp, err := x.do(ctx, step, c.LoginServer, refreshToken, postForm(u, form))
 	if err != nil {
 		return AccessFacts{}, err
 	}

@@ -288,15 +288,7 @@ func (x *Exchanger) exchange(ctx context.Context, loginServer string, exchangeUR
 	if tenant != "" {
 		form.Set("tenant", tenant)
 	}
-	body := form.Encode()
-	resp, err := x.do(ctx, "exchange", loginServer, entraToken, func(ctx context.Context) (*http.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, exchangeURL.String(), strings.NewReader(body))
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		return req, nil
-	})
+	resp, err := x.do(ctx, "exchange", loginServer, entraToken, postForm(exchangeURL, form))
 	if err != nil {
 		return "", err
 	}
@@ -326,4 +318,18 @@ func (x *Exchanger) exchange(ctx context.Context, loginServer string, exchangeUR
 	}
 	x.log.DebugContext(ctx, "acr exchange succeeded", "login_server", loginServer, "status", resp.status)
 	return ans.RefreshToken, nil
+}
+
+// postForm builds a POST of form to u, for x.do (which may build it again
+// for a retry).
+func postForm(u *url.URL, form url.Values) func(context.Context) (*http.Request, error) {
+	body := form.Encode()
+	return func(ctx context.Context) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return req, nil
+	}
 }
