@@ -177,20 +177,7 @@ func (h *Helper) provider(reg loginserver.Registry, s config.Settings) (*token.P
 		opts.Sources = []token.Source{token.FromCredential("credential", h.o.CredentialIdentity, h.o.Credential)}
 		return token.NewProvider(opts), nil
 	}
-	ss := identity.Settings{
-		ClientID:           s.ClientID,
-		TenantID:           s.TenantID,
-		ResourceID:         s.ResourceID,
-		ObjectID:           s.ObjectID,
-		FederatedTokenFile: h.o.Getenv("AZURE_FEDERATED_TOKEN_FILE"),
-	}
-	// A cloud declared in the config file brings its own authority; the
-	// ambient AZURE_AUTHORITY_HOST (which AKS sets in every pod) may move
-	// only the built-in clouds'.
-	if isBuiltinCloud(reg.Cloud) {
-		ss.AuthorityHost = h.o.Getenv("AZURE_AUTHORITY_HOST")
-	}
-	so := identity.Options{Getenv: h.o.Getenv, Logger: h.o.Logger, Transport: h.o.Transport}
+	ss, so := h.identitySettings(reg, s)
 	if len(s.Sources) > 0 {
 		sources, err := identity.New(s.Sources, ss, so)
 		if err != nil {
@@ -204,6 +191,24 @@ func (h *Helper) provider(reg loginserver.Registry, s config.Settings) (*token.P
 		h.o.Logger.Debug("identity source skipped", "reason", why)
 	}
 	return token.NewProvider(opts), nil
+}
+
+// identitySettings are what the identity sources of reg are built with.
+func (h *Helper) identitySettings(reg loginserver.Registry, s config.Settings) (identity.Settings, identity.Options) {
+	ss := identity.Settings{
+		ClientID:           s.ClientID,
+		TenantID:           s.TenantID,
+		ResourceID:         s.ResourceID,
+		ObjectID:           s.ObjectID,
+		FederatedTokenFile: h.o.Getenv("AZURE_FEDERATED_TOKEN_FILE"),
+	}
+	// A cloud declared in the config file brings its own authority; the
+	// ambient AZURE_AUTHORITY_HOST (which AKS sets in every pod) may move
+	// only the built-in clouds'.
+	if isBuiltinCloud(reg.Cloud) {
+		ss.AuthorityHost = h.o.Getenv("AZURE_AUTHORITY_HOST")
+	}
+	return ss, identity.Options{Getenv: h.o.Getenv, Logger: h.o.Logger, Transport: h.o.Transport}
 }
 
 // Add refuses to store anything: this helper's tokens come from Azure

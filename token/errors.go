@@ -64,6 +64,10 @@ const (
 	// RemedyClientTenant: the client ID and tenant the caller gives the
 	// source (its settings' ClientID and TenantID) are the ones to set.
 	RemedyClientTenant
+	// RemedyAssignIdentity: the managed identity endpoint does not know
+	// the user-assigned identity asked for (IMDS: "Identity not found"):
+	// assign it to this machine, or name one that is.
+	RemedyAssignIdentity
 )
 
 // Assertion holds the claims of a federated token that a federated

@@ -24,6 +24,8 @@ func commands() []command {
 	return []command{
 		{name: "kubelet", summary: "the kubelet's image credential provider: a CredentialProviderRequest on stdin",
 			usage: kubeletUsage, flags: []string{"--print-config", "--sa-mode", "--help"}, run: runKubelet},
+		{name: "doctor", summary: "explain this machine and, with a registry, why a get fails: checklist or --json",
+			usage: doctorUsage, flags: []string{"--repository", "--json", "--help"}, run: runDoctor},
 	}
 }
 

@@ -774,3 +774,27 @@ func TestResolveRegistryUnknownARMScope(t *testing.T) {
 		t.Errorf("audience acr: %+v, %v", s, err)
 	}
 }
+
+// TestSettingsFrom: each group names the layer that set it, for doctor.
+func TestSettingsFrom(t *testing.T) {
+	c, err := Parse([]byte("default:\n  audience: acr-then-arm\nregistries:\n  - match: myreg.azurecr.io\n    tenantID: contoso.onmicrosoft.com\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Resolve("myreg.azurecr.io", env{EnvSources: "managed", "AZURE_CLIENT_ID": "11111111-1111-1111-1111-111111111111"}.get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := SettingsFrom{Sources: EnvSources, Identity: "AZURE_CLIENT_ID",
+		Tenant: `the entry for "myreg.azurecr.io" in the config file`, Token: "the default entry of the config file"}
+	if s.From != want {
+		t.Errorf("From = %+v, want %+v", s.From, want)
+	}
+	s, err = c.Resolve("other.azurecr.io", env{}.get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.From.Identity != "the built-in default" || s.From.Sources != "the built-in default" {
+		t.Errorf("defaults: From = %+v", s.From)
+	}
+}

@@ -65,6 +65,8 @@ func (c *Config) ResolveRegistry(reg loginserver.Registry, getenv func(string) s
 		return Settings{}, err
 	}
 	r.s.Scopes = scopes
+	r.s.From = SettingsFrom{Sources: r.origin(c, groupSources), Identity: r.origin(c, groupIdentity),
+		Tenant: r.origin(c, groupTenant), Token: r.origin(c, groupToken)}
 	if err := r.resolve(groupUsername); err != nil {
 		return Settings{}, err
 	}
@@ -79,8 +81,22 @@ type resolver struct {
 	s      Settings
 	// Where each group came from: a variable, a level, or neither (the
 	// ambient variables or the built-in default).
-	env  [numGroups]string
-	from [numGroups]*level
+	env     [numGroups]string
+	from    [numGroups]*level
+	ambient [numGroups]string
+}
+
+// origin names where group g came from, for Settings.From.
+func (r *resolver) origin(c *Config, g group) string {
+	switch {
+	case r.env[g] != "":
+		return r.env[g]
+	case r.from[g] != nil:
+		return c.describe(r.from[g])
+	case r.ambient[g] != "":
+		return r.ambient[g]
+	}
+	return "the built-in default"
 }
 
 // resolve sets the settings of group g from, highest first, the first of
@@ -130,6 +146,7 @@ func (r *resolver) resolve(g group) error {
 			// other tools, and the sources judge them.
 			if v := strings.TrimSpace(r.getenv(row.ambient)); v != "" {
 				_ = row.parse(v, &r.s)
+				r.ambient[g] = row.ambient
 			}
 		}
 		if row.def != nil {

@@ -68,6 +68,16 @@ type Settings struct {
 	// what Audience means in the registry's cloud. Never empty, and no
 	// element is empty.
 	Scopes []string
+	// From says where each group of settings came from, for a front end
+	// that explains them. It selects nothing.
+	From SettingsFrom
+}
+
+// SettingsFrom names, for each group of settings, the layer that set it:
+// a DOCKER_CREDENTIAL_ACR_* variable, an entry of the config file, an
+// ambient AZURE_* variable, or "the built-in default".
+type SettingsFrom struct {
+	Sources, Identity, Tenant, Token string
 }
 
 // Selector describes everything in s that selects the identity or the

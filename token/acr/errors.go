@@ -136,8 +136,11 @@ func (e *Error) ExchangeLoginServer() string { return e.LoginServer }
 func (x *Exchanger) networkError(ctx context.Context, step, loginServer string, err error, secret string) error {
 	e := &Error{Kind: KindNetwork, LoginServer: loginServer, Step: step, Err: err}
 	what := "GET /v2/"
-	if step == "exchange" {
+	switch step {
+	case "exchange":
 		what = "POST /oauth2/exchange"
+	case "registry-token":
+		what = "POST /oauth2/token"
 	}
 	var dnsErr *net.DNSError
 	var unknownCA x509.UnknownAuthorityError
@@ -277,7 +280,7 @@ func firewallClientIP(msg string) string {
 		return ""
 	}
 	word, _, _ := strings.Cut(after, " ")
-	word = strings.TrimRight(word, ".,;:")
+	word = strings.Trim(strings.TrimRight(word, ".,;:"), `'"`)
 	if ip := net.ParseIP(word); ip != nil {
 		return ip.String()
 	}

@@ -227,7 +227,9 @@ func TestKindString(t *testing.T) {
 func TestFirewallClientIP(t *testing.T) {
 	for _, tt := range []struct{ msg, want string }{
 		{"client with IP 203.0.113.9 is not allowed access. Refer https://aka.ms/acr/firewall to grant access.", "203.0.113.9"},
-		{"client with IP '2001:db8::1' is not allowed access", ""},
+		// ACR quotes the address (FIELD-NOTES §9).
+		{"client with IP '2001:db8::1' is not allowed access", "2001:db8::1"},
+		{"client with IP '203.0.113.9' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.", "203.0.113.9"},
 		{"client with IP 2001:db8::1 is not allowed access", "2001:db8::1"},
 		{"not allowed access", ""},
 		{"client with IP 999.1.1.1 is not allowed access", ""},

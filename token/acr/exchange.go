@@ -132,15 +132,21 @@ func (x *Exchanger) Exchange(ctx context.Context, r token.ExchangeRequest) (toke
 		return token.RefreshToken{}, &Error{Kind: KindInvalidInput, LoginServer: loginServer, Step: "exchange",
 			detail: "no Entra token to exchange", Hint: "this is a bug in the caller"}
 	}
-	tenant := r.Tenant
-	if tenant == "" {
-		tenant = tenantFromEntraToken(entraToken)
-	}
 	exchangeURL, service, err := x.challenge(ctx, loginServer, origin, entraToken)
 	if err != nil {
 		return token.RefreshToken{}, err
 	}
-	refresh, err := x.exchange(ctx, loginServer, exchangeURL, service, entraToken, tenant)
+	return x.trade(ctx, loginServer, exchangeURL, service, r)
+}
+
+// trade posts r's Entra token to exchangeURL, with r's tenant or else the
+// token's tid, and reads the refresh token's times.
+func (x *Exchanger) trade(ctx context.Context, loginServer string, exchangeURL *url.URL, service string, r token.ExchangeRequest) (token.RefreshToken, error) {
+	tenant := r.Tenant
+	if tenant == "" {
+		tenant = tenantFromEntraToken(r.EntraToken)
+	}
+	refresh, err := x.exchange(ctx, loginServer, exchangeURL, service, r.EntraToken, tenant)
 	if err != nil {
 		return token.RefreshToken{}, err
 	}
@@ -282,15 +288,7 @@ func (x *Exchanger) exchange(ctx context.Context, loginServer string, exchangeUR
 	if tenant != "" {
 		form.Set("tenant", tenant)
 	}
-	body := form.Encode()
-	resp, err := x.do(ctx, "exchange", loginServer, entraToken, func(ctx context.Context) (*http.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, exchangeURL.String(), strings.NewReader(body))
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		return req, nil
-	})
+	resp, err := x.do(ctx, "exchange", loginServer, entraToken, postForm(exchangeURL, form))
 	if err != nil {
 		return "", err
 	}
@@ -320,4 +318,18 @@ func (x *Exchanger) exchange(ctx context.Context, loginServer string, exchangeUR
 	}
 	x.log.DebugContext(ctx, "acr exchange succeeded", "login_server", loginServer, "status", resp.status)
 	return ans.RefreshToken, nil
+}
+
+// postForm builds a POST of form to u, for x.do (which may build it again
+// for a retry).
+func postForm(u *url.URL, form url.Values) func(context.Context) (*http.Request, error) {
+	body := form.Encode()
+	return func(ctx context.Context) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return req, nil
+	}
 }

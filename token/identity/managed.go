@@ -248,6 +248,9 @@ func (m *managedSource) failure(ctx context.Context, err error, rec *netRecorder
 	}
 	e := failf(kind, Managed, "%s", safetext.Redact(msg, secrets...))
 	e.Code, e.Endpoint, e.ClientID = f.code, endpoint, m.s.ClientID
+	if f.status == http.StatusBadRequest && imds && desc != "the system-assigned identity" {
+		e.Remedy = token.RemedyAssignIdentity
+	}
 	return e
 }
 
