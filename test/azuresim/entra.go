@@ -223,19 +223,13 @@ func (s *Sim) serveEntraToken(w http.ResponseWriter, r *http.Request, tenant str
 			}
 			break
 		}
-		iss, sub, err := s.verifyFederated(assertion)
+		iss, sub, aud, err := s.federatedAssertion(assertion)
 		if err != nil {
 			aadError(w, http.StatusBadRequest, "invalid_client", 700211, "Invalid client assertion: "+err.Error())
 			return
 		}
-		trusted := false
-		for _, fc := range app.Federated {
-			if fc.Issuer == iss && fc.Subject == sub {
-				trusted = true
-			}
-		}
-		if !trusted {
-			aadError(w, http.StatusBadRequest, "invalid_request", 70021, fmt.Sprintf("No matching federated identity record found for presented assertion. Assertion Issuer: '%s'. Assertion Subject: '%s'.", iss, sub))
+		if !federatedMatch(app, iss, sub, aud) {
+			aadError(w, http.StatusBadRequest, "invalid_request", 70021, noFederatedMatch(iss, sub, aud))
 			return
 		}
 	default:

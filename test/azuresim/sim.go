@@ -15,6 +15,7 @@ package azuresim
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
@@ -138,10 +139,13 @@ type App struct {
 	Kind string
 }
 
-// FederatedCredential is one trusted external identity.
+// FederatedCredential is one trusted external identity: an assertion
+// must match its issuer, its subject and one of its audiences.
 type FederatedCredential struct {
 	Issuer  string
 	Subject string
+	// Audiences default to Entra's api://AzureADTokenExchange.
+	Audiences []string
 }
 
 // Exchange records one call of /oauth2/exchange.
@@ -219,8 +223,9 @@ type Sim struct {
 	apps       map[string]App
 	principals map[string]Principal // by object ID
 	cliUser    Principal
-	ciJobs     map[string]ciJob // by the job's bearer token
-	issued     map[string]bool  // Entra tokens handed out
+	ciJobs     map[string]ciJob          // by the job's bearer token
+	clusters   map[string]*rsa.PublicKey // trusted cluster issuers' keys (cluster.go)
+	issued     map[string]bool           // Entra tokens handed out
 	counts     map[string]int
 	exchanges  []Exchange
 	requests   []Request
