@@ -195,9 +195,9 @@ func TestNodeMode(t *testing.T) {
 	for i, c := range cases {
 		lookups = append(lookups, pod("default", fmt.Sprintf("web-%d", i), c.image))
 	}
-	before := world.Sim.Stats()
+	before := settled()
 	out := run(t, kubelet.Scenario{Config: cfg, BinDir: binDir(t), Lookups: lookups, Env: kubeletEnv(filepath.Join(dir, "unused"), nil)})
-	d := world.Sim.Stats().Since(before)
+	d := settled().Since(before)
 	needKubeletCommand(t)
 
 	var secrets []string
@@ -259,9 +259,9 @@ func TestBroadMatchImages(t *testing.T) {
 	for i, im := range images {
 		lookups = append(lookups, pod("default", fmt.Sprintf("broad-%d", i), im))
 	}
-	before := world.Sim.Stats()
+	before := settled()
 	out := run(t, kubelet.Scenario{Config: cfg, BinDir: binDir(t), Lookups: lookups, Env: kubeletEnv(filepath.Join(dir, "unused"), nil)})
-	d := world.Sim.Stats().Since(before)
+	d := settled().Since(before)
 	needKubeletCommand(t)
 	for _, r := range out.Results {
 		if r.Found {
@@ -333,10 +333,10 @@ func TestServiceAccountMode(t *testing.T) {
 	}{
 		{regStd, appA}, {regStd, appB}, {"", ""}, {regOther, appA}, {"", ""}, {"", ""}, {"", ""},
 	}
-	before := world.Sim.Stats()
+	before := settled()
 	out := run(t, kubelet.Scenario{Config: cfg, BinDir: binDir(t), Issuer: issuer, ClusterKey: cluster.KeyPEM(),
 		ServiceAccounts: sas, Lookups: lookups, Env: kubeletEnv(filepath.Join(dir, "unused"), nil)})
-	d := world.Sim.Stats().Since(before)
+	d := settled().Since(before)
 
 	t.Run("token requests", func(t *testing.T) {
 		// The kubelet's side, which needs no product: a pod-bound token for
@@ -445,11 +445,11 @@ func TestServiceAccountModeACRAnnotations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := world.Sim.Stats()
+	before := settled()
 	out := run(t, kubelet.Scenario{Config: cfg, BinDir: binDir(t), Issuer: issuer, ClusterKey: cluster.KeyPEM(), ServiceAccounts: sas,
 		Lookups: []kubelet.Lookup{saPod(ns, "pod-e", "e", regDNL+"/hello:1"), saPod(ns, "pod-f", "f", regDNL+"/hello:1"), pod(ns, "no-sa", regDNL+"/hello:1")},
 		Env:     kubeletEnv(filepath.Join(dir, "unused"), nil)})
-	d := world.Sim.Stats().Since(before)
+	d := settled().Since(before)
 	if len(out.Tokens) != 1 || out.Tokens[0].Name != "e" {
 		t.Errorf("the kubelet asked %d tokens, want one, for e", len(out.Tokens))
 	}
@@ -506,7 +506,7 @@ func TestMalformedRequests(t *testing.T) {
 		"two objects":      good + "\n" + good,
 	}
 	dir := t.TempDir()
-	before := world.Sim.Stats()
+	before := settled()
 	for name, in := range cases {
 		t.Run(name, func(t *testing.T) {
 			r := runHelper(ctxFor(t), kubeletEnv(dir, nil), []byte(in))
@@ -518,7 +518,7 @@ func TestMalformedRequests(t *testing.T) {
 			}
 		})
 	}
-	if d := world.Sim.Stats().Since(before); len(d.Requests) != 0 {
+	if d := settled().Since(before); len(d.Requests) != 0 {
 		t.Errorf("malformed requests caused %d request(s):\n%s", len(d.Requests), d.CountSummary())
 	}
 }
@@ -578,7 +578,7 @@ func TestDirectResponses(t *testing.T) {
 			}
 		})
 	}
-	before := world.Sim.Stats()
+	before := settled()
 	for _, repo := range []string{dataHost + "/hello", "evilazurecr.io/hello", "azurecr.io/hello", "myreg.azurecr.io.evil.test/hello", regStd + ":5000/hello", "docker.io/library/busybox", "localhost:5000/hello", "169.254.169.254/hello", "login.microsoftonline.com/hello"} {
 		t.Run(repo, func(t *testing.T) {
 			r := runHelper(ctxFor(t), env, requestFor(t, repo, "", nil))
@@ -597,7 +597,7 @@ func TestDirectResponses(t *testing.T) {
 			}
 		})
 	}
-	if d := world.Sim.Stats().Since(before); len(d.Requests) != 0 {
+	if d := settled().Since(before); len(d.Requests) != 0 {
 		t.Errorf("%d request(s) for hosts that are not login servers:\n%s", len(d.Requests), d.CountSummary())
 	}
 }
@@ -726,7 +726,7 @@ func TestServiceAccountModeOptional(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := world.Sim.Stats()
+	before := settled()
 	out := run(t, kubelet.Scenario{Config: cfg, BinDir: binDir(t), Issuer: issuer, ClusterKey: cluster.KeyPEM(), ServiceAccounts: sas,
 		Lookups: []kubelet.Lookup{
 			pod("kube-system", "static-web", regRegional+"/hello:1"),
@@ -734,7 +734,7 @@ func TestServiceAccountModeOptional(t *testing.T) {
 			saPod(ns, "plain", "default", regRegional+"/hello:1"),
 		},
 		Env: kubeletEnv(filepath.Join(dir, "unused"), nil)})
-	d := world.Sim.Stats().Since(before)
+	d := settled().Since(before)
 	needKubeletCommand(t)
 	var secrets []string
 	for _, tk := range out.Tokens {

@@ -321,3 +321,20 @@ func ctxFor(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// settled is the simulator's record once it has stopped growing: a
+// request is recorded after its handler returns, which can be after the
+// client has its answer, so a snapshot taken at once could count the last
+// request of one case in the next.
+func settled() azuresim.Stats {
+	st := world.Sim.Stats()
+	for range 50 {
+		time.Sleep(100 * time.Millisecond)
+		next := world.Sim.Stats()
+		if len(next.Requests) == len(st.Requests) {
+			return next
+		}
+		st = next
+	}
+	return st
+}
