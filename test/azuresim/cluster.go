@@ -179,6 +179,33 @@ func federatedMatch(app App, iss, sub string, aud []string) bool {
 	return false
 }
 
+// Assertion records one federated client assertion the simulated Entra
+// judged at its token endpoint: for which app and tenant, whose token it
+// was, and the refusal (empty when accepted).
+type Assertion struct {
+	Time      time.Time `json:"time"`
+	ClientID  string    `json:"client_id"`
+	Tenant    string    `json:"tenant"`
+	Issuer    string    `json:"issuer,omitempty"`
+	Subject   string    `json:"subject,omitempty"`
+	Audiences []string  `json:"audiences,omitempty"`
+	Error     string    `json:"error,omitempty"` // AADSTS70021, AADSTS700211
+}
+
+// Assertions returns the federated assertions judged since the last Reset.
+func (s *Sim) Assertions() []Assertion {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.assertions)
+}
+
+func (s *Sim) recordAssertion(a Assertion) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a.Time = time.Now()
+	s.assertions = append(s.assertions, a)
+}
+
 // noFederatedMatch is Entra's AADSTS70021 description for an assertion no
 // federated credential of the app matches.
 func noFederatedMatch(iss, sub string, aud []string) string {

@@ -71,6 +71,7 @@ func TestClusterFederatedAssertions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			w.sim.Reset()
 			form := url.Values{
 				"grant_type":            {"client_credentials"},
 				"client_id":             {tt.client},
@@ -81,6 +82,10 @@ func TestClusterFederatedAssertions(t *testing.T) {
 			req := mustReq(http.MethodPost, "https://login.microsoftonline.com/"+w.sim.TenantID()+"/oauth2/v2.0/token", strings.NewReader(form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			code, _, body := w.do(t, req)
+			as := w.sim.Assertions()
+			if len(as) != 1 || as[0].ClientID != tt.client || as[0].Error != tt.want {
+				t.Errorf("assertions recorded %+v, want one for %s with error %q", as, tt.client, tt.want)
+			}
 			if tt.want == "" {
 				if code != http.StatusOK || !strings.Contains(string(body), "access_token") {
 					t.Fatalf("status %d %s, want a token", code, body)

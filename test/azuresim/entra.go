@@ -225,13 +225,16 @@ func (s *Sim) serveEntraToken(w http.ResponseWriter, r *http.Request, tenant str
 		}
 		iss, sub, aud, err := s.federatedAssertion(assertion)
 		if err != nil {
+			s.recordAssertion(Assertion{ClientID: clientID, Tenant: tenant, Error: "AADSTS700211"})
 			aadError(w, http.StatusBadRequest, "invalid_client", 700211, "Invalid client assertion: "+err.Error())
 			return
 		}
 		if !federatedMatch(app, iss, sub, aud) {
+			s.recordAssertion(Assertion{ClientID: clientID, Tenant: tenant, Issuer: iss, Subject: sub, Audiences: aud, Error: "AADSTS70021"})
 			aadError(w, http.StatusBadRequest, "invalid_request", 70021, noFederatedMatch(iss, sub, aud))
 			return
 		}
+		s.recordAssertion(Assertion{ClientID: clientID, Tenant: tenant, Issuer: iss, Subject: sub, Audiences: aud})
 	default:
 		aadError(w, http.StatusUnauthorized, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
 		return

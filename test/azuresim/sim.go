@@ -225,6 +225,7 @@ type Sim struct {
 	cliUser    Principal
 	ciJobs     map[string]ciJob          // by the job's bearer token
 	clusters   map[string]*rsa.PublicKey // trusted cluster issuers' keys (cluster.go)
+	assertions []Assertion               // federated assertions judged (cluster.go)
 	issued     map[string]bool           // Entra tokens handed out
 	counts     map[string]int
 	exchanges  []Exchange
@@ -415,6 +416,7 @@ func (s *Sim) Reset() {
 	s.counts = map[string]int{}
 	s.exchanges = nil
 	s.requests = nil
+	s.assertions = nil
 }
 
 // CountSummary renders non-zero counts, sorted, for messages.
