@@ -147,6 +147,44 @@ func onlyHosts(t *testing.T, d azuresim.Stats, allowed ...string) {
 	}
 }
 
+// checkAssertions reads back every federated assertion Entra judged since
+// the first n: each was a known service account's token, presented for
+// the client ID annotated on that same service account, accepted for the
+// trusted ones and refused with AADSTS70021 for the others.
+func checkAssertions(t *testing.T, n int, sas []kubelet.ServiceAccount, untrusted ...string) {
+	t.Helper()
+	all := world.Sim.Assertions()
+	if len(all) < n {
+		t.Fatalf("the simulator's assertion record shrank (%d < %d)", len(all), n)
+	}
+	for _, a := range all[n:] {
+		var sa *kubelet.ServiceAccount
+		for i := range sas {
+			if azuresim.ServiceAccountSubject(sas[i].Namespace, sas[i].Name) == a.Subject {
+				sa = &sas[i]
+			}
+		}
+		if sa == nil || a.Issuer != issuer {
+			t.Errorf("Entra was shown an assertion of %q from %q, not one of the scenario's service accounts", a.Subject, a.Issuer)
+			continue
+		}
+		want := sa.Annotations[kubelet.AnnotationClientID]
+		if want == "" {
+			want = sa.Annotations[kubelet.AnnotationACRClientID]
+		}
+		if a.ClientID != want {
+			t.Errorf("%s's token was presented for app %s; its annotation names %s", a.Subject, a.ClientID, want)
+		}
+		wantErr := ""
+		if slices.Contains(untrusted, sa.Name) {
+			wantErr = "AADSTS70021"
+		}
+		if a.Error != wantErr {
+			t.Errorf("Entra judged %s's assertion for %s: %q, want %q", a.Subject, a.ClientID, a.Error, wantErr)
+		}
+	}
+}
+
 func exchangesOf(d azuresim.Stats) []string {
 	var out []string
 	for _, e := range d.Exchanges {
@@ -333,6 +371,7 @@ func TestServiceAccountMode(t *testing.T) {
 	}{
 		{regStd, appA}, {regStd, appB}, {"", ""}, {regOther, appA}, {"", ""}, {"", ""}, {"", ""},
 	}
+	nAssert := len(world.Sim.Assertions())
 	before := settled()
 	out := run(t, kubelet.Scenario{Config: cfg, BinDir: binDir(t), Issuer: issuer, ClusterKey: cluster.KeyPEM(),
 		ServiceAccounts: sas, Lookups: lookups, Env: kubeletEnv(filepath.Join(dir, "unused"), nil)})
@@ -402,6 +441,7 @@ func TestServiceAccountMode(t *testing.T) {
 			refused++
 		}
 	}
+	checkAssertions(t, nAssert, sas, "c")
 	if refused < 2 {
 		t.Errorf("Entra refused %d assertion(s); want c's judged by Entra at each of its 2 pulls", refused)
 	}
