@@ -26,7 +26,7 @@ lint:
 test-unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/test/')
 
-test: lint build test-unit test-e2e
+test: lint build test-unit test-e2e test-kubelet
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
@@ -37,5 +37,7 @@ clean:
 
 # make demo, make test-e2e and their dependencies.
 include test/e2e.mk
+# make test-kubelet: the kubelet credential provider tests (a module of their own).
+include test/kubelet.mk
 # make bench: process-level benchmarks (not part of make test).
 include test/bench.mk

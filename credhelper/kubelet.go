@@ -176,7 +176,7 @@ func (h *Helper) KubeletConfig(saMode bool) (string, error) {
 		b.WriteString(`    tokenAttributes:
       serviceAccountTokenAudience: api://AzureADTokenExchange
       cacheType: ServiceAccount
-      requireServiceAccount: false
+      requireServiceAccount: true
       requiredServiceAccountAnnotationKeys:
         - ` + AnnotationClientID + `
       optionalServiceAccountAnnotationKeys:

@@ -249,27 +249,31 @@ func (s *Sim) serveEntraToken(w http.ResponseWriter, r *http.Request, tenant str
 			break
 		}
 		var iss, sub string
-		trusted := false
+		var aud []string
 		if app.AcceptAssertion != nil {
+			// A unit test's own judge, for fakes that sign their own tokens.
 			iss, _ = unverified["iss"].(string)
 			sub, _ = unverified["sub"].(string)
-			trusted = app.AcceptAssertion(assertion)
+			if !app.AcceptAssertion(assertion) {
+				s.recordAssertion(Assertion{ClientID: clientID, Tenant: tenant, Issuer: iss, Subject: sub, Error: "AADSTS70021"})
+				aadError(w, http.StatusBadRequest, "invalid_request", 70021, noFederatedMatch(iss, sub, nil))
+				return
+			}
 		} else {
 			var err error
-			if iss, sub, err = s.verifyFederated(assertion); err != nil {
+			iss, sub, aud, err = s.federatedAssertion(assertion)
+			if err != nil {
+				s.recordAssertion(Assertion{ClientID: clientID, Tenant: tenant, Error: "AADSTS700211"})
 				aadError(w, http.StatusBadRequest, "invalid_client", 700211, "Invalid client assertion: "+err.Error())
 				return
 			}
-			for _, fc := range app.Federated {
-				if fc.Issuer == iss && fc.Subject == sub {
-					trusted = true
-				}
+			if !federatedMatch(app, iss, sub, aud) {
+				s.recordAssertion(Assertion{ClientID: clientID, Tenant: tenant, Issuer: iss, Subject: sub, Audiences: aud, Error: "AADSTS70021"})
+				aadError(w, http.StatusBadRequest, "invalid_request", 70021, noFederatedMatch(iss, sub, aud))
+				return
 			}
 		}
-		if !trusted {
-			aadError(w, http.StatusBadRequest, "invalid_request", 70021, fmt.Sprintf("No matching federated identity record found for presented assertion. Assertion Issuer: '%s'. Assertion Subject: '%s'.", iss, sub))
-			return
-		}
+		s.recordAssertion(Assertion{ClientID: clientID, Tenant: tenant, Issuer: iss, Subject: sub, Audiences: aud})
 	default:
 		aadError(w, http.StatusUnauthorized, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
 		return

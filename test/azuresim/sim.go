@@ -15,6 +15,7 @@ package azuresim
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
@@ -167,10 +168,13 @@ type EntraTokenRequest struct {
 	Assertion string
 }
 
-// FederatedCredential is one trusted external identity.
+// FederatedCredential is one trusted external identity: an assertion
+// must match its issuer, its subject and one of its audiences.
 type FederatedCredential struct {
 	Issuer  string
 	Subject string
+	// Audiences default to Entra's api://AzureADTokenExchange.
+	Audiences []string
 }
 
 // Exchange records one call of /oauth2/exchange.
@@ -248,8 +252,10 @@ type Sim struct {
 	apps       map[string]App
 	principals map[string]Principal // by object ID
 	cliUser    Principal
-	ciJobs     map[string]ciJob // by the job's bearer token
-	issued     map[string]bool  // Entra tokens handed out
+	ciJobs     map[string]ciJob          // by the job's bearer token
+	clusters   map[string]*rsa.PublicKey // trusted cluster issuers' keys (cluster.go)
+	assertions []Assertion               // federated assertions judged (cluster.go)
+	issued     map[string]bool           // Entra tokens handed out
 	counts     map[string]int
 	exchanges  []Exchange
 	requests   []Request
@@ -441,6 +447,7 @@ func (s *Sim) Reset() {
 	s.exchanges = nil
 	s.requests = nil
 	s.tokenReqs = nil
+	s.assertions = nil
 }
 
 // EntraTokenRequests returns the token requests Entra parsed since the

@@ -139,30 +139,6 @@ func (s *Sim) idToken(issuer, subject, audience string, lifetime time.Duration) 
 	})
 }
 
-// verifyFederated checks an assertion from one of the simulated external
-// issuers (Kubernetes, GitHub Actions, Azure Pipelines).
-func (s *Sim) verifyFederated(assertion string) (iss, sub string, err error) {
-	claims := jwt.MapClaims{}
-	_, err = jwt.ParseWithClaims(assertion, claims, func(t *jwt.Token) (any, error) {
-		if t.Header["kid"] != s.oidcKey.kid {
-			return nil, errors.New("assertion not signed by a trusted issuer key")
-		}
-		return &s.oidcKey.key.PublicKey, nil
-	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithExpirationRequired(),
-		jwt.WithAudience(FederatedAudience))
-	if err != nil {
-		return "", "", err
-	}
-	iss, _ = claims["iss"].(string)
-	sub, _ = claims["sub"].(string)
-	switch iss {
-	case s.opts.OIDCIssuer, GitHubIssuer, PipelinesIssuer:
-	default:
-		return "", "", fmt.Errorf("issuer %q is not one azuresim simulates", iss)
-	}
-	return iss, sub, nil
-}
-
 // verifyCertAssertion checks a client assertion signed with one of the
 // app's certificates, as MSAL makes it (PS256 with x5t#S256, or RS256 with
 // x5t).
