@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -801,4 +802,32 @@ func TestServiceAccountModeOptional(t *testing.T) {
 		t.Errorf("the kubelet log does not name both client-ID annotation keys for the unannotated service account:\n%s", harness.Lines(harness.Redact(out.Log)))
 	}
 	noSecrets(t, "the kubelet log", out.Log, secrets...)
+}
+
+// TestPrintedConfigs: what `docker-credential-acr kubelet --print-config`
+// prints, in both modes, is a config the kubelet's own validation accepts
+// and registers.
+func TestPrintedConfigs(t *testing.T) {
+	for _, args := range [][]string{{"kubelet", "--print-config"}, {"kubelet", "--print-config", "--sa-mode"}} {
+		t.Run(strings.Join(args[1:], " "), func(t *testing.T) {
+			dir := t.TempDir()
+			cmd := exec.CommandContext(ctxFor(t), os.Getenv("E2E_HELPER"), args...)
+			cmd.Env = []string{"PATH=/usr/bin:/bin", "DOCKER_CREDENTIAL_ACR_CONFIG=" + filepath.Join(dir, "none.yaml")}
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("%q: %v", args, err)
+			}
+			cfg := filepath.Join(dir, "config.yaml")
+			if err := os.WriteFile(cfg, out, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			res, err := kubelet.Run(ctxFor(t), dir, kubelet.Scenario{Config: cfg, BinDir: binDir(t), Env: kubeletEnv(filepath.Join(dir, "unused"), nil)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.RegisterError != "" {
+				t.Fatalf("the kubelet refused the printed config:\n%s\n%s", out, res.RegisterError)
+			}
+		})
+	}
 }
