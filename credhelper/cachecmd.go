@@ -119,7 +119,7 @@ func (h *Helper) CacheClear(ctx context.Context, o CacheClearOptions, w io.Write
 		}
 		reg, err := loginserver.Parse(o.Registry, extra...)
 		if err != nil {
-			return fmt.Errorf("the argument is not an ACR login server (%v); give one such as myreg.azurecr.io", err)
+			return fmt.Errorf("%v; give one such as myreg.azurecr.io", err)
 		}
 		host = reg.Host
 	}

@@ -40,7 +40,7 @@ func (h *Helper) Token(ctx context.Context, o TokenOptions, w io.Writer) error {
 	reg, err := loginserver.Parse(o.Registry, cfg.CloudSuffixes()...)
 	if err != nil {
 		// The input is not echoed: it may carry userinfo.
-		return fmt.Errorf("the argument is not an ACR login server (%v); give one such as myreg.azurecr.io", err)
+		return fmt.Errorf("%v; give one such as myreg.azurecr.io", err)
 	}
 	entry, _, err := h.refreshToken(ctx, cfg, reg)
 	if err != nil {

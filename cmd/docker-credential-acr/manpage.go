@@ -38,7 +38,7 @@ func roffVerbatim(b *strings.Builder, text string) {
 }
 
 // roffEscape keeps text literal: backslashes are escaped, and a line that
-// begins with a control character ('.' or '\'') is guarded.
+// begins with a control character ('.' or '\”) is guarded.
 func roffEscape(s string) string {
 	s = strings.ReplaceAll(s, `\`, `\e`)
 	s = strings.ReplaceAll(s, "-", `\-`)
