@@ -97,7 +97,7 @@ func TestCacheClear(t *testing.T) {
 	now := time.Now()
 	for _, tt := range []struct {
 		name, registry, want string
-		left              []string
+		left                 []string
 	}{
 		{"one registry", "https://MyReg.azurecr.io", "removed 2 cached tokens of myreg.azurecr.io", []string{"other.azurecr.io"}},
 		{"all", "", "removed 3 cached tokens", nil},
