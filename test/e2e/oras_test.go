@@ -59,9 +59,12 @@ func TestTokenWithOras(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref := harness.Registry1 + "/oras-artifact:v1"
-	push := u.Run(ctxFor(t), "", oras, "push", "--registry-config", regConfig, "--disable-path-validation", ref, art+":text/plain")
-	if push.Err != nil {
-		t.Fatalf("%s", push.Failure())
+	// From the artifact's directory, so that its name in the manifest is
+	// relative and oras pull writes it under -o.
+	push := u.Command(ctxFor(t), oras, "push", "--registry-config", regConfig, ref, "artifact.txt:text/plain")
+	push.Dir = u.Dir
+	if out, err := push.CombinedOutput(); err != nil {
+		t.Fatalf("oras push: %v\n%s", err, harness.Redact(string(out)))
 	}
 	pulled := filepath.Join(u.Dir, "pulled")
 	pull := u.Run(ctxFor(t), "", oras, "pull", "--registry-config", regConfig, "-o", pulled, ref)
