@@ -73,6 +73,15 @@ func TestTokenCommand(t *testing.T) {
 	if n := acr.exchanges(); n != 1 {
 		t.Fatalf("%d exchanges, want 1 (token and get use the cache)", n)
 	}
+	// Each registry step logs its duration and ACR's correlation id.
+	for _, step := range []string{"challenge", "exchange"} {
+		if !strings.Contains(logs.String(), "msg=\"acr request\" step="+step) {
+			t.Errorf("no log line for the %s", step)
+		}
+	}
+	if !strings.Contains(logs.String(), " ms=") || !strings.Contains(logs.String(), "request_id=") || strings.Contains(logs.String(), `request_id=""`) {
+		t.Errorf("the registry requests' log lines lack the duration or the correlation id:\n%s", logs.String())
+	}
 	leak.AssertNoFragment(t, logs.String(), refresh, 12)
 	leak.AssertNoFragment(t, logs.String(), cred.token, 12)
 }
