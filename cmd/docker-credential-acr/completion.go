@@ -64,22 +64,29 @@ func bashCompletion(cs []command) string {
 	b.WriteString("_docker_credential_acr() {\n\tlocal cur=${COMP_WORDS[COMP_CWORD]} words=\n")
 	fmt.Fprintf(&b, "\tif [ \"$COMP_CWORD\" -eq 1 ]; then\n\t\tCOMPREPLY=($(compgen -W %q -- \"$cur\"))\n\t\treturn\n\tfi\n", names(cs))
 	b.WriteString("\tcase ${COMP_WORDS[1]} in\n")
+	caseArms(&b, cs, func(first, flags string) string {
+		return fmt.Sprintf("if [ \"$COMP_CWORD\" -eq 2 ]; then words=%q; else words=%q; fi", first, flags)
+	}, func(flags string) string { return fmt.Sprintf("words=%q", flags) })
+	b.WriteString("\tesac\n\tCOMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n}\n")
+	b.WriteString("complete -F _docker_credential_acr docker-credential-acr\n")
+	return b.String()
+}
+
+// caseArms writes one shell case arm per command with words to offer:
+// withSub for a command whose first word is a subcommand (given the
+// subcommands and flags, then the flags), flagsOnly otherwise.
+func caseArms(b *strings.Builder, cs []command, withSub func(first, flags string) string, flagsOnly func(flags string) string) {
 	for _, c := range cs {
 		if len(c.flags) == 0 && len(c.subcommands) == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "\t%s)\n", c.name)
+		flags := strings.Join(c.flags, " ")
+		line := flagsOnly(flags)
 		if len(c.subcommands) > 0 {
-			fmt.Fprintf(&b, "\t\tif [ \"$COMP_CWORD\" -eq 2 ]; then words=%q; else words=%q; fi\n",
-				strings.Join(append(append([]string(nil), c.subcommands...), c.flags...), " "), strings.Join(c.flags, " "))
-		} else {
-			fmt.Fprintf(&b, "\t\twords=%q\n", strings.Join(c.flags, " "))
+			line = withSub(strings.TrimSpace(strings.Join(c.subcommands, " ")+" "+flags), flags)
 		}
-		b.WriteString("\t\t;;\n")
+		fmt.Fprintf(b, "\t%s)\n\t\t%s\n\t\t;;\n", c.name, line)
 	}
-	b.WriteString("\tesac\n\tCOMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n}\n")
-	b.WriteString("complete -F _docker_credential_acr docker-credential-acr\n")
-	return b.String()
 }
 
 // zshItem is one "name:description" item of _describe, single-quoted; a
@@ -98,19 +105,9 @@ func zshCompletion(cs []command) string {
 		fmt.Fprintf(&b, "\t\t%s\n", zshItem(c.name, c.summary))
 	}
 	b.WriteString("\t)\n\tif (( CURRENT == 2 )); then\n\t\t_describe 'command' cmds\n\t\treturn\n\tfi\n\tcase $words[2] in\n")
-	for _, c := range cs {
-		if len(c.flags) == 0 && len(c.subcommands) == 0 {
-			continue
-		}
-		fmt.Fprintf(&b, "\t%s)\n", c.name)
-		if len(c.subcommands) > 0 {
-			fmt.Fprintf(&b, "\t\tif (( CURRENT == 3 )); then compadd -- %s %s; else compadd -- %s; fi\n",
-				strings.Join(c.subcommands, " "), strings.Join(c.flags, " "), strings.Join(c.flags, " "))
-		} else {
-			fmt.Fprintf(&b, "\t\tcompadd -- %s\n", strings.Join(c.flags, " "))
-		}
-		b.WriteString("\t\t;;\n")
-	}
+	caseArms(&b, cs, func(first, flags string) string {
+		return fmt.Sprintf("if (( CURRENT == 3 )); then compadd -- %s; else compadd -- %s; fi", first, flags)
+	}, func(flags string) string { return "compadd -- " + flags })
 	b.WriteString("\tesac\n}\n")
 	b.WriteString("if [ \"$funcstack[1]\" = \"_docker-credential-acr\" ]; then\n\t_docker_credential_acr \"$@\"\nelse\n\tcompdef _docker_credential_acr docker-credential-acr\nfi\n")
 	return b.String()
