@@ -6,7 +6,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BINARY  := bin/docker-credential-acr
 
-.PHONY: all build test test-unit lint install clean
+.PHONY: all build test test-unit lint install clean man
 all: build
 
 # Always rebuilt: go's own cache makes that cheap and it never serves a stale binary.
@@ -31,6 +31,15 @@ test: lint build test-unit test-e2e test-kubelet
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BINARY) $(DESTDIR)$(PREFIX)/bin/docker-credential-acr
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0644 man/docker-credential-acr.1 $(DESTDIR)$(PREFIX)/share/man/man1/docker-credential-acr.1
+
+# The manual page, generated from the same text as --help and the command
+# table (docker-credential-acr help --man); committed, so 'man -l' works
+# from a checkout.
+man:
+	@mkdir -p man
+	$(GO) run ./cmd/docker-credential-acr help --man > man/docker-credential-acr.1
 
 clean:
 	rm -rf bin

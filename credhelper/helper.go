@@ -100,24 +100,34 @@ func (h *Helper) GetContext(ctx context.Context, serverURL string) (string, stri
 	if err != nil {
 		return "", "", err
 	}
-	settings, err := cfg.ResolveRegistry(reg, h.o.Getenv)
+	entry, settings, err := h.refreshToken(ctx, cfg, reg)
 	if err != nil {
 		return "", "", err
-	}
-	provider, err := h.provider(reg, settings)
-	if err != nil {
-		return "", "", err
-	}
-	entry, err := provider.RefreshToken(ctx, token.Target{LoginServer: reg.Host, Cloud: reg.Cloud})
-	if err != nil {
-		// The provider's errors name the registry already; advise adds
-		// what to set.
-		return "", "", advise(err, adviceContext{sourcesChosen: len(settings.Sources) > 0})
 	}
 	if settings.UsernameForm == config.UsernameZeroGUID {
 		return ZeroGUIDUsername, entry.RefreshToken, nil
 	}
 	return TokenUsername, entry.RefreshToken, nil
+}
+
+// refreshToken is the one path of get and token: the registry's settings,
+// the provider, the cache, and the advice on failure.
+func (h *Helper) refreshToken(ctx context.Context, cfg *config.Config, reg loginserver.Registry) (token.Entry, config.Settings, error) {
+	settings, err := cfg.ResolveRegistry(reg, h.o.Getenv)
+	if err != nil {
+		return token.Entry{}, settings, err
+	}
+	provider, err := h.provider(reg, settings)
+	if err != nil {
+		return token.Entry{}, settings, err
+	}
+	entry, err := provider.RefreshToken(ctx, token.Target{LoginServer: reg.Host, Cloud: reg.Cloud})
+	if err != nil {
+		// The provider's errors name the registry already; advise adds
+		// what to set.
+		return token.Entry{}, settings, advise(err, adviceContext{sourcesChosen: len(settings.Sources) > 0})
+	}
+	return entry, settings, nil
 }
 
 // recognise decides whether serverURL is ours, with the custom clouds of

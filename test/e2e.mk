@@ -9,8 +9,18 @@ GO          ?= go
 E2E_HELPER  ?= $(CURDIR)/bin/docker-credential-acr
 E2E_BIN     := $(CURDIR)/test/.bin
 E2E_CRANE   := $(E2E_BIN)/crane
+# oras, for the token command's end-to-end test: built from its own module
+# at this pinned version (go install pkg@version: never in our go.mod).
+ORAS_VERSION ?= v1.3.6
+E2E_ORAS    := $(E2E_BIN)/oras-$(ORAS_VERSION)/oras
 
-.PHONY: deps-e2e test-e2e demo
+.PHONY: deps-e2e test-e2e demo oras-e2e
+
+# Built once per version; go's module cache makes it offline afterwards.
+oras-e2e: $(E2E_ORAS)
+$(E2E_ORAS):
+	@mkdir -p $(dir $@)
+	GOBIN=$(abspath $(dir $@)) nice $(GO) install oras.land/oras/cmd/oras@$(ORAS_VERSION)
 
 deps-e2e:
 	@sh test/install-deps.sh
@@ -19,8 +29,9 @@ deps-e2e:
 # missing then fail, each naming it (they never skip).
 test-e2e: build
 	@sh test/install-deps.sh || echo "test-e2e: some dependencies are missing (above); the end-to-end tests that need them will fail"
+	@$(MAKE) --no-print-directory oras-e2e || echo "test-e2e: could not build oras $(ORAS_VERSION); TestTokenWithOras will fail"
 	$(GO) test -race -count=1 ./test/azuresim/ ./test/harness/ ./test/bench/...
-	E2E_HELPER=$(E2E_HELPER) E2E_CRANE=$(E2E_CRANE) $(GO) test -race -count=1 -timeout 10m -tags e2e ./test/e2e/
+	E2E_HELPER=$(E2E_HELPER) E2E_CRANE=$(E2E_CRANE) E2E_ORAS=$(E2E_ORAS) $(GO) test -race -count=1 -timeout 10m -tags e2e ./test/e2e/
 
 demo: build
 	@sh test/install-deps.sh || echo "demo: some dependencies are missing (above); the steps that need them will fail"

@@ -74,3 +74,12 @@ func (NoCache) Delete(context.Context, string) error                 { return ni
 func (NoCache) List(context.Context) ([]Entry, error)                { return nil, nil }
 func (NoCache) GetNegative(context.Context, string) bool             { return false }
 func (NoCache) PutNegative(context.Context, string, time.Time) error { return nil }
+
+// CachedEntry describes one cached refresh token without the token: what a
+// listing may show.
+type CachedEntry struct {
+	Key       CacheKey
+	Source    string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}

@@ -46,11 +46,8 @@ func runDoctor(args []string, _ io.Reader, stdout, stderr io.Writer, getenv func
 		fmt.Fprintln(stderr, "docker-credential-acr: doctor: --repository goes with a registry, e.g. doctor myreg.azurecr.io --repository hello-world")
 		return 2
 	}
-	logger, logErr := newLogger(stderr, getenv("DOCKER_CREDENTIAL_ACR_LOG"))
-	if logErr != nil {
-		fmt.Fprintln(stderr, oneLine(logErr.Error()))
-	}
-	helper := credhelper.New(credhelper.Options{Getenv: getenv, Logger: logger, Cache: newCache(getenv, logger, "")})
+	helper, closeLog := newCommandHelper(getenv, stderr)
+	defer closeLog()
 	r, err := helper.Doctor(context.Background(), o, asJSON, stdout)
 	if err != nil {
 		fmt.Fprintln(stderr, "docker-credential-acr: doctor: writing the report: "+oneLine(err.Error()))

@@ -47,7 +47,8 @@ func runKubelet(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv
 		fmt.Fprintln(stderr, "docker-credential-acr: kubelet: --sa-mode goes with --print-config; a request with a service-account token is answered in that mode by itself")
 		return 1
 	}
-	logger, logErr := newLogger(stderr, getenv("DOCKER_CREDENTIAL_ACR_LOG"))
+	logger, closeLog, logErr := commandLogger(stderr, getenv)
+	defer closeLog()
 	if logErr != nil {
 		fmt.Fprintln(stderr, oneLine(logErr.Error()))
 	}

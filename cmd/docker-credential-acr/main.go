@@ -38,10 +38,28 @@ func main() {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 2 && (args[1] == "--help" || args[1] == "-h") {
+		if c, ok := lookupAnyCommand(args[0]); ok {
+			fmt.Fprint(stdout, c.usage)
+			return 0
+		}
+	}
 	if len(args) > 0 {
 		if c, ok := lookupCommand(args[0]); ok {
 			return c.run(args[1:], stdin, stdout, stderr, getenv)
 		}
+	}
+	if len(args) == 2 && args[0] == "help" {
+		if args[1] == "--man" {
+			fmt.Fprint(stdout, manPage())
+			return 0
+		}
+		if c, ok := lookupAnyCommand(args[1]); ok {
+			fmt.Fprint(stdout, c.usage)
+			return 0
+		}
+		fmt.Fprintf(stderr, "docker-credential-acr: help: no command %q; run 'docker-credential-acr help'\n", oneLine(args[1]))
+		return 1
 	}
 	if len(args) != 1 {
 		fmt.Fprint(stderr, usage())
@@ -60,7 +78,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 		return fail(stdout, fmt.Errorf("unknown command %q; run 'docker-credential-acr help'", action))
 	}
 
-	logger, logErr := newLogger(stderr, getenv("DOCKER_CREDENTIAL_ACR_LOG"))
+	logger, closeLog, logErr := commandLogger(stderr, getenv)
+	defer closeLog()
 	if logErr != nil {
 		fmt.Fprintln(stderr, logErr)
 	}
@@ -145,23 +164,18 @@ func newCache(getenv func(string) string, logger *slog.Logger, fallback string) 
 	return filecache.New(dir, filecache.Options{Logger: logger, DirSetting: config.EnvCacheDir})
 }
 
-func newLogger(w io.Writer, level string) (*slog.Logger, error) {
-	var l slog.Level
-	var err error
+func parseLevel(level string) (slog.Level, error) {
 	switch strings.ToLower(level) {
 	case "", "warn", "warning":
-		l = slog.LevelWarn
+		return slog.LevelWarn, nil
 	case "debug":
-		l = slog.LevelDebug
+		return slog.LevelDebug, nil
 	case "info":
-		l = slog.LevelInfo
+		return slog.LevelInfo, nil
 	case "error":
-		l = slog.LevelError
-	default:
-		l = slog.LevelWarn
-		err = fmt.Errorf("docker-credential-acr: DOCKER_CREDENTIAL_ACR_LOG=%q is not a level; use debug, info, warn or error (using warn)", level)
+		return slog.LevelError, nil
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), err
+	return slog.LevelWarn, fmt.Errorf("docker-credential-acr: DOCKER_CREDENTIAL_ACR_LOG=%q is not a level; use debug, info, warn or error (using warn)", level)
 }
 
 func versionLine() string {
@@ -190,8 +204,8 @@ func versionLine() string {
 // source nor a command can be left out.
 func usage() string {
 	var cmds strings.Builder
-	for _, c := range commands() {
-		fmt.Fprintf(&cmds, "  %-9s %s\n", c.name, c.summary)
+	for _, c := range allCommands() {
+		fmt.Fprintf(&cmds, "  %-10s %s\n", c.name, c.summary)
 	}
 	return strings.NewReplacer("{{sources}}", strings.Join(identity.Names(), ","), "{{commands}}", cmds.String()).Replace(usageTemplate)
 }
@@ -202,13 +216,7 @@ It obtains ACR tokens from the machine's Azure identity; it stores no password.
 Usage: docker-credential-acr <command>   (input on stdin, as docker or the kubelet sends it)
 
 Commands:
-  get       print credentials for the registry host read from stdin
-  store     refuse to store (DOCKER_CREDENTIAL_ACR_IGNORE_STORE=1: accept silently)
-  erase     drop the cached tokens of the registry host read from stdin
-  list      list registries with an unexpired cached token
-{{commands}}  version   print the version
-  help      print this text ('docker-credential-acr COMMAND --help' for a command's)
-
+{{commands}}
 Configure docker (~/.docker/config.json; podman, buildah and skopeo read it too):
   {"credHelpers": {"myreg.azurecr.io": "acr"}}
 
@@ -247,6 +255,7 @@ and AZURE_TENANT_ID):
   DOCKER_CREDENTIAL_ACR_NO_CACHE=1    cache nothing
   DOCKER_CREDENTIAL_ACR_IGNORE_STORE=1  make 'store' succeed without storing
   DOCKER_CREDENTIAL_ACR_LOG           debug, info, warn (default) or error; logs go to stderr
+  DOCKER_CREDENTIAL_ACR_LOG_FILE      a file that gets the log too (0600, 1 MiB, one rotation to .1)
   AZURE_AUTHORITY_HOST                Entra authority, https (default: the registry's cloud)
   HTTPS_PROXY, NO_PROXY, SSL_CERT_FILE  honoured for Entra, CI token services and the registry;
                                       managed identity endpoints are never reached through a proxy

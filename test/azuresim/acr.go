@@ -24,10 +24,12 @@ func (s *Sim) Handler() http.Handler {
 		host := hostOnly(r.Host)
 		switch {
 		case s.isAuthority(host):
+			w.Header().Set(HeaderEntraRequestID, newGUID())
 			s.serveEntra(w, r)
 		case host == GitHubTokenHost || host == PipelinesHost:
 			s.serveCI(w, r, host)
 		case s.registry(host) != nil:
+			w.Header().Set(HeaderACRCorrelationID, newGUID())
 			s.serveACR(w, r, host)
 		default:
 			http.Error(w, "azuresim: no such host "+host, http.StatusMisdirectedRequest)

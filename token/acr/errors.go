@@ -100,6 +100,10 @@ type Error struct {
 	ClientIP string
 	// Hint is what can be done about it, in the API's terms.
 	Hint string
+	// RequestID is the registry's correlation or request id of the
+	// answer (x-ms-correlation-request-id, else x-ms-request-id), for a
+	// support ticket; "" when it sent none.
+	RequestID string
 	// Err is the underlying cause, e.g. a *net.DNSError or
 	// context.DeadlineExceeded.
 	Err error
@@ -117,6 +121,11 @@ func (e *Error) Error() string {
 		b.WriteString(e.detail)
 	} else {
 		b.WriteString("failed")
+	}
+	if e.RequestID != "" {
+		b.WriteString(" (registry request id ")
+		b.WriteString(e.RequestID)
+		b.WriteString(")")
 	}
 	if e.Hint != "" {
 		b.WriteString(": ")
@@ -204,7 +213,8 @@ type acrErrors struct {
 // statusError turns a non-2xx, non-3xx answer into an error with ACR's
 // own message and a hint.
 func (x *Exchanger) statusError(step, loginServer, tenant string, resp *response, secret string) error {
-	e := &Error{LoginServer: loginServer, Step: step, StatusCode: resp.status, Tenant: safetext.ServerText(tenant, secret)}
+	e := &Error{LoginServer: loginServer, Step: step, StatusCode: resp.status, Tenant: safetext.ServerText(tenant, secret),
+		RequestID: requestID(resp.header, secret)}
 	var ae acrErrors
 	var excerpt string
 	switch {

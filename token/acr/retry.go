@@ -36,10 +36,14 @@ type response struct {
 // secret is redacted from anything that could reach a log or error.
 func (x *Exchanger) do(ctx context.Context, step, loginServer, secret string, build func(context.Context) (*http.Request, error)) (*response, error) {
 	for attempt := 0; ; attempt++ {
+		start := time.Now()
 		resp, err := x.once(ctx, build)
 		if err != nil {
+			x.log.DebugContext(ctx, "acr request failed", "step", step, "login_server", loginServer, "ms", time.Since(start).Milliseconds())
 			return nil, x.networkError(ctx, step, loginServer, err, secret)
 		}
+		x.log.DebugContext(ctx, "acr request", "step", step, "login_server", loginServer, "status", resp.status,
+			"ms", time.Since(start).Milliseconds(), "request_id", requestID(resp.header, secret))
 		if resp.status >= 300 && resp.status < 400 {
 			return nil, redirectError(step, loginServer, resp, secret)
 		}

@@ -231,21 +231,14 @@ func renameReplace(from, to string) error {
 }
 
 // Delete removes every entry whose key names loginServer (compared without
-// regard to case). Lock files stay: see the package documentation.
+// regard to case), each under its lock. Lock files stay: see the package
+// documentation.
 func (c *Cache) Delete(ctx context.Context, loginServer string) error {
-	var errs []error
-	scanErr := c.scanEntries(ctx, func(name string, f entryFile) {
-		if !strings.EqualFold(f.Key.LoginServer, loginServer) {
-			return
-		}
-		if err := os.Remove(c.path(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, err)
-		}
-	})
-	if len(errs) > 0 {
-		return fmt.Errorf("token cache: removing cached tokens of %s: %w; remove the files by hand or check the directory's permissions", loginServer, errors.Join(errs...))
+	if loginServer == "" {
+		return nil
 	}
-	return scanErr
+	_, err := c.Clear(ctx, loginServer)
+	return err
 }
 
 // List returns the unexpired entries, ordered by login server and then

@@ -71,7 +71,8 @@ func TestEnvSource(t *testing.T) {
 		{name: "PKCS#12 with AES", clientID: "app-cert", needP12: true, env: fakeEnv{envClientCertPath: p12AESPath, envClientCertPassword: p12Password},
 			wantInErr: []string{"re-export it with legacy algorithms"}},
 		{name: "wrong secret", clientID: "app-secret", env: fakeEnv{envClientSecret: "not-the-secret-value"},
-			wantInErr: []string{"AADSTS7000215", "secret's value, not its ID"}, wantCode: "AADSTS7000215"},
+			// Entra's trace and correlation ids, for a support ticket.
+			wantInErr: []string{"AADSTS7000215", "secret's value, not its ID", "(Entra trace id ", ", correlation id "}, wantCode: "AADSTS7000215"},
 		{name: "unregistered certificate", clientID: "app-cert", env: fakeEnv{envClientCertPath: otherPath},
 			wantInErr: []string{"AADSTS700027", "upload this certificate"}, wantCode: "AADSTS700027"},
 		{name: "unknown application", clientID: "no-such-app", env: fakeEnv{envClientSecret: secret},

@@ -42,6 +42,10 @@ type failureText struct {
 	status int    // HTTP status of the answer, 0 if there was none
 	code   string // "AADSTS700016"
 	text   string // "invalid_client: AADSTS700016: Application with identifier ..."
+	// ids is what Entra names the request by, for a support ticket:
+	// "trace id …, correlation id …" from its error body, else its
+	// x-ms-request-id header; "" when it named none.
+	ids string
 }
 
 // describe reads an azidentity error. When an endpoint answered, the text
@@ -61,6 +65,8 @@ func describe(err error, secrets ...string) failureText {
 			Desc    string `json:"error_description"`
 			Codes   []int  `json:"error_codes"`
 			Message string `json:"message"` // App Service and other managed identity endpoints
+			Trace   string `json:"trace_id"`
+			Corr    string `json:"correlation_id"`
 		}
 		if json.Unmarshal(body, &eb) == nil && eb.Desc == "" {
 			eb.Desc = eb.Message
@@ -93,6 +99,7 @@ func describe(err error, secrets ...string) failureText {
 			f.text = fmt.Sprintf("%q", safetext.RedactClip(string(body), 200, secrets...))
 		}
 		f.text = fmt.Sprintf("HTTP %d %s: %s", f.status, http.StatusText(f.status), f.text)
+		f.ids = entraIDs(eb.Trace, eb.Corr, afe.RawResponse.Header.Get("X-Ms-Request-Id"), secrets)
 	} else {
 		f.text = safetext.FirstLine(err.Error())
 		// azidentity appends a link to its own troubleshooting guide, which
@@ -278,6 +285,9 @@ func entraFailure(ctx context.Context, h hintContext, err error, secrets ...stri
 		msg = fmt.Sprintf("could not reach Entra ID at %s for client %q in tenant %q: %s", h.authority, h.clientID, h.tenantID, why)
 	}
 	msg = strings.TrimRight(msg, ".")
+	if f.ids != "" {
+		msg += " (Entra " + f.ids + ")"
+	}
 	if hint := aadstsHint(f.code, h); hint != "" {
 		msg += ": " + hint
 	} else if f.status == 0 {
@@ -290,4 +300,21 @@ func entraFailure(ctx context.Context, h hintContext, err error, secrets ...stri
 	e := failf(kind, h.source, "%s", safetext.Redact(msg, secrets...))
 	e.Code, e.Endpoint, e.ClientID, e.TenantID, e.Assertion = f.code, h.authority, h.clientID, h.tenantID, h.assertion
 	return e
+}
+
+// entraIDs names an Entra answer for a support ticket, each id printable,
+// clipped and redacted.
+func entraIDs(trace, correlation, requestID string, secrets []string) string {
+	clean := func(s string) string { return safetext.RedactClip(safetext.Printable(s), 64, secrets...) }
+	var parts []string
+	if trace != "" {
+		parts = append(parts, "trace id "+clean(trace))
+	}
+	if correlation != "" {
+		parts = append(parts, "correlation id "+clean(correlation))
+	}
+	if len(parts) == 0 && requestID != "" {
+		parts = append(parts, "request id "+clean(requestID))
+	}
+	return strings.Join(parts, ", ")
 }
