@@ -36,7 +36,7 @@ import (
 // confidentialContext resolves and checks what every confidential-client
 // source needs before it may touch the network.
 func confidentialContext(source string, s Settings, c token.Cloud, clientID, tenantID string) (hintContext, error) {
-	h := hintContext{source: source, clientID: clientID, tenantID: tenantID, net: &netRecorder{}}
+	h := hintContext{source: source, clientID: clientID, tenantID: tenantID, net: &netRecorder{source: source}}
 	authority, err := authorityHost(s, c)
 	if err != nil {
 		return h, failf(token.KindInvalid, source, "%v", err)
@@ -183,6 +183,7 @@ func authorityHost(s Settings, c token.Cloud) (string, error) {
 func entraClientOptions(authority string, o Options, rec *netRecorder) (co azcore.ClientOptions, release func()) {
 	var perRetry []policy.Policy
 	if rec != nil {
+		rec.log = o.Logger
 		perRetry = append(perRetry, rec)
 	}
 	transport, release := noRedirectClient(o)

@@ -216,3 +216,34 @@ func TestEnvSourceEntraUnreachable(t *testing.T) {
 	assertMentions(t, err, "could not reach Entra ID at https://login.microsoftonline.com/", "no route to host", "proxy settings")
 	assertNoSecrets(t, []string{err.Error(), logs.String()}, "abcdefgh")
 }
+
+// TestEntraRequestsLogged: each request to Entra is logged at debug with
+// its endpoint, status, duration and Entra's request id, for support
+// tickets, and with nothing secret.
+func TestEntraRequestsLogged(t *testing.T) {
+	entra := newEntra(t)
+	const secret = "s3cr3t-value-logged-nowhere"
+	entra.AddApp(azuresim.App{TenantID: testTenant, ClientID: "app-logged", Secret: secret})
+	var logs logBuffer
+	src, err := New([]string{"env"}, Settings{ClientID: "app-logged", TenantID: testTenant}, testOptions(fakeEnv{envClientSecret: secret}, entra.Client(), &logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := src[0].EntraToken(hangGuard(t), fakeCloud(entra), testResource+"/.default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for l := range strings.SplitSeq(logs.String(), "\n") {
+		if strings.Contains(l, `msg="identity request"`) && strings.Contains(l, "/oauth2/v2.0/token") {
+			line = l
+		}
+	}
+	for _, want := range []string{"source=env", "status=200", "ms=", "request_id="} {
+		if !strings.Contains(line, want) {
+			t.Errorf("the token request's log line %q lacks %q (all logs:\n%s)", line, want, logs.String())
+		}
+	}
+	leak.AssertNoFragment(t, logs.String(), secret, 8)
+	leak.AssertNoFragment(t, logs.String(), tok.Token, 16)
+}

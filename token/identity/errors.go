@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
@@ -135,10 +137,17 @@ type hintContext struct {
 // are given a secret in a header (see secretHeaders) that MSAL reads from
 // the process environment or, for Azure Arc, from a key file, none of which
 // this package reads itself.
+//
+// With a logger, it logs each request at debug: the endpoint (scheme, host
+// and path; never the query or body), the status, the duration and the
+// server's request id (x-ms-request-id), so that a support ticket can cite
+// it. The path holds a tenant at most; nothing it logs is secret.
 type netRecorder struct {
 	mu      sync.Mutex
 	last    error
 	secrets []string
+	log     *slog.Logger
+	source  string
 }
 
 // secretHeaders are the request headers that carry a managed identity
@@ -150,7 +159,21 @@ var secretHeaders = []string{"X-Identity-Header", "Secret", "Authorization"}
 
 func (r *netRecorder) Do(req *policy.Request) (*http.Response, error) {
 	r.remember(req.Raw().Header)
+	start := time.Now()
 	resp, err := req.Next()
+	if r.log != nil {
+		u := req.Raw().URL
+		attrs := []any{"source", r.source, "endpoint", safetext.Printable(u.Scheme + "://" + u.Host + u.Path), "ms", time.Since(start).Milliseconds()}
+		if resp != nil {
+			attrs = append(attrs, "status", resp.StatusCode)
+			if id := resp.Header.Get("x-ms-request-id"); id != "" {
+				attrs = append(attrs, "request_id", safetext.Clip(safetext.Printable(id), 64))
+			}
+		} else if err != nil {
+			attrs = append(attrs, "error", safetext.Redact(safetext.FirstLine(err.Error()), r.secrets...))
+		}
+		r.log.Debug("identity request", attrs...)
+	}
 	if err != nil && req.Raw().Context().Err() == nil {
 		r.mu.Lock()
 		r.last = err

@@ -99,7 +99,7 @@ func (m *managedSource) EntraToken(ctx context.Context, _ token.Cloud, scope str
 			return token.EntraToken{}, err
 		}
 	}
-	rec := &netRecorder{}
+	rec := &netRecorder{log: m.o.Logger, source: Managed}
 	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
 		ClientOptions: azcore.ClientOptions{
 			PerRetryPolicies: []policy.Policy{rec},
