@@ -66,17 +66,17 @@ func (h *Helper) Configure(ctx context.Context, o ConfigureOptions, stdout, stde
 		return err
 	}
 	var plans []*filePlan
-	var problems []string
+	var problems []error
 	for _, p := range paths {
 		plan, err := planFile(p, hosts, o)
 		if err != nil {
-			problems = append(problems, err.Error())
+			problems = append(problems, err)
 			continue
 		}
 		plans = append(plans, plan)
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("nothing was written:\n  %s", strings.Join(problems, "\n  "))
+		return nothingWritten(problems)
 	}
 	warn := func(format string, args ...any) {
 		fmt.Fprintf(stderr, "docker-credential-acr: configure: warning: "+format+"\n", args...)
@@ -130,6 +130,22 @@ func (h *Helper) Configure(ctx context.Context, o ConfigureOptions, stdout, stde
 	}
 	return nil
 }
+
+// nothingWrittenError is the files' refusals, each still testable with
+// errors.Is.
+type nothingWrittenError []error
+
+func nothingWritten(errs []error) error { return nothingWrittenError(errs) }
+
+func (e nothingWrittenError) Error() string {
+	lines := make([]string, len(e))
+	for i, err := range e {
+		lines[i] = err.Error()
+	}
+	return "nothing was written:\n  " + strings.Join(lines, "\n  ")
+}
+
+func (e nothingWrittenError) Unwrap() []error { return e }
 
 // configureHosts turns the arguments into canonical login servers, with
 // the config file's custom clouds, in order and without repeats.
