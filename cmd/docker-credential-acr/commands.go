@@ -24,6 +24,8 @@ type command struct {
 // variable: no package-level state.
 func commands() []command {
 	return []command{
+		{name: "configure", summary: "add (--remove: remove) credHelpers entries for registries in docker's and podman's files",
+			usage: configureUsage, flags: []string{"--docker-config", "--containers-auth", "--remove", "--dry-run", "--force", "--help"}, run: runConfigure},
 		{name: "kubelet", summary: "the kubelet's image credential provider: a CredentialProviderRequest on stdin",
 			usage: kubeletUsage, flags: []string{"--print-config", "--sa-mode", "--help"}, run: runKubelet},
 		{name: "doctor", summary: "explain this machine and, with a registry, why a get fails: checklist or --json",
