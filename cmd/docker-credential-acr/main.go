@@ -217,8 +217,10 @@ Usage: docker-credential-acr <command>   (input on stdin, as docker or the kubel
 
 Commands:
 {{commands}}
-Configure docker (~/.docker/config.json; podman, buildah and skopeo read it too):
-  {"credHelpers": {"myreg.azurecr.io": "acr"}}
+Configure docker, podman, buildah and skopeo:
+  docker-credential-acr configure myreg.azurecr.io
+  (it adds {"credHelpers": {"myreg.azurecr.io": "acr"}} to ~/.docker/config.json
+  and the containers auth.json, keeping everything else)
 
 Identity sources, tried in order; unset, the automatic order uses each only
 where its environment is present:
