@@ -108,17 +108,7 @@ func inside(m *testing.M) int {
 	fmt.Fprintf(os.Stderr, "e2e: helper %s; simulated Azure up (%s, %s); files in %s\n", helper, strings.Join(regs, ", "), azuresim.IMDSHost, dir)
 
 	code := m.Run()
-
-	// Whatever the tests did, no Entra token may have gone anywhere but a
-	// registry's exchange endpoint.
-	if leaks := w.Sim.Stats().Leaks(w.Sim.Registries()); len(leaks) > 0 {
-		fmt.Fprintf(os.Stderr, "e2e: FAIL: an Entra token was sent outside the exchange: %+v\n", leaks)
-		code = 1
-	}
-	if code != 0 {
-		keep = true
-		fmt.Fprintf(os.Stderr, "e2e: files and registry logs kept in %s\n", dir)
-	}
+	code, keep = w.AfterTests(code, "e2e", dir)
 	return code
 }
 

@@ -440,3 +440,19 @@ func (u *User) ConcurrentGets(ctx context.Context, n int, input string) (answers
 	}
 	return answers, failed
 }
+
+// AfterTests is the check every end-to-end TestMain makes once its tests
+// have run: whatever they did, no Entra token may have gone anywhere but a
+// registry's exchange endpoint. It returns the exit code, and whether the
+// run's files should be kept for a look (when it failed), saying so on
+// stderr with prefix ("e2e", "kubelet e2e").
+func (w *World) AfterTests(code int, prefix, dir string) (int, bool) {
+	if leaks := w.Sim.Stats().Leaks(w.Sim.Registries()); len(leaks) > 0 {
+		fmt.Fprintf(os.Stderr, "%s: FAIL: an Entra token was sent outside the exchange: %+v\n", prefix, leaks)
+		code = 1
+	}
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "%s: files and registry logs kept in %s\n", prefix, dir)
+	}
+	return code, code != 0
+}

@@ -158,15 +158,7 @@ func inside(m *testing.M) int {
 	}
 
 	code := m.Run()
-
-	if leaks := w.Sim.Stats().Leaks(w.Sim.Registries()); len(leaks) > 0 {
-		fmt.Fprintf(os.Stderr, "kubelet e2e: FAIL: an Entra token was sent outside the exchange: %+v\n", leaks)
-		code = 1
-	}
-	if code != 0 {
-		keep = true
-		fmt.Fprintf(os.Stderr, "kubelet e2e: files and registry logs kept in %s\n", dir)
-	}
+	code, keep = w.AfterTests(code, "kubelet e2e", dir)
 	return code
 }
 
