@@ -135,6 +135,11 @@ func (h *Helper) refreshToken(ctx context.Context, cfg *config.Config, reg login
 // that are ours: it must not silently change whose identity is used.
 func (h *Helper) recognise(serverURL string) (*config.Config, loginserver.Registry, error) {
 	cfg, cfgErr := h.config()
+	return h.recogniseIn(cfg, cfgErr, serverURL)
+}
+
+// recogniseIn is recognise with the config already loaded (or its error).
+func (h *Helper) recogniseIn(cfg *config.Config, cfgErr error, serverURL string) (*config.Config, loginserver.Registry, error) {
 	var extra []loginserver.CloudSuffix
 	if cfgErr == nil {
 		extra = cfg.CloudSuffixes()

@@ -49,13 +49,12 @@ func (h *Helper) Kubelet(ctx context.Context, r io.Reader, w io.Writer) error {
 	// A configured mirror answers for its upstream with its own token,
 	// keyed by the upstream host, which is what the kubelet asks for.
 	target := host
-	if cfg, err := h.config(); err == nil {
-		if m, ok := cfg.MirrorFor(host); ok {
-			h.o.Logger.Debug("answering for a mirrored registry", "upstream", m.Upstream, "mirror", m.Registry)
-			target = m.Registry
-		}
+	cfg, cfgErr := h.config()
+	if m, ok := cfg.MirrorFor(host); ok && cfgErr == nil {
+		h.o.Logger.Debug("answering for a mirrored registry", "upstream", m.Upstream, "mirror", m.Registry)
+		target = m.Registry
 	}
-	cfg, reg, err := h.recognise(target)
+	cfg, reg, err := h.recogniseIn(cfg, cfgErr, target)
 	if credentials.IsErrCredentialsNotFound(err) {
 		return encodeKubeletResponse(w, kubeletResponse{CacheKeyType: kubeletCacheKeyRegistry})
 	}
