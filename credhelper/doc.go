@@ -1,7 +1,9 @@
-// Package credhelper implements the docker-credential protocol for Azure
-// Container Registry: for each get it recognises the login server, chooses
-// the identity for that registry, and answers get/store/erase/list with an
-// ACR refresh token.
+// Package credhelper holds the front ends of docker-credential-acr for
+// Azure Container Registry: the docker-credential protocol (Helper: for
+// each get it recognises the login server, chooses the identity for that
+// registry, and answers with an ACR refresh token), the kubelet's image
+// credential provider (Helper.Kubelet), and the operator commands
+// (Configure, Doctor, Token, the cache listing and clearing).
 //
 // The parts it wires together have packages of their own. Recognition is a
 // security boundary, credhelper/loginserver: a host it accepts receives an
@@ -11,6 +13,6 @@
 // optional YAML file, credhelper/config (config.Load, Config.Resolve).
 //
 // It is also where the token packages' structured errors get the advice a
-// docker user needs (advice.go): which variable, config key or command
-// fixes what the error reports.
+// user needs (advice.go, advice_exchange.go): which variable, config key
+// or command fixes what the error reports.
 package credhelper
