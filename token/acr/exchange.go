@@ -71,7 +71,8 @@ type Exchanger struct {
 	sleep func(context.Context, time.Duration) error
 
 	// early holds the challenges Prepare started, by login server, until
-	// Exchange collects them or their context ends.
+	// Exchange collects them or their context ends. Made on first use, as
+	// the cached path never prepares.
 	mu    sync.Mutex
 	early map[string][]*earlyChallenge
 	// work counts what Prepare started (requests, dials, clean-ups); tests
@@ -95,7 +96,6 @@ func NewExchanger(o Options) *Exchanger {
 		maxRetryAfter: o.MaxRetryAfter,
 		userAgent:     o.UserAgent,
 		sleep:         sleepCtx,
-		early:         map[string][]*earlyChallenge{},
 	}
 	x.client = func() *http.Client { return x.conn().client }
 	if x.log == nil {

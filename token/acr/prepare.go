@@ -67,6 +67,9 @@ type earlyChallenge struct {
 func (x *Exchanger) challengeEarly(ctx context.Context, loginServer string, origin *url.URL) {
 	c := &earlyChallenge{ctx: ctx, done: make(chan struct{})}
 	x.mu.Lock()
+	if x.early == nil {
+		x.early = map[string][]*earlyChallenge{}
+	}
 	x.early[loginServer] = append(x.early[loginServer], c)
 	x.mu.Unlock()
 	x.log.DebugContext(ctx, "acr challenge started ahead of the Entra token", "login_server", loginServer)
