@@ -18,15 +18,19 @@ import (
 
 // fakeACR is test/azuresim's ACR front (the one the end-to-end tests use)
 // on an httptest TLS listener that every host name reaches. Its registries
-// are the login servers these tests name.
+// are the login servers these tests name: registries, or by default
+// myreg, kubereg and other.azurecr.io.
 type fakeACR struct {
 	sim    *azuresim.Sim
 	server *httptest.Server
 	roots  *x509.CertPool
 }
 
-func newFakeACR() *fakeACR {
-	sim, err := azuresim.New(azuresim.Options{Registries: []string{"myreg.azurecr.io", "kubereg.azurecr.io", "other.azurecr.io"}})
+func newFakeACR(registries ...string) *fakeACR {
+	if len(registries) == 0 {
+		registries = []string{"myreg.azurecr.io", "kubereg.azurecr.io", "other.azurecr.io"}
+	}
+	sim, err := azuresim.New(azuresim.Options{Registries: registries})
 	if err != nil {
 		panic(err)
 	}

@@ -121,7 +121,7 @@ func (h *Helper) refreshToken(ctx context.Context, cfg *config.Config, reg login
 	if err != nil {
 		return token.Entry{}, settings, err
 	}
-	entry, err := provider.RefreshToken(ctx, token.Target{LoginServer: reg.Host, Cloud: reg.Cloud})
+	entry, err := provider.RefreshToken(ctx, tokenTarget(reg, settings))
 	if err != nil {
 		// The provider's errors name the registry already; advise adds
 		// what to set.
@@ -170,6 +170,14 @@ func (h *Helper) config() (*config.Config, error) {
 		h.o.Logger.Warn("the config file named by "+config.EnvConfig+" does not exist; using defaults", "path", cfg.Path())
 	}
 	return cfg, err
+}
+
+// tokenTarget is what the provider is asked for reg. The challenge is skipped
+// where the host's form fixes the exchange endpoint and service, unless the
+// settings ask for it always (a proxy that names another service).
+func tokenTarget(reg loginserver.Registry, s config.Settings) token.Target {
+	return token.Target{LoginServer: reg.Host, Cloud: reg.Cloud,
+		SkipChallenge: reg.FixedExchange() && s.Challenge != config.ChallengeAlways}
 }
 
 // provider wires the sources, scopes and cache chosen for one registry.

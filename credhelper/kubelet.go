@@ -75,7 +75,7 @@ func (h *Helper) Kubelet(ctx context.Context, r io.Reader, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	entry, err := provider.RefreshToken(ctx, token.Target{LoginServer: reg.Host, Cloud: reg.Cloud})
+	entry, err := provider.RefreshToken(ctx, tokenTarget(reg, settings))
 	if err != nil {
 		return advise(err, adviceContext{sourcesChosen: len(settings.Sources) > 0})
 	}

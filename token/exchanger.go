@@ -20,6 +20,21 @@ type ExchangeRequest struct {
 	EntraToken string
 	// Tenant is sent to the exchange; "" means the Entra token's tid.
 	Tenant string
+	// SkipChallenge is Target.SkipChallenge: the exchange goes straight to
+	// https://<LoginServer>/oauth2/exchange with the login server as the
+	// service, without reading the registry's challenge.
+	SkipChallenge bool
+}
+
+// Preparer is implemented by an Exchanger that can start work before the
+// Entra token exists: warm its connection to the login server, or read the
+// registry's challenge while the identity source is still busy. The
+// Provider calls Prepare once per fetch, after the cache miss and the lock
+// and before asking the first source, with EntraToken empty; Exchange then
+// collects what Prepare started. Prepare must not block, and whatever it
+// starts ends when ctx does, whether or not Exchange is ever called.
+type Preparer interface {
+	Prepare(ctx context.Context, r ExchangeRequest)
 }
 
 // RefreshToken is an Exchanger's answer.

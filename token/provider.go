@@ -168,6 +168,11 @@ func (p *Provider) RefreshToken(ctx context.Context, target Target) (Entry, erro
 		return Entry{}, p.rememberedNoSource(target)
 	}
 
+	// The registry's side (its TLS connection, its challenge) starts now,
+	// so that it overlaps the Entra token instead of following it.
+	if pr, ok := p.o.Exchanger.(Preparer); ok {
+		pr.Prepare(ctx, ExchangeRequest{LoginServer: target.LoginServer, SkipChallenge: target.SkipChallenge, Tenant: p.o.TenantID})
+	}
 	fetched, err := p.fetch(ctx, target, log)
 	if err != nil {
 		// The deadline may be what failed: the bookkeeping below must not
@@ -241,7 +246,8 @@ func (p *Provider) fetchFrom(ctx context.Context, src Source, target Target, log
 			return Entry{}, errNoExchanger
 		}
 		// The exchanger sends the Entra token's tid when TenantID is empty.
-		refresh, err := p.o.Exchanger.Exchange(ctx, ExchangeRequest{LoginServer: target.LoginServer, EntraToken: entra.Token, Tenant: p.o.TenantID})
+		refresh, err := p.o.Exchanger.Exchange(ctx, ExchangeRequest{LoginServer: target.LoginServer, EntraToken: entra.Token,
+			Tenant: p.o.TenantID, SkipChallenge: target.SkipChallenge})
 		if err != nil {
 			return Entry{}, err
 		}

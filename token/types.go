@@ -50,6 +50,13 @@ type Target struct {
 	// no scheme, e.g. "myreg.azurecr.io".
 	LoginServer string
 	Cloud       Cloud
+	// SkipChallenge says that the login server's form fixes both the
+	// exchange endpoint (https://<LoginServer>/oauth2/exchange) and the
+	// service (the login server itself), so the exchanger need not read
+	// the registry's challenge first. The front end sets it from the host's
+	// form; token never guesses it. It is copied into every
+	// ExchangeRequest.
+	SkipChallenge bool
 }
 
 // EntraToken is an access token from Microsoft Entra ID. It is never

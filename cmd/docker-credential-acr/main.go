@@ -248,6 +248,9 @@ and AZURE_TENANT_ID):
   DOCKER_CREDENTIAL_ACR_SCOPE         an explicit Entra scope; beats the audience
                                       (default https://containerregistry.azure.net/.default)
   DOCKER_CREDENTIAL_ACR_USERNAME      token (default: "<token>") or zero-guid
+  DOCKER_CREDENTIAL_ACR_CHALLENGE     auto (default: read the registry's challenge only for
+                                      regional and custom-cloud hosts) or always (for every
+                                      registry: one behind a proxy that names another service)
   DOCKER_CREDENTIAL_ACR_CONFIG        per-registry config file (default
                                       $XDG_CONFIG_HOME/docker-credential-acr/config.yaml,
                                       else ~/.config/docker-credential-acr/config.yaml)

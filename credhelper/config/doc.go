@@ -31,6 +31,7 @@ package config
 //	    audience: acr-then-arm                           # acr (default) | arm | acr-then-arm
 //	    # or scope: https://management.azure.com/.default (an explicit Entra scope)
 //	    username: zero-guid                              # token (default, "<token>") | zero-guid
+//	    challenge: always                                # auto (default) | always: read GET /v2/ first
 //	  # ... or a one-label wildcard: "*.azurecr.io" matches x.azurecr.io,
 //	  # "*.eastus.geo.azurecr.io" matches x.eastus.geo.azurecr.io.
 //	  - match: "*.azurecr.io"
@@ -61,11 +62,12 @@ package config
 // Precedence, per setting, highest first:
 //
 //  1. DOCKER_CREDENTIAL_ACR_* environment variables: _SOURCES, _CLIENT_ID,
-//     _TENANT_ID, _SCOPE, _AUDIENCE, _USERNAME.
+//     _TENANT_ID, _SCOPE, _AUDIENCE, _USERNAME, _CHALLENGE.
 //  2. The registry's entry: an exact match, else the wildcard that matches.
 //  3. The default entry.
 //  4. The ambient AZURE_CLIENT_ID and AZURE_TENANT_ID.
-//  5. Built-in defaults: automatic sources, audience acr, username <token>.
+//  5. Built-in defaults: automatic sources, audience acr, username <token>,
+//     challenge auto.
 //
 // The ambient AZURE_* variables rank below the file on purpose: AKS
 // workload identity, GitHub Actions and azure/login set them for every

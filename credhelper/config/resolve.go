@@ -67,8 +67,10 @@ func (c *Config) ResolveRegistry(reg loginserver.Registry, getenv func(string) s
 	r.s.Scopes = scopes
 	r.s.From = SettingsFrom{Sources: r.origin(c, groupSources), Identity: r.origin(c, groupIdentity),
 		Tenant: r.origin(c, groupTenant), Token: r.origin(c, groupToken)}
-	if err := r.resolve(groupUsername); err != nil {
-		return Settings{}, err
+	for _, g := range [...]group{groupUsername, groupChallenge} {
+		if err := r.resolve(g); err != nil {
+			return Settings{}, err
+		}
 	}
 	return r.s, nil
 }

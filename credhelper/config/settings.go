@@ -32,15 +32,32 @@ const (
 	UsernameZeroGUID UsernameForm = "zero-guid"
 )
 
+// ChallengeMode selects when the registry's challenge (GET /v2/) is read
+// before the exchange.
+type ChallengeMode string
+
+const (
+	// ChallengeAuto skips the challenge where the login server's form
+	// fixes the exchange endpoint and service (name.azurecr.io and the
+	// other built-in suffixes, and their DNL form name-hash.azurecr.io),
+	// and reads it, concurrently with the Entra token, everywhere else
+	// (regional login servers, custom clouds). The default.
+	ChallengeAuto ChallengeMode = "auto"
+	// ChallengeAlways reads the challenge for every registry and uses its
+	// service, for a registry behind a proxy that names another.
+	ChallengeAlways ChallengeMode = "always"
+)
+
 // Environment variables read by Config.Resolve and Path.
 const (
-	EnvConfig   = "DOCKER_CREDENTIAL_ACR_CONFIG"
-	EnvSources  = "DOCKER_CREDENTIAL_ACR_SOURCES"
-	EnvClientID = "DOCKER_CREDENTIAL_ACR_CLIENT_ID"
-	EnvTenantID = "DOCKER_CREDENTIAL_ACR_TENANT_ID"
-	EnvScope    = "DOCKER_CREDENTIAL_ACR_SCOPE"
-	EnvAudience = "DOCKER_CREDENTIAL_ACR_AUDIENCE"
-	EnvUsername = "DOCKER_CREDENTIAL_ACR_USERNAME"
+	EnvConfig    = "DOCKER_CREDENTIAL_ACR_CONFIG"
+	EnvSources   = "DOCKER_CREDENTIAL_ACR_SOURCES"
+	EnvClientID  = "DOCKER_CREDENTIAL_ACR_CLIENT_ID"
+	EnvTenantID  = "DOCKER_CREDENTIAL_ACR_TENANT_ID"
+	EnvScope     = "DOCKER_CREDENTIAL_ACR_SCOPE"
+	EnvAudience  = "DOCKER_CREDENTIAL_ACR_AUDIENCE"
+	EnvUsername  = "DOCKER_CREDENTIAL_ACR_USERNAME"
+	EnvChallenge = "DOCKER_CREDENTIAL_ACR_CHALLENGE"
 )
 
 // Settings are the effective settings for one registry.
@@ -61,6 +78,10 @@ type Settings struct {
 	Audience Audience
 	// UsernameForm is never empty.
 	UsernameForm UsernameForm
+	// Challenge is never empty. It selects neither the identity nor the
+	// token (the registry names the same service either way, unless a
+	// proxy is wrong), so it is not part of Selector.
+	Challenge ChallengeMode
 	// Match is the config entry that applied: an exact host, a wildcard,
 	// or "" when only the default entry and the environment did.
 	Match string

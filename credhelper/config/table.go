@@ -21,6 +21,7 @@ const (
 	groupTenant
 	groupToken
 	groupUsername
+	groupChallenge
 	numGroups
 )
 
@@ -61,7 +62,7 @@ type setting struct {
 
 // table is the settings table. A function keeps it out of mutable package
 // state; its rows are built without allocating.
-func table() [8]setting {
+func table() [numRows]setting {
 	return [...]setting{
 		{key: "sources", env: EnvSources, group: groupSources, parseList: parseSourcesSetting,
 			has:  func(s *Settings) bool { return s.Sources != nil },
@@ -131,6 +132,18 @@ func table() [8]setting {
 			has:  func(s *Settings) bool { return s.UsernameForm != "" },
 			take: func(d, s *Settings) { d.UsernameForm = s.UsernameForm },
 			def:  func(s *Settings) { s.UsernameForm = UsernameToken }},
+		{key: "challenge", env: EnvChallenge, group: groupChallenge,
+			parse: func(v string, s *Settings) string {
+				switch c := ChallengeMode(safetext.Lower(v)); c {
+				case ChallengeAuto, ChallengeAlways:
+					s.Challenge = c
+					return ""
+				}
+				return quote(v) + " is not auto or always; use always for a registry behind a proxy that answers for it, or remove the setting for auto"
+			},
+			has:  func(s *Settings) bool { return s.Challenge != "" },
+			take: func(d, s *Settings) { d.Challenge = s.Challenge },
+			def:  func(s *Settings) { s.Challenge = ChallengeAuto }},
 	}
 }
 

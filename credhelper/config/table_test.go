@@ -13,20 +13,22 @@ import (
 // same effective setting; only the context differs.
 func TestOneTableDrivesEnvAndFile(t *testing.T) {
 	bad := map[string]string{
-		"sources":  "managed,imds",
-		"clientID": "my-app",
-		"tenantID": "contoso tenant",
-		"scope":    "https://a/.default https://b/.default",
-		"audience": "management",
-		"username": "admin",
+		"sources":   "managed,imds",
+		"clientID":  "my-app",
+		"tenantID":  "contoso tenant",
+		"scope":     "https://a/.default https://b/.default",
+		"audience":  "management",
+		"username":  "admin",
+		"challenge": "never",
 	}
 	good := map[string]string{
-		"sources":  "github,Managed",
-		"clientID": "11111111-1111-1111-1111-111111111111",
-		"tenantID": "contoso.onmicrosoft.com",
-		"scope":    "api://x/.default",
-		"audience": "ACR-then-ARM",
-		"username": "zero-guid",
+		"sources":   "github,Managed",
+		"clientID":  "11111111-1111-1111-1111-111111111111",
+		"tenantID":  "contoso.onmicrosoft.com",
+		"scope":     "api://x/.default",
+		"audience":  "ACR-then-ARM",
+		"username":  "zero-guid",
+		"challenge": "Always",
 	}
 	withEnv := 0
 	for _, row := range table() {
@@ -85,7 +87,7 @@ func TestOneTableDrivesEnvAndFile(t *testing.T) {
 // row is complete.
 func TestTableRows(t *testing.T) {
 	rows := table()
-	for i, key := range map[int]string{rowSources: "sources", rowClientID: "clientID", rowResourceID: "resourceID", rowObjectID: "objectID", rowTenantID: "tenantID", rowScope: "scope", rowAudience: "audience", rowUsername: "username"} {
+	for i, key := range map[int]string{rowSources: "sources", rowClientID: "clientID", rowResourceID: "resourceID", rowObjectID: "objectID", rowTenantID: "tenantID", rowScope: "scope", rowAudience: "audience", rowUsername: "username", rowChallenge: "challenge"} {
 		if rows[i].key != key {
 			t.Errorf("row %d is %q, want %q", i, rows[i].key, key)
 		}
@@ -145,11 +147,11 @@ func TestDecodeShape(t *testing.T) {
 		{"clouds a string", "clouds: x\n", "line 1: cannot unmarshal !!str `x` into a list of clouds"},
 		{"numeric key", "1: x\n", `line 1: unknown key "1" at the top level; valid keys are default, registries, clouds, mirrors`},
 		{"list as key", "? [a]\n: b\n", "line 1: cannot unmarshal !!seq into string"},
-		{"unknown key in an entry", "default: {clientid: x}\n", `line 1: unknown key "clientid" in the default entry or a registry entry (match: registries only) (did you mean "clientID"?); valid keys are match, sources, clientID, resourceID, objectID, tenantID, scope, audience, username`},
+		{"unknown key in an entry", "default: {clientid: x}\n", `line 1: unknown key "clientid" in the default entry or a registry entry (match: registries only) (did you mean "clientID"?); valid keys are match, sources, clientID, resourceID, objectID, tenantID, scope, audience, username, challenge`},
 		{"unknown key in a cloud", "clouds:\n  - Suffix: x\n", `line 2: unknown key "Suffix" in a cloud entry (did you mean "suffix"?); valid keys are name, suffix, authorityHost, scope, armScope`},
 		{"key twice", "default:\n  sources: [cli]\ndefault:\n  sources: [cli]\n", `line 3: mapping key "default" already defined at line 1`},
 		{"key twice in an entry", "registries:\n  - match: myreg.azurecr.io\n    match: other.azurecr.io\n", `line 3: mapping key "match" already defined at line 2`},
-		{"unknown key merged", "registries:\n  - match: myreg.azurecr.io\n    <<: {bogus: 1}\n", `line 3: unknown key "bogus" in the default entry or a registry entry (match: registries only); valid keys are match, sources, clientID, resourceID, objectID, tenantID, scope, audience, username`},
+		{"unknown key merged", "registries:\n  - match: myreg.azurecr.io\n    <<: {bogus: 1}\n", `line 3: unknown key "bogus" in the default entry or a registry entry (match: registries only); valid keys are match, sources, clientID, resourceID, objectID, tenantID, scope, audience, username, challenge`},
 		{"merge of a number", "registries:\n  - match: myreg.azurecr.io\n    <<: 3\n", "not valid YAML: map merge requires map or sequence of maps as the value"},
 		{"unknown key, then a second document", "bogus: 1\n---\ndefault: {}\n", `line 1: unknown key "bogus" at the top level; valid keys are default, registries, clouds, mirrors`},
 		{"second document with a syntax error", "default: {}\n---\n: [\n", "more than one YAML document; keep the whole configuration in one"},

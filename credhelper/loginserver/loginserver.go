@@ -62,6 +62,19 @@ type Registry struct {
 	Cloud token.Cloud
 	// Scope is the cloud's Entra scope for ACR's own audience.
 	Scope string
+	// Custom is set when the suffix is a custom cloud's (a CloudSuffix
+	// from the config file), not a built-in one.
+	Custom bool
+}
+
+// FixedExchange reports whether the login server's form alone fixes where
+// its exchange is (https://<Host>/oauth2/exchange) and the service it
+// names (Host): the standard and DNL forms under a built-in suffix, as ACR
+// answers for them, so that their challenge need not be read. For the
+// regional form and custom clouds the simulator cannot vouch for the
+// service, so their challenge is read.
+func (r Registry) FixedExchange() bool {
+	return !r.Custom && (r.Form == FormStandard || r.Form == FormDNL)
 }
 
 // CloudSuffix lets the config file add a custom or air-gapped cloud. It is

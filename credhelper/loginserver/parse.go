@@ -167,6 +167,7 @@ func parseHost(host string, extra []CloudSuffix) (Registry, error) {
 			if p, ok := hostCutSuffix(host, e.Suffix); ok {
 				prefix, found = p, true
 				reg.Cloud = e.Cloud
+				reg.Custom = true
 				reg.Scope = e.Scope
 				if reg.Scope == "" {
 					reg.Scope = token.DefaultScope

@@ -90,7 +90,7 @@ func (x *Exchanger) ExchangeAt(ctx context.Context, c Challenge, r token.Exchang
 		return token.RefreshToken{}, &Error{Kind: KindInvalidInput, LoginServer: c.LoginServer, Step: "exchange",
 			detail: "no checked challenge or no Entra token", Hint: "this is a bug in the caller"}
 	}
-	return x.trade(ctx, c.LoginServer, &url.URL{Scheme: "https", Host: c.realmHost, Path: "/oauth2/exchange"}, c.Service, r)
+	return x.trade(ctx, c.LoginServer, exchangeEndpoint(c.realmHost), c.Service, r)
 }
 
 // Grant is one entry of a registry access token's access claim: what it

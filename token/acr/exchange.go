@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/docker-credential-acr/docker-credential-acr/token"
-	"github.com/docker-credential-acr/docker-credential-acr/token/internal/httpx"
 	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 )
 
@@ -25,7 +24,11 @@ type Options struct {
 	// HTTPClient sends the requests. nil means a client built on a clone of
 	// http.DefaultTransport (so HTTPS_PROXY and NO_PROXY apply). The
 	// Exchanger works on a copy whose CheckRedirect refuses every redirect:
-	// a redirect must never carry the Entra token to another place.
+	// a redirect must never carry the Entra token to another place. When
+	// its Transport is an *http.Transport (or nil, for
+	// http.DefaultTransport), the copy gets a clone of it, with a TLS dial
+	// that Prepare can start ahead of the exchange; another RoundTripper is
+	// used as it is, and Prepare then warms nothing.
 	HTTPClient *http.Client
 	// Logger receives debug records; nil discards them. No record holds a
 	// token.
@@ -48,11 +51,14 @@ type Options struct {
 }
 
 // Exchanger turns an Entra access token into an ACR refresh token: it reads
-// the registry's challenge (GET /v2/) and posts to /oauth2/exchange.
-// It implements token.Exchanger and is safe for concurrent use.
+// the registry's challenge (GET /v2/) unless the request says the login
+// server's form fixes it, and posts to /oauth2/exchange. It implements
+// token.Exchanger and token.Preparer and is safe for concurrent use.
 type Exchanger struct {
-	// client is made on first use: a Provider that answers from its cache
+	// conn is made on first use: a Provider that answers from its cache
 	// never needs an HTTP transport, so it never pays for cloning one.
+	conn func() *conn
+	// client is conn's client, for the request code.
 	client        func() *http.Client
 	log           *slog.Logger
 	timeout       time.Duration
@@ -63,24 +69,26 @@ type Exchanger struct {
 	// sleep waits between retries; tests replace it to observe the waits
 	// without spending them.
 	sleep func(context.Context, time.Duration) error
+
+	// early holds the challenges Prepare started, by login server, until
+	// Exchange collects them or their context ends. Made on first use, as
+	// the cached path never prepares.
+	mu    sync.Mutex
+	early map[string][]*earlyChallenge
+	// work counts what Prepare started (requests, dials, clean-ups); tests
+	// wait on it to see that nothing outlives its context.
+	work sync.WaitGroup
 }
 
-var _ token.Exchanger = (*Exchanger)(nil)
+var (
+	_ token.Exchanger = (*Exchanger)(nil)
+	_ token.Preparer  = (*Exchanger)(nil)
+)
 
 // NewExchanger returns an Exchanger. It does no I/O.
 func NewExchanger(o Options) *Exchanger {
-	var client func() *http.Client
-	if o.HTTPClient != nil {
-		c := *o.HTTPClient
-		c.CheckRedirect = httpx.NoRedirect
-		client = func() *http.Client { return &c }
-	} else {
-		client = sync.OnceValue(func() *http.Client {
-			return &http.Client{Transport: httpx.CloneDefaultTransport(), CheckRedirect: httpx.NoRedirect}
-		})
-	}
 	x := &Exchanger{
-		client:        client,
+		conn:          sync.OnceValue(func() *conn { return newConn(o.HTTPClient) }),
 		log:           o.Logger,
 		timeout:       o.Timeout,
 		maxRetries:    o.MaxRetries,
@@ -89,6 +97,7 @@ func NewExchanger(o Options) *Exchanger {
 		userAgent:     o.UserAgent,
 		sleep:         sleepCtx,
 	}
+	x.client = func() *http.Client { return x.conn().client }
 	if x.log == nil {
 		x.log = slog.New(slog.DiscardHandler)
 	}
@@ -118,9 +127,13 @@ func NewExchanger(o Options) *Exchanger {
 // r.Tenant, or when that is empty the Entra token's tid claim (none when it
 // has none); the answer reports it, with the refresh token's iat and exp.
 //
-// The Entra token is sent only to https://<LoginServer>/oauth2/exchange,
-// and only after the registry's challenge has named a realm on that same
-// host and port over https. Errors are *Error.
+// The Entra token is sent only to https://<LoginServer>/oauth2/exchange.
+// With r.SkipChallenge that URL is built from the login server alone, and
+// the service is its host name: no answer of any server chooses either.
+// Without it, the token goes there only after the registry's challenge
+// (read now, or collected from Prepare) has named a realm on that same
+// host and port over https, and the challenge's service is sent. Errors
+// are *Error.
 func (x *Exchanger) Exchange(ctx context.Context, r token.ExchangeRequest) (token.RefreshToken, error) {
 	loginServer, entraToken := r.LoginServer, r.EntraToken
 	origin, err := parseLoginServer(loginServer)
@@ -132,7 +145,13 @@ func (x *Exchanger) Exchange(ctx context.Context, r token.ExchangeRequest) (toke
 		return token.RefreshToken{}, &Error{Kind: KindInvalidInput, LoginServer: loginServer, Step: "exchange",
 			detail: "no Entra token to exchange", Hint: "this is a bug in the caller"}
 	}
-	exchangeURL, service, err := x.challenge(ctx, loginServer, origin, entraToken)
+	if r.SkipChallenge {
+		// ACR fixes both for the standard and DNL forms; the caller
+		// vouches for the form.
+		x.log.DebugContext(ctx, "acr challenge skipped: the login server's form fixes the exchange endpoint and service", "login_server", loginServer)
+		return x.trade(ctx, loginServer, exchangeEndpoint(origin.Host), loginServerService(origin), r)
+	}
+	exchangeURL, service, err := x.collectChallenge(ctx, loginServer, origin, entraToken)
 	if err != nil {
 		return token.RefreshToken{}, err
 	}
@@ -270,7 +289,7 @@ func (x *Exchanger) challenge(ctx context.Context, loginServer string, origin *u
 		}
 		x.log.DebugContext(ctx, "acr challenge has no service; using the login server", "login_server", loginServer)
 	}
-	exchangeURL := &url.URL{Scheme: "https", Host: realm.Host, Path: "/oauth2/exchange"}
+	exchangeURL := exchangeEndpoint(realm.Host)
 	x.log.DebugContext(ctx, "acr challenge", "login_server", loginServer, "realm", shown, "service", safetext.ServerText(service, secret))
 	return exchangeURL, service, nil
 }

@@ -8,9 +8,11 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -77,13 +79,28 @@ type fakeACR struct {
 
 	mu       sync.Mutex
 	hits     map[string]int
+	order    []string // "METHOD /path HTTP/x.y", in the order received
 	forms    []url.Values
 	sawToken int
+	conns    int // connections accepted
+
+	// accepted and closed receive each connection the server accepts and
+	// sees closed, for tests that wait for either (buffered; never
+	// blocks the server).
+	accepted, closed chan net.Conn
 }
 
 func newFakeACR(t *testing.T, sim *azuresim.Sim, secret string) *fakeACR {
 	t.Helper()
-	f := &fakeACR{done: make(chan struct{}), sim: sim, secret: secret, hits: map[string]int{}}
+	return newFakeACRWith(t, sim, secret, nil)
+}
+
+// newFakeACRWith is newFakeACR with configure run on the server before it
+// starts (to enable HTTP/2, say).
+func newFakeACRWith(t *testing.T, sim *azuresim.Sim, secret string, configure func(*httptest.Server)) *fakeACR {
+	t.Helper()
+	f := &fakeACR{done: make(chan struct{}), sim: sim, secret: secret, hits: map[string]int{},
+		accepted: make(chan net.Conn, 64), closed: make(chan net.Conn, 64)}
 	simulated := sim.Handler()
 	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -93,6 +110,7 @@ func newFakeACR(t *testing.T, sim *azuresim.Sim, secret string) *fakeACR {
 			f.sawToken++
 		}
 		f.hits[r.URL.Path]++
+		f.order = append(f.order, r.Method+" "+r.URL.Path+" "+r.Proto)
 		n := f.hits[r.URL.Path]
 		f.mu.Unlock()
 
@@ -117,11 +135,34 @@ func newFakeACR(t *testing.T, sim *azuresim.Sim, secret string) *fakeACR {
 	// The untrusted-certificate case makes the server log a handshake
 	// error; it is expected, not noise worth reading.
 	f.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	f.srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			f.mu.Lock()
+			f.conns++
+			f.mu.Unlock()
+			offer(f.accepted, c)
+		case http.StateClosed:
+			offer(f.closed, c)
+		}
+	}
+	if configure != nil {
+		configure(f.srv)
+	}
 	f.srv.StartTLS()
 	f.host = f.srv.Listener.Addr().String()
 	t.Cleanup(f.srv.Close)
 	t.Cleanup(func() { close(f.done) }) // runs first: unblocks hanging handlers
 	return f
+}
+
+// offer sends c unless ch is full: a test that does not read ch must not
+// stall the server.
+func offer(ch chan net.Conn, c net.Conn) {
+	select {
+	case ch <- c:
+	default:
+	}
 }
 
 // answer is an exchange override that hands out refresh.
@@ -144,6 +185,14 @@ func (f *fakeACR) hang(r *http.Request) {
 	case <-r.Context().Done():
 	case <-f.done:
 	}
+}
+
+// requests returns the requests received so far, in order, and the
+// number of connections accepted.
+func (f *fakeACR) requests() ([]string, int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.order), f.conns
 }
 
 func (f *fakeACR) count(path string) int {
@@ -233,129 +282,148 @@ type exchangeCase struct {
 	checkErr func(t *testing.T, xe *Error)             // on failure
 }
 
+// Every case runs twice: with the challenge read by Exchange itself, and
+// read ahead by Prepare (as the Provider does for regional login servers
+// and custom clouds) and collected by Exchange. Both must give the same
+// answer, the same refusals and the same requests.
 func runExchangeCases(t *testing.T, fx fixtures, tests []exchangeCase) {
 	t.Helper()
 	entra, refresh, noExp := fx.entra, fx.refresh, fx.noExp
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			sim := sims(t)
-			e := env{f: newFakeACR(t, sim[0], entra), other: newFakeACR(t, sim[1], entra)}
-			var logs bytes.Buffer
-			o := Options{
-				HTTPClient: e.f.srv.Client(),
-				Logger:     slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		for _, prepared := range []bool{false, true} {
+			name := tt.name + "/inline"
+			if prepared {
+				name = tt.name + "/prepared"
 			}
-			if tt.exchange != nil {
-				e.f.exchange = tt.exchange
-			}
-			if tt.challenge != nil {
-				e.f.challenge = tt.challenge
-			}
-			if tt.setup != nil {
-				tt.setup(e, &o)
-			}
-			x := NewExchanger(o)
-			var waits []time.Duration
-			x.sleep = func(ctx context.Context, d time.Duration) error {
-				waits = append(waits, d)
-				return ctx.Err()
-			}
-			ls := e.f.host
-			if tt.loginServer != nil {
-				ls = tt.loginServer(e)
-			}
-			tenant := testTenant
-			if tt.noTenant {
-				tenant = ""
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // hang guard only
-			if tt.ctx != nil {
-				ctx, cancel = tt.ctx()
-			}
-			defer cancel()
+			t.Run(name, func(t *testing.T) {
+				sim := sims(t)
+				e := env{f: newFakeACR(t, sim[0], entra), other: newFakeACR(t, sim[1], entra)}
+				var logs bytes.Buffer
+				o := Options{
+					HTTPClient: e.f.srv.Client(),
+					Logger:     slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+				}
+				if tt.exchange != nil {
+					e.f.exchange = tt.exchange
+				}
+				if tt.challenge != nil {
+					e.f.challenge = tt.challenge
+				}
+				if tt.setup != nil {
+					tt.setup(e, &o)
+				}
+				x := NewExchanger(o)
+				var waitsMu sync.Mutex // the challenge read ahead retries on its own goroutine
+				var waits []time.Duration
+				x.sleep = func(ctx context.Context, d time.Duration) error {
+					waitsMu.Lock()
+					defer waitsMu.Unlock()
+					waits = append(waits, d)
+					return ctx.Err()
+				}
+				ls := e.f.host
+				if tt.loginServer != nil {
+					ls = tt.loginServer(e)
+				}
+				tenant := testTenant
+				if tt.noTenant {
+					tenant = ""
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // hang guard only
+				if tt.ctx != nil {
+					ctx, cancel = tt.ctx()
+				}
+				defer cancel()
 
-			got, err := x.Exchange(ctx, token.ExchangeRequest{LoginServer: ls, EntraToken: entra, Tenant: tenant})
+				if prepared {
+					x.Prepare(ctx, token.ExchangeRequest{LoginServer: ls, Tenant: tenant})
+				}
+				got, err := x.Exchange(ctx, token.ExchangeRequest{LoginServer: ls, EntraToken: entra, Tenant: tenant})
+				// What Prepare started ends with its context.
+				cancel()
+				x.work.Wait()
 
-			assertNoTokenLeak(t, err, logs.String(), entra, refresh, noExp)
-			if tt.wantKind == 0 {
-				if err != nil {
-					t.Fatalf("Exchange error: %v", err)
-				}
-				if tt.want == minted {
-					if _, err := e.f.sim.VerifyRefreshToken(registryHost, got.Token); err != nil {
-						t.Fatalf("Exchange = %q, not the simulator's refresh token: %v", got.Token, err)
+				assertNoTokenLeak(t, err, logs.String(), entra, refresh, noExp)
+				if tt.wantKind == 0 {
+					if err != nil {
+						t.Fatalf("Exchange error: %v", err)
 					}
-				} else if got.Token != tt.want {
-					t.Fatalf("Exchange = %q, want %q", got.Token, tt.want)
-				}
-				if tt.checkRT != nil {
-					tt.checkRT(t, got)
-				}
-			} else {
-				if err == nil {
-					t.Fatalf("Exchange = %q, want an error of kind %v", got.Token, tt.wantKind)
-				}
-				if got != (token.RefreshToken{}) {
-					t.Errorf("Exchange returned a token with an error")
-				}
-				var xe *Error
-				if !errors.As(err, &xe) {
-					t.Fatalf("error %T %v is not an *Error", err, err)
-				}
-				if xe.Kind != tt.wantKind {
-					t.Fatalf("kind = %v, want %v; error: %v", xe.Kind, tt.wantKind, err)
-				}
-				// The provider relies on this to name the registry once.
-				if xe.Step != "challenge" && xe.Step != "exchange" {
-					t.Errorf("Step = %q, want challenge or exchange", xe.Step)
-				}
-				if xe.Kind != KindInvalidInput && xe.LoginServer != ls {
-					t.Errorf("LoginServer = %q, want %q as passed", xe.LoginServer, ls)
-				}
-				if prefix := xe.Step + " at " + xe.LoginServer + ": "; !strings.HasPrefix(err.Error(), prefix) {
-					t.Errorf("error %q does not start with %q", err, prefix)
-				}
-				for _, s := range tt.wantErr {
-					if !strings.Contains(err.Error(), s) {
-						t.Errorf("error %q does not contain %q", err, s)
+					if tt.want == minted {
+						if _, err := e.f.sim.VerifyRefreshToken(registryHost, got.Token); err != nil {
+							t.Fatalf("Exchange = %q, not the simulator's refresh token: %v", got.Token, err)
+						}
+					} else if got.Token != tt.want {
+						t.Fatalf("Exchange = %q, want %q", got.Token, tt.want)
+					}
+					if tt.checkRT != nil {
+						tt.checkRT(t, got)
+					}
+				} else {
+					if err == nil {
+						t.Fatalf("Exchange = %q, want an error of kind %v", got.Token, tt.wantKind)
+					}
+					if got != (token.RefreshToken{}) {
+						t.Errorf("Exchange returned a token with an error")
+					}
+					var xe *Error
+					if !errors.As(err, &xe) {
+						t.Fatalf("error %T %v is not an *Error", err, err)
+					}
+					if xe.Kind != tt.wantKind {
+						t.Fatalf("kind = %v, want %v; error: %v", xe.Kind, tt.wantKind, err)
+					}
+					// The provider relies on this to name the registry once.
+					if xe.Step != "challenge" && xe.Step != "exchange" {
+						t.Errorf("Step = %q, want challenge or exchange", xe.Step)
+					}
+					if xe.Kind != KindInvalidInput && xe.LoginServer != ls {
+						t.Errorf("LoginServer = %q, want %q as passed", xe.LoginServer, ls)
+					}
+					if prefix := xe.Step + " at " + xe.LoginServer + ": "; !strings.HasPrefix(err.Error(), prefix) {
+						t.Errorf("error %q does not start with %q", err, prefix)
+					}
+					for _, s := range tt.wantErr {
+						if !strings.Contains(err.Error(), s) {
+							t.Errorf("error %q does not contain %q", err, s)
+						}
+					}
+					if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
+						t.Errorf("errors.Is(%v, %v) = false", err, tt.wantIs)
+					}
+					if xe.Hint == "" {
+						t.Errorf("error %q has no hint", err)
+					}
+					// An embedder calling this package gets no front end's
+					// advice: no variable or config-file names.
+					for _, cli := range []string{"DOCKER_CREDENTIAL_ACR_", "config file", "docker-credential-acr help"} {
+						if strings.Contains(err.Error(), cli) || strings.Contains(xe.Hint, cli) {
+							t.Errorf("error %q names %q", err, cli)
+						}
+					}
+					// The registry's text is never taken for Entra's.
+					if token.IsAudienceUnavailable(err) {
+						t.Errorf("IsAudienceUnavailable(%v) = true for an exchange error", err)
+					}
+					if tt.checkErr != nil {
+						tt.checkErr(t, xe)
 					}
 				}
-				if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
-					t.Errorf("errors.Is(%v, %v) = false", err, tt.wantIs)
-				}
-				if xe.Hint == "" {
-					t.Errorf("error %q has no hint", err)
-				}
-				// An embedder calling this package gets no front end's
-				// advice: no variable or config-file names.
-				for _, cli := range []string{"DOCKER_CREDENTIAL_ACR_", "config file", "docker-credential-acr help"} {
-					if strings.Contains(err.Error(), cli) || strings.Contains(xe.Hint, cli) {
-						t.Errorf("error %q names %q", err, cli)
+				if tt.wantKind == KindRefused || tt.wantKind == KindNoChallenge || tt.wantKind == KindInvalidInput {
+					if n := e.f.count("/oauth2/exchange"); n != 0 && !strings.Contains(tt.name, "oauth2/exchange") {
+						t.Errorf("the Entra token was posted %d times although the exchange was refused", n)
 					}
 				}
-				// The registry's text is never taken for Entra's.
-				if token.IsAudienceUnavailable(err) {
-					t.Errorf("IsAudienceUnavailable(%v) = true for an exchange error", err)
+				if n := e.other.tokenSeen(); n != 0 {
+					t.Errorf("the Entra token reached a server other than the login server %d times", n)
 				}
-				if tt.checkErr != nil {
-					tt.checkErr(t, xe)
+				if fmt.Sprint(waits) != fmt.Sprint(tt.waits) {
+					t.Errorf("retry waits = %v, want %v", waits, tt.waits)
 				}
-			}
-			if tt.wantKind == KindRefused || tt.wantKind == KindNoChallenge || tt.wantKind == KindInvalidInput {
-				if n := e.f.count("/oauth2/exchange"); n != 0 && !strings.Contains(tt.name, "oauth2/exchange") {
-					t.Errorf("the Entra token was posted %d times although the exchange was refused", n)
+				if tt.check != nil {
+					tt.check(t, e)
 				}
-			}
-			if n := e.other.tokenSeen(); n != 0 {
-				t.Errorf("the Entra token reached a server other than the login server %d times", n)
-			}
-			if fmt.Sprint(waits) != fmt.Sprint(tt.waits) {
-				t.Errorf("retry waits = %v, want %v", waits, tt.waits)
-			}
-			if tt.check != nil {
-				tt.check(t, e)
-			}
-		})
+			})
+		}
 	}
 }
 
