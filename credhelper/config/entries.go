@@ -18,6 +18,7 @@ const (
 	rowScope
 	rowAudience
 	rowUsername
+	rowTimeout
 	numRows
 )
 

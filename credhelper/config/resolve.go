@@ -67,9 +67,12 @@ func (c *Config) ResolveRegistry(reg loginserver.Registry, getenv func(string) s
 	r.s.Scopes = scopes
 	r.s.From = SettingsFrom{Sources: r.origin(c, groupSources), Identity: r.origin(c, groupIdentity),
 		Tenant: r.origin(c, groupTenant), Token: r.origin(c, groupToken)}
-	if err := r.resolve(groupUsername); err != nil {
-		return Settings{}, err
+	for _, g := range [...]group{groupUsername, groupTimeout} {
+		if err := r.resolve(g); err != nil {
+			return Settings{}, err
+		}
 	}
+	r.s.From.Timeout = r.origin(c, groupTimeout)
 	return r.s, nil
 }
 

@@ -3,6 +3,7 @@ package config
 import (
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Audience selects the Entra scope used for a registry.
@@ -41,6 +42,7 @@ const (
 	EnvScope    = "DOCKER_CREDENTIAL_ACR_SCOPE"
 	EnvAudience = "DOCKER_CREDENTIAL_ACR_AUDIENCE"
 	EnvUsername = "DOCKER_CREDENTIAL_ACR_USERNAME"
+	EnvTimeout  = "DOCKER_CREDENTIAL_ACR_TIMEOUT"
 )
 
 // Settings are the effective settings for one registry.
@@ -61,6 +63,10 @@ type Settings struct {
 	Audience Audience
 	// UsernameForm is never empty.
 	UsernameForm UsernameForm
+	// Timeout bounds a whole cold get, from the process's start to its
+	// exit (MinTimeout..MaxTimeout); zero means the front end's default.
+	// It selects nothing, so it is not part of the Selector.
+	Timeout time.Duration
 	// Match is the config entry that applied: an exact host, a wildcard,
 	// or "" when only the default entry and the environment did.
 	Match string
@@ -77,7 +83,7 @@ type Settings struct {
 // a DOCKER_CREDENTIAL_ACR_* variable, an entry of the config file, an
 // ambient AZURE_* variable, or "the built-in default".
 type SettingsFrom struct {
-	Sources, Identity, Tenant, Token string
+	Sources, Identity, Tenant, Token, Timeout string
 }
 
 // Selector describes everything in s that selects the identity or the

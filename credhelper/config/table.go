@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/docker-credential-acr/docker-credential-acr/token"
 	"github.com/docker-credential-acr/docker-credential-acr/token/identity"
@@ -21,6 +22,7 @@ const (
 	groupTenant
 	groupToken
 	groupUsername
+	groupTimeout
 	numGroups
 )
 
@@ -61,7 +63,7 @@ type setting struct {
 
 // table is the settings table. A function keeps it out of mutable package
 // state; its rows are built without allocating.
-func table() [8]setting {
+func table() [9]setting {
 	return [...]setting{
 		{key: "sources", env: EnvSources, group: groupSources, parseList: parseSourcesSetting,
 			has:  func(s *Settings) bool { return s.Sources != nil },
@@ -131,7 +133,44 @@ func table() [8]setting {
 			has:  func(s *Settings) bool { return s.UsernameForm != "" },
 			take: func(d, s *Settings) { d.UsernameForm = s.UsernameForm },
 			def:  func(s *Settings) { s.UsernameForm = UsernameToken }},
+		// No def: the default depends on the front end (get's 10 s, the
+		// kubelet mode's 30 s), so zero stands for it.
+		{key: "timeout", env: EnvTimeout, group: groupTimeout,
+			parse: func(v string, s *Settings) string {
+				d, problem := parseTimeout(v)
+				s.Timeout = d
+				return problem
+			},
+			has:  func(s *Settings) bool { return s.Timeout != 0 },
+			take: func(d, s *Settings) { d.Timeout = s.Timeout }},
 	}
+}
+
+// Bounds of the timeout setting. Under a second leaves no time for even
+// one exchange; over ten minutes no caller waits (docker's user has given
+// up, the kubelet kills a plugin after one).
+const (
+	MinTimeout = time.Second
+	MaxTimeout = 10 * time.Minute
+)
+
+// parseTimeout is the timeout row's check: a Go duration (with its unit)
+// within MinTimeout..MaxTimeout.
+func parseTimeout(v string) (time.Duration, string) {
+	shown := "the value"
+	// A duration is short; anything long is not repeated, in case it is a
+	// secret pasted into the wrong place.
+	if len(v) <= 32 {
+		shown = quote(v)
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, shown + " is not a duration; use a number with its unit between 1s and 10m, such as 10s, 30s or 1m30s, or remove the setting for the default"
+	}
+	if d < MinTimeout || d > MaxTimeout {
+		return 0, shown + " is outside 1s to 10m; use a duration in that range, such as 10s, 30s or 1m30s, or remove the setting for the default"
+	}
+	return d, ""
 }
 
 // parseSourcesSetting is the sources row's check.
