@@ -102,3 +102,28 @@ func TestEmbedderDeadlineIsNotOurs(t *testing.T) {
 		t.Fatalf("error %v: want the deadline's, without our setting's advice", err)
 	}
 }
+
+// TestKubeletEndsAtItsDeadline: the kubelet mode's request has the same
+// one deadline, with the budget its command passes (30 s there; 1 s here),
+// and its error names the setting.
+func TestKubeletEndsAtItsDeadline(t *testing.T) {
+	f := newFakeACR()
+	defer f.server.Close()
+	release := f.sim.Hang(azuresim.EndpointChallenge, azuresim.EndpointExchange)
+	defer release()
+	h := credhelper.New(credhelper.Options{
+		Getenv:             noEnv,
+		Credential:         f.credential(azuresim.ACRAudience),
+		CredentialIdentity: "test",
+		HTTPClient:         f.client(),
+		Config:             &config.Config{},
+		Timeout:            time.Second,
+		Start:              time.Now(),
+	})
+	_, err := askKubelet(t, h, kubeletRequest("kubereg.azurecr.io/team/app", "", nil))
+	var xe *acr.Error
+	if !errors.As(err, &xe) || xe.Endpoint == "" || !errors.Is(err, context.DeadlineExceeded) ||
+		!strings.Contains(err.Error(), "raise DOCKER_CREDENTIAL_ACR_TIMEOUT (now 1s, the default)") {
+		t.Fatalf("error %v: want the registry's deadline error, naming the endpoint and the setting", err)
+	}
+}
