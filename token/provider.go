@@ -209,7 +209,8 @@ func (p *Provider) RefreshToken(ctx context.Context, target Target) (Entry, erro
 // scales from a 1 s budget to a long one.
 func (p *Provider) lock(ctx context.Context, key CacheKey) (func(), error) {
 	if dl, ok := ctx.Deadline(); ok {
-		now := p.o.Now()
+		// The wall clock, as ctx's: Options.Now may be a test's.
+		now := time.Now()
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, now.Add(dl.Sub(now)/2))
 		defer cancel()
