@@ -1,11 +1,15 @@
 package credhelper
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/docker-credential-acr/docker-credential-acr/credhelper/config"
 	"github.com/docker-credential-acr/docker-credential-acr/token"
+	"github.com/docker-credential-acr/docker-credential-acr/token/acr"
 )
 
 // This file is the one place that turns the token packages' structured
@@ -21,6 +25,13 @@ type adviceContext struct {
 	// sourcesChosen says the user listed the sources (config.EnvSources or
 	// sources: in the config file) rather than leaving the automatic order.
 	sourcesChosen bool
+	// deadlinePassed says the call's own deadline (its timeout) passed
+	// before the error, so the budget, not a refusal, ended it; timeout is
+	// that budget and timeoutFrom the setting it came from
+	// (config.EnvTimeout, a config file entry, or "the default").
+	deadlinePassed bool
+	timeout        time.Duration
+	timeoutFrom    string
 }
 
 // adviceError is a cause with the CLI's advice after it. The cause stays in
@@ -43,6 +54,8 @@ func advise(err error, a adviceContext) error {
 	var nse *token.NoSourceError
 	var se *token.SourceError
 	switch {
+	case a.deadlinePassed && errors.Is(err, context.DeadlineExceeded):
+		advice = deadlineAdvice(err, a)
 	case errors.As(err, &nse):
 		advice = noSourceAdvice(nse, a)
 	case errors.As(err, &se):
@@ -54,6 +67,33 @@ func advise(err error, a adviceContext) error {
 		return err
 	}
 	return &adviceError{err: err, advice: advice}
+}
+
+// deadlineAdvice names what hung, from the structured error's facts (an
+// identity source's endpoint, the registry's step and URL), and the
+// setting that bounds the wait.
+func deadlineAdvice(err error, a adviceContext) string {
+	what := "the step in progress"
+	var xe *acr.Error
+	var se *token.SourceError
+	switch {
+	case errors.As(err, &xe) && xe.Endpoint != "":
+		what = "the registry's " + xe.Step + " (" + xe.Endpoint + ")"
+	case errors.As(err, &xe):
+		what = "the registry's " + xe.Step + " at " + xe.LoginServer
+	case errors.As(err, &se) && se.Endpoint != "":
+		what = "the " + se.Source + " source's " + se.Endpoint
+	case errors.As(err, &se):
+		what = "the " + se.Source + " source"
+	}
+	raise := fmt.Sprintf("raise %s (now %s, the default) or timeout: in the config file", config.EnvTimeout, a.timeout)
+	switch {
+	case a.timeoutFrom == config.EnvTimeout:
+		raise = fmt.Sprintf("raise %s (now %s)", config.EnvTimeout, a.timeout)
+	case strings.Contains(a.timeoutFrom, "config file"):
+		raise = fmt.Sprintf("raise timeout: in %s (now %s), or set %s", a.timeoutFrom, a.timeout, config.EnvTimeout)
+	}
+	return fmt.Sprintf("%s did not answer within the %s this helper may take; if it is only slow, %s", what, a.timeout, raise)
 }
 
 // noSourceAdvice says how to choose a source, after the advice for each

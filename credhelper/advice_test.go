@@ -12,6 +12,7 @@ import (
 
 	"github.com/docker-credential-acr/docker-credential-acr/credhelper/config"
 	"github.com/docker-credential-acr/docker-credential-acr/token"
+	"github.com/docker-credential-acr/docker-credential-acr/token/acr"
 	"github.com/docker-credential-acr/docker-credential-acr/token/identity"
 )
 
@@ -213,5 +214,45 @@ func TestAdviceThroughGet(t *testing.T) {
 	var se *token.SourceError
 	if !errors.As(err, &se) || se.Kind != token.KindRefused || se.Code != "AADSTS500011" || se.Login != "az login" {
 		t.Errorf("SourceError = %+v, want kind refused, code AADSTS500011, login \"az login\"", se)
+	}
+}
+
+// TestDeadlineAdvice: where the call's own deadline ended it, the advice
+// names what hung, from the error's facts, and the setting to raise, as
+// it was set; a timeout that was not ours (an embedder's, or one
+// request's own) gets no such advice.
+func TestDeadlineAdvice(t *testing.T) {
+	imds := fmt.Errorf("myreg.azurecr.io: %w", &token.SourceError{Kind: token.KindCanceled, Source: "managed",
+		Endpoint: "IMDS at 169.254.169.254", Reason: "IMDS did not answer before the deadline", Err: context.DeadlineExceeded})
+	exchange := &acr.Error{Kind: acr.KindNetwork, LoginServer: "myreg.azurecr.io", Step: "exchange",
+		Endpoint: "https://myreg.azurecr.io/oauth2/exchange", Tries: 1, Err: context.DeadlineExceeded}
+	bare := fmt.Errorf("myreg.azurecr.io: %w", context.DeadlineExceeded)
+	entry := `the entry for "myreg.azurecr.io" in the config file /etc/acr.yaml`
+	for _, tt := range []struct {
+		name string
+		err  error
+		a    adviceContext
+		want string // "" for no deadline advice
+	}{
+		{"IMDS hung, default", imds, adviceContext{deadlinePassed: true, timeout: 10 * time.Second, timeoutFrom: "the default"},
+			"the managed source's IMDS at 169.254.169.254 did not answer within the 10s this helper may take; if it is only slow, raise DOCKER_CREDENTIAL_ACR_TIMEOUT (now 10s, the default) or timeout: in the config file"},
+		{"exchange hung, variable", exchange, adviceContext{deadlinePassed: true, timeout: 2 * time.Second, timeoutFrom: config.EnvTimeout},
+			"the registry's exchange (https://myreg.azurecr.io/oauth2/exchange) did not answer within the 2s this helper may take; if it is only slow, raise DOCKER_CREDENTIAL_ACR_TIMEOUT (now 2s)"},
+		{"config entry", exchange, adviceContext{deadlinePassed: true, timeout: 20 * time.Second, timeoutFrom: entry},
+			"raise timeout: in " + entry + " (now 20s), or set DOCKER_CREDENTIAL_ACR_TIMEOUT"},
+		{"no facts", bare, adviceContext{deadlinePassed: true, timeout: 10 * time.Second, timeoutFrom: "the default"},
+			"the step in progress did not answer within the 10s"},
+		{"not our deadline", exchange, adviceContext{timeout: 10 * time.Second, timeoutFrom: "the default"}, ""},
+	} {
+		got := advise(tt.err, tt.a).Error()
+		if tt.want == "" {
+			if strings.Contains(got, config.EnvTimeout) {
+				t.Errorf("%s: %q names %s", tt.name, got, config.EnvTimeout)
+			}
+			continue
+		}
+		if !strings.HasPrefix(got, tt.err.Error()+"; ") || !strings.Contains(got, tt.want) {
+			t.Errorf("%s:\n got  %q\n want %q after the cause", tt.name, got, tt.want)
+		}
 	}
 }

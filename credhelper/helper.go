@@ -58,10 +58,27 @@ type Options struct {
 	// IgnoreStore makes Add succeed without storing anything, for tools
 	// that call store after a login.
 	IgnoreStore bool
-	// Timeout bounds the work after a cache miss in each Get (lock wait,
-	// Entra token, exchange); zero means token.DefaultFetchTimeout.
+	// Timeout is the budget of one Get (and of one kubelet request) where
+	// neither DOCKER_CREDENTIAL_ACR_TIMEOUT nor the config file's timeout
+	// sets one; zero means DefaultTimeout. A cold Get fails by Start plus
+	// the timeout (see ExitMargin); a cache hit never waits on it.
 	Timeout time.Duration
+	// Start is when the caller began to wait: the command records it
+	// first thing in main, so that the timeout bounds the caller's wall
+	// time from exec to exit. Set it only in a process that answers one
+	// request; zero means each call's own start.
+	Start time.Time
 }
+
+// DefaultTimeout is the budget of a get, from the process's start to its
+// exit, when no setting gives one. docker and CI jobs wait for every
+// configured helper; a failing get must say so within it.
+const DefaultTimeout = 10 * time.Second
+
+// ExitMargin is kept back from the timeout: the work's deadline is Start
+// plus the timeout less ExitMargin, which leaves the time to write the
+// error and exit before the caller's wall clock reaches the timeout.
+const ExitMargin = 500 * time.Millisecond
 
 // Helper answers the docker-credential protocol for ACR login servers. It
 // implements credentials.Helper and go-containerregistry's authn.Helper.
@@ -89,8 +106,7 @@ func New(o Options) *Helper {
 // that is not an ACR login server gets credentials.NewErrCredentialsNotFound
 // at once, without any network call.
 func (h *Helper) Get(serverURL string) (string, string, error) {
-	// No deadline here: a cache hit needs none, and the provider bounds
-	// the rest with Options.Timeout.
+	// The deadline is set once the registry's settings say how long.
 	return h.GetContext(context.Background(), serverURL)
 }
 
@@ -121,13 +137,47 @@ func (h *Helper) refreshToken(ctx context.Context, cfg *config.Config, reg login
 	if err != nil {
 		return token.Entry{}, settings, err
 	}
-	entry, err := provider.RefreshToken(ctx, tokenTarget(reg, settings))
+	entry, err := h.fetch(ctx, provider, reg, settings)
+	return entry, settings, err
+}
+
+// fetch asks provider for reg's refresh token under the deadline of
+// settings s, and advises on failure.
+func (h *Helper) fetch(ctx context.Context, provider *token.Provider, reg loginserver.Registry, s config.Settings) (token.Entry, error) {
+	timeout, from := h.timeout(s)
+	start := h.o.Start
+	if start.IsZero() {
+		start = time.Now()
+	}
+	deadline := start.Add(timeout - ExitMargin)
+	// Only where ours is the deadline that governs does the advice name
+	// the timeout setting: an embedder's own deadline is not ours to raise.
+	theirs, ok := ctx.Deadline()
+	ours := !ok || theirs.After(deadline)
+	// A context.WithDeadline costs a cache hit one timer, started and
+	// stopped: nothing next to the file read.
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	entry, err := provider.RefreshToken(ctx, tokenTarget(reg, s))
 	if err != nil {
 		// The provider's errors name the registry already; advise adds
 		// what to set.
-		return token.Entry{}, settings, advise(err, adviceContext{sourcesChosen: len(settings.Sources) > 0})
+		return token.Entry{}, advise(err, adviceContext{sourcesChosen: len(s.Sources) > 0,
+			deadlinePassed: ours && ctx.Err() != nil, timeout: timeout, timeoutFrom: from})
 	}
-	return entry, settings, nil
+	return entry, nil
+}
+
+// timeout is the budget for settings s and where it came from: the
+// setting, else Options.Timeout, else DefaultTimeout.
+func (h *Helper) timeout(s config.Settings) (time.Duration, string) {
+	switch {
+	case s.Timeout > 0:
+		return s.Timeout, s.From.Timeout
+	case h.o.Timeout > 0:
+		return h.o.Timeout, "the default"
+	}
+	return DefaultTimeout, "the default"
 }
 
 // recognise decides whether serverURL is ours, with the custom clouds of
@@ -182,13 +232,16 @@ func tokenTarget(reg loginserver.Registry, s config.Settings) token.Target {
 
 // provider wires the sources, scopes and cache chosen for one registry.
 func (h *Helper) provider(reg loginserver.Registry, s config.Settings) (*token.Provider, error) {
+	budget, _ := h.timeout(s)
 	opts := token.ProviderOptions{
-		Cache:        h.o.Cache,
-		Logger:       h.o.Logger,
-		Scopes:       s.Scopes,
-		TenantID:     s.TenantID,
-		Selector:     s.Selector(),
-		FetchTimeout: h.o.Timeout,
+		Cache:    h.o.Cache,
+		Logger:   h.o.Logger,
+		Scopes:   s.Scopes,
+		TenantID: s.TenantID,
+		Selector: s.Selector(),
+		// ctx's deadline (see fetch) governs; this only keeps the
+		// provider's own backstop from ending a long budget early.
+		FetchTimeout: budget,
 		// The exchanger makes its HTTP client only when a fetch needs it.
 		Exchanger: acr.NewExchanger(acr.Options{HTTPClient: h.o.HTTPClient, Logger: h.o.Logger}),
 	}

@@ -28,6 +28,9 @@ const (
 	envFederatedToken        = "AZURE_FEDERATED_TOKEN"
 	envFederatedTokenFile    = "AZURE_FEDERATED_TOKEN_FILE"
 	kubeletServiceAccountSrc = "workload"
+	// kubeletKillAfter is when the kubelet kills a credential provider
+	// plugin (FIELD-NOTES §7).
+	kubeletKillAfter = time.Minute
 )
 
 // Kubelet answers one kubelet image credential provider request read from
@@ -75,9 +78,12 @@ func (h *Helper) Kubelet(ctx context.Context, r io.Reader, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	entry, err := provider.RefreshToken(ctx, tokenTarget(reg, settings))
+	if d, _ := hh.timeout(settings); d >= kubeletKillAfter {
+		h.o.Logger.Warn("the timeout is not shorter than the minute after which the kubelet kills a plugin; a hang then ends in the kubelet's message, which names nothing", "timeout", d)
+	}
+	entry, err := hh.fetch(ctx, provider, reg, settings)
 	if err != nil {
-		return advise(err, adviceContext{sourcesChosen: len(settings.Sources) > 0})
+		return err
 	}
 	if entry.RefreshToken == req.ServiceAccountToken {
 		// Never hand the pod's own token back as a registry password.

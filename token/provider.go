@@ -48,6 +48,10 @@ type ProviderOptions struct {
 	// FetchTimeout bounds everything after a cache miss: waiting for the
 	// lock, the Entra token and the exchange. Zero means DefaultFetchTimeout.
 	// A cache hit is not subject to it, so the hot path starts no timer.
+	// ctx's deadline governs when it is sooner: a front end that bounds a
+	// whole call puts that deadline on ctx, and every step (the lock wait
+	// included) spends it. FetchTimeout is the backstop for an embedder
+	// whose ctx has no deadline.
 	FetchTimeout time.Duration
 	// NegativeTTL overrides DefaultNegativeTTL; negative disables it.
 	NegativeTTL time.Duration
@@ -149,7 +153,7 @@ func (p *Provider) RefreshToken(ctx context.Context, target Target) (Entry, erro
 	// One process fetches; the others wait here and then find its result.
 	// After a lock timeout the holder may just have finished, so look
 	// again either way.
-	unlock, err := p.o.Cache.Lock(ctx, key)
+	unlock, err := p.lock(ctx, key)
 	if err != nil {
 		log.Debug("going on without the cache lock", "error", err)
 	} else {
@@ -200,6 +204,23 @@ func (p *Provider) RefreshToken(ctx context.Context, target Target) (Entry, erro
 		log.Debug("refresh token not cached", "error", err)
 	}
 	return fetched, nil
+}
+
+// lock takes key's cache lock, waiting at most half the time left before
+// ctx's deadline. A waiter behind a holder that hangs (or died holding a
+// lock the system has not yet released) then still has the other half to
+// fetch for itself; a holder that is merely slow has had as long as a
+// fetch normally takes many times over. Half, rather than a fixed margin,
+// scales from a 1 s budget to a long one.
+func (p *Provider) lock(ctx context.Context, key CacheKey) (func(), error) {
+	if dl, ok := ctx.Deadline(); ok {
+		// The wall clock, as ctx's: Options.Now may be a test's.
+		now := time.Now()
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, now.Add(dl.Sub(now)/2))
+		defer cancel()
+	}
+	return p.o.Cache.Lock(ctx, key)
 }
 
 // fetch walks the sources in order and exchanges the first Entra token it

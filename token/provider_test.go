@@ -541,3 +541,65 @@ func TestEntryRefreshAt(t *testing.T) {
 		}
 	}
 }
+
+// lockRecorder is a memCache whose lock is held by another process for
+// ever: Lock reports the deadline it was given and gives up at once, as
+// filecache does when that deadline passes (its error matches
+// context.DeadlineExceeded).
+type lockRecorder struct {
+	*memCache
+	deadline time.Time
+	has      bool
+	at       time.Time // when Lock was called
+}
+
+func (l *lockRecorder) Lock(ctx context.Context, _ CacheKey) (func(), error) {
+	l.at = time.Now()
+	l.deadline, l.has = ctx.Deadline()
+	return func() {}, fmt.Errorf("timed out waiting for the token cache lock: %w", context.DeadlineExceeded)
+}
+
+// TestProviderLockWaitLeavesTimeToFetch: a waiter gives up on the lock at
+// half the time left before the caller's deadline, then fetches for
+// itself within the other half.
+func TestProviderLockWaitLeavesTimeToFetch(t *testing.T) {
+	clk := &clock{t: time.Now()}
+	for _, tt := range []struct {
+		name     string
+		deadline time.Duration // of the caller's ctx, from clk; 0: none
+		fetch    time.Duration // FetchTimeout
+		want     time.Duration // lock deadline, from clk
+	}{
+		{"get's default budget", 9500 * time.Millisecond, 0, 4750 * time.Millisecond},
+		{"a short budget", 1500 * time.Millisecond, 0, 750 * time.Millisecond},
+		{"no deadline: half the fetch timeout", 0, 0, DefaultFetchTimeout / 2},
+		{"fetch timeout sooner than the deadline", time.Hour, 20 * time.Second, 10 * time.Second},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cache := &lockRecorder{memCache: newMemCache(clk.now)}
+			src := &fakeSource{name: "managed", identity: "managed:system", token: testkit.HS256(t, jwt.MapClaims{"tid": "t"})}
+			ex := &fakeExchanger{refresh: refreshToken(t, clk.t, 3*time.Hour)}
+			p := NewProvider(ProviderOptions{Sources: []Source{src}, Exchanger: ex, Cache: cache, Now: clk.now, FetchTimeout: tt.fetch})
+			ctx := context.Background()
+			if tt.deadline > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithDeadline(ctx, clk.t.Add(tt.deadline))
+				defer cancel()
+			}
+			e, err := p.RefreshToken(ctx, target)
+			if err != nil || e.RefreshToken != ex.refresh {
+				t.Fatalf("RefreshToken = %+v, %v; want the waiter's own fetch", e, err)
+			}
+			if ex.calls != 1 {
+				t.Errorf("%d exchanges after giving up on the lock, want 1", ex.calls)
+			}
+			// The lock's deadline is reckoned on the wall clock, which
+			// has moved on from clk by the time the provider asks: by at
+			// most the time until Lock was called, and never backwards.
+			got := cache.deadline.Sub(clk.t)
+			if !cache.has || got < tt.want || got > tt.want+cache.at.Sub(clk.t) {
+				t.Errorf("lock deadline %v after the start, want %v", got, tt.want)
+			}
+		})
+	}
+}

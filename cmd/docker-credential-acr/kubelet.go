@@ -17,10 +17,14 @@ import (
 // kubelet's user. docker's get keeps its rule: no HOME, no cache.
 const kubeletCacheDir = "/var/cache/docker-credential-acr"
 
-// kubeletTimeout bounds the work after a cache miss. The kubelet kills a
-// plugin after one minute and then pulls anonymously, logging only that it
-// killed it; ending well before that leaves time for our own error, which
-// names what hung.
+// kubeletTimeout is the kubelet mode's default budget of one request,
+// from exec to exit (DOCKER_CREDENTIAL_ACR_TIMEOUT or the config's timeout
+// overrides it). The kubelet kills a plugin after one minute and then
+// pulls anonymously, logging only that it killed it; ending at half that
+// leaves our own error, which names what hung, time to reach its log. It
+// is longer than get's 10 s because a node's IMDS is slow while the VM
+// boots (its 410 answers, which a managed identity retries), when no user
+// is waiting at a terminal, and the pull would otherwise go anonymous.
 const kubeletTimeout = 30 * time.Second
 
 // runKubelet is the kubelet image credential provider: one
@@ -28,6 +32,7 @@ const kubeletTimeout = 30 * time.Second
 // stdout. Errors go to stderr, which the kubelet copies into its log, as
 // one line, with exit code 1.
 func runKubelet(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	start := time.Now()
 	printConfig, saMode := false, false
 	for _, a := range args {
 		switch a {
@@ -61,6 +66,7 @@ func runKubelet(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv
 		Logger:  logger,
 		Cache:   newCache(getenv, logger, fallback),
 		Timeout: kubeletTimeout,
+		Start:   start,
 	})
 	var err error
 	if printConfig {
@@ -69,11 +75,8 @@ func runKubelet(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv
 			_, err = io.WriteString(stdout, cfg)
 		}
 	} else {
-		// A backstop over the whole request: the provider bounds each
-		// fetch, this bounds everything else too.
-		ctx, cancel := context.WithTimeout(context.Background(), kubeletTimeout+10*time.Second)
-		defer cancel()
-		err = helper.Kubelet(ctx, stdin, stdout)
+		// The helper puts the deadline (start + timeout) on the fetch.
+		err = helper.Kubelet(context.Background(), stdin, stdout)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "docker-credential-acr: kubelet: "+oneLine(err.Error()))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/docker-credential-acr/docker-credential-acr/credhelper"
 )
@@ -13,6 +14,7 @@ import (
 // the credential-helper protocol: helm, oras, notation (--password-stdin).
 // stdout carries only the token (or its JSON); errors go to stderr.
 func runToken(args []string, _ io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	start := time.Now()
 	var o credhelper.TokenOptions
 	var regs []string
 	for _, a := range args {
@@ -32,7 +34,7 @@ func runToken(args []string, _ io.Reader, stdout, stderr io.Writer, getenv func(
 		return cmdFail(stderr, "token", fmt.Errorf("want one registry, got %d arguments; e.g. docker-credential-acr token myreg.azurecr.io", len(regs)))
 	}
 	o.Registry = regs[0]
-	helper, closeLog := newCommandHelper(getenv, stderr)
+	helper, closeLog := newCommandHelperFrom(getenv, stderr, start)
 	defer closeLog()
 	if err := helper.Token(context.Background(), o, stdout); err != nil {
 		return cmdFail(stderr, "token", err)
@@ -43,6 +45,12 @@ func runToken(args []string, _ io.Reader, stdout, stderr io.Writer, getenv func(
 // newCommandHelper is the Helper of an operator command: get's logger,
 // cache and settings.
 func newCommandHelper(getenv func(string) string, stderr io.Writer) (*credhelper.Helper, func()) {
+	return newCommandHelperFrom(getenv, stderr, time.Time{})
+}
+
+// newCommandHelperFrom is newCommandHelper for a command that fetches as
+// get does, in a process that started at start.
+func newCommandHelperFrom(getenv func(string) string, stderr io.Writer, start time.Time) (*credhelper.Helper, func()) {
 	logger, closeLog, logErr := commandLogger(stderr, getenv)
 	if logErr != nil {
 		fmt.Fprintln(stderr, logErr)
@@ -51,6 +59,7 @@ func newCommandHelper(getenv func(string) string, stderr io.Writer) (*credhelper
 		Getenv: getenv,
 		Logger: logger,
 		Cache:  newCache(getenv, logger, ""),
+		Start:  start,
 	}), closeLog
 }
 

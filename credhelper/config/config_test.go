@@ -777,7 +777,7 @@ func TestResolveRegistryUnknownARMScope(t *testing.T) {
 
 // TestSettingsFrom: each group names the layer that set it, for doctor.
 func TestSettingsFrom(t *testing.T) {
-	c, err := Parse([]byte("default:\n  audience: acr-then-arm\nregistries:\n  - match: myreg.azurecr.io\n    tenantID: contoso.onmicrosoft.com\n"))
+	c, err := Parse([]byte("default:\n  audience: acr-then-arm\nregistries:\n  - match: myreg.azurecr.io\n    tenantID: contoso.onmicrosoft.com\n    timeout: 20s\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -786,7 +786,8 @@ func TestSettingsFrom(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := SettingsFrom{Sources: EnvSources, Identity: "AZURE_CLIENT_ID",
-		Tenant: `the entry for "myreg.azurecr.io" in the config file`, Token: "the default entry of the config file"}
+		Tenant: `the entry for "myreg.azurecr.io" in the config file`, Token: "the default entry of the config file",
+		Timeout: `the entry for "myreg.azurecr.io" in the config file`}
 	if s.From != want {
 		t.Errorf("From = %+v, want %+v", s.From, want)
 	}
@@ -794,7 +795,7 @@ func TestSettingsFrom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.From.Identity != "the built-in default" || s.From.Sources != "the built-in default" {
+	if s.From.Identity != "the built-in default" || s.From.Sources != "the built-in default" || s.From.Timeout != "the built-in default" {
 		t.Errorf("defaults: From = %+v", s.From)
 	}
 }

@@ -19,6 +19,7 @@ const (
 	rowAudience
 	rowUsername
 	rowChallenge
+	rowTimeout
 	numRows
 )
 

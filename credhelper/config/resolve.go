@@ -67,11 +67,12 @@ func (c *Config) ResolveRegistry(reg loginserver.Registry, getenv func(string) s
 	r.s.Scopes = scopes
 	r.s.From = SettingsFrom{Sources: r.origin(c, groupSources), Identity: r.origin(c, groupIdentity),
 		Tenant: r.origin(c, groupTenant), Token: r.origin(c, groupToken)}
-	for _, g := range [...]group{groupUsername, groupChallenge} {
+	for _, g := range [...]group{groupUsername, groupChallenge, groupTimeout} {
 		if err := r.resolve(g); err != nil {
 			return Settings{}, err
 		}
 	}
+	r.s.From.Timeout = r.origin(c, groupTimeout)
 	return r.s, nil
 }
 

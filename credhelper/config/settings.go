@@ -3,6 +3,7 @@ package config
 import (
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Audience selects the Entra scope used for a registry.
@@ -58,6 +59,7 @@ const (
 	EnvAudience  = "DOCKER_CREDENTIAL_ACR_AUDIENCE"
 	EnvUsername  = "DOCKER_CREDENTIAL_ACR_USERNAME"
 	EnvChallenge = "DOCKER_CREDENTIAL_ACR_CHALLENGE"
+	EnvTimeout   = "DOCKER_CREDENTIAL_ACR_TIMEOUT"
 )
 
 // Settings are the effective settings for one registry.
@@ -82,6 +84,10 @@ type Settings struct {
 	// token (the registry names the same service either way, unless a
 	// proxy is wrong), so it is not part of Selector.
 	Challenge ChallengeMode
+	// Timeout bounds a whole cold get, from the process's start to its
+	// exit (MinTimeout..MaxTimeout); zero means the front end's default.
+	// It selects nothing, so it is not part of the Selector.
+	Timeout time.Duration
 	// Match is the config entry that applied: an exact host, a wildcard,
 	// or "" when only the default entry and the environment did.
 	Match string
@@ -98,7 +104,7 @@ type Settings struct {
 // a DOCKER_CREDENTIAL_ACR_* variable, an entry of the config file, an
 // ambient AZURE_* variable, or "the built-in default".
 type SettingsFrom struct {
-	Sources, Identity, Tenant, Token string
+	Sources, Identity, Tenant, Token, Timeout string
 }
 
 // Selector describes everything in s that selects the identity or the

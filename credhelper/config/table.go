@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/docker-credential-acr/docker-credential-acr/token"
 	"github.com/docker-credential-acr/docker-credential-acr/token/identity"
@@ -22,6 +23,7 @@ const (
 	groupToken
 	groupUsername
 	groupChallenge
+	groupTimeout
 	numGroups
 )
 
@@ -144,7 +146,44 @@ func table() [numRows]setting {
 			has:  func(s *Settings) bool { return s.Challenge != "" },
 			take: func(d, s *Settings) { d.Challenge = s.Challenge },
 			def:  func(s *Settings) { s.Challenge = ChallengeAuto }},
+		// No def: the default depends on the front end (get's 10 s, the
+		// kubelet mode's 30 s), so zero stands for it.
+		{key: "timeout", env: EnvTimeout, group: groupTimeout,
+			parse: func(v string, s *Settings) string {
+				d, problem := parseTimeout(v)
+				s.Timeout = d
+				return problem
+			},
+			has:  func(s *Settings) bool { return s.Timeout != 0 },
+			take: func(d, s *Settings) { d.Timeout = s.Timeout }},
 	}
+}
+
+// Bounds of the timeout setting. Under a second leaves no time for even
+// one exchange; over ten minutes no caller waits (docker's user has given
+// up, the kubelet kills a plugin after one).
+const (
+	MinTimeout = time.Second
+	MaxTimeout = 10 * time.Minute
+)
+
+// parseTimeout is the timeout row's check: a Go duration (with its unit)
+// within MinTimeout..MaxTimeout.
+func parseTimeout(v string) (time.Duration, string) {
+	shown := "the value"
+	// A duration is short; anything long is not repeated, in case it is a
+	// secret pasted into the wrong place.
+	if len(v) <= 32 {
+		shown = quote(v)
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, shown + " is not a duration; use a number with its unit between 1s and 10m, such as 10s, 30s or 1m30s, or remove the setting for the default"
+	}
+	if d < MinTimeout || d > MaxTimeout {
+		return 0, shown + " is outside 1s to 10m; use a duration in that range, such as 10s, 30s or 1m30s, or remove the setting for the default"
+	}
+	return d, ""
 }
 
 // parseSourcesSetting is the sources row's check.

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestOneTableDrivesEnvAndFile: every setting with a variable is checked
@@ -20,6 +21,7 @@ func TestOneTableDrivesEnvAndFile(t *testing.T) {
 		"audience":  "management",
 		"username":  "admin",
 		"challenge": "never",
+		"timeout":   "10",
 	}
 	good := map[string]string{
 		"sources":   "github,Managed",
@@ -29,6 +31,7 @@ func TestOneTableDrivesEnvAndFile(t *testing.T) {
 		"audience":  "ACR-then-ARM",
 		"username":  "zero-guid",
 		"challenge": "Always",
+		"timeout":   "1m30s",
 	}
 	withEnv := 0
 	for _, row := range table() {
@@ -87,7 +90,7 @@ func TestOneTableDrivesEnvAndFile(t *testing.T) {
 // row is complete.
 func TestTableRows(t *testing.T) {
 	rows := table()
-	for i, key := range map[int]string{rowSources: "sources", rowClientID: "clientID", rowResourceID: "resourceID", rowObjectID: "objectID", rowTenantID: "tenantID", rowScope: "scope", rowAudience: "audience", rowUsername: "username", rowChallenge: "challenge"} {
+	for i, key := range map[int]string{rowSources: "sources", rowClientID: "clientID", rowResourceID: "resourceID", rowObjectID: "objectID", rowTenantID: "tenantID", rowScope: "scope", rowAudience: "audience", rowUsername: "username", rowChallenge: "challenge", rowTimeout: "timeout"} {
 		if rows[i].key != key {
 			t.Errorf("row %d is %q, want %q", i, rows[i].key, key)
 		}
@@ -147,11 +150,11 @@ func TestDecodeShape(t *testing.T) {
 		{"clouds a string", "clouds: x\n", "line 1: cannot unmarshal !!str `x` into a list of clouds"},
 		{"numeric key", "1: x\n", `line 1: unknown key "1" at the top level; valid keys are default, registries, clouds, mirrors`},
 		{"list as key", "? [a]\n: b\n", "line 1: cannot unmarshal !!seq into string"},
-		{"unknown key in an entry", "default: {clientid: x}\n", `line 1: unknown key "clientid" in the default entry or a registry entry (match: registries only) (did you mean "clientID"?); valid keys are match, sources, clientID, resourceID, objectID, tenantID, scope, audience, username, challenge`},
+		{"unknown key in an entry", "default: {clientid: x}\n", `line 1: unknown key "clientid" in the default entry or a registry entry (match: registries only) (did you mean "clientID"?); valid keys are match, sources, clientID, resourceID, objectID, tenantID, scope, audience, username, challenge, timeout`},
 		{"unknown key in a cloud", "clouds:\n  - Suffix: x\n", `line 2: unknown key "Suffix" in a cloud entry (did you mean "suffix"?); valid keys are name, suffix, authorityHost, scope, armScope`},
 		{"key twice", "default:\n  sources: [cli]\ndefault:\n  sources: [cli]\n", `line 3: mapping key "default" already defined at line 1`},
 		{"key twice in an entry", "registries:\n  - match: myreg.azurecr.io\n    match: other.azurecr.io\n", `line 3: mapping key "match" already defined at line 2`},
-		{"unknown key merged", "registries:\n  - match: myreg.azurecr.io\n    <<: {bogus: 1}\n", `line 3: unknown key "bogus" in the default entry or a registry entry (match: registries only); valid keys are match, sources, clientID, resourceID, objectID, tenantID, scope, audience, username, challenge`},
+		{"unknown key merged", "registries:\n  - match: myreg.azurecr.io\n    <<: {bogus: 1}\n", `line 3: unknown key "bogus" in the default entry or a registry entry (match: registries only); valid keys are match, sources, clientID, resourceID, objectID, tenantID, scope, audience, username, challenge, timeout`},
 		{"merge of a number", "registries:\n  - match: myreg.azurecr.io\n    <<: 3\n", "not valid YAML: map merge requires map or sequence of maps as the value"},
 		{"unknown key, then a second document", "bogus: 1\n---\ndefault: {}\n", `line 1: unknown key "bogus" at the top level; valid keys are default, registries, clouds, mirrors`},
 		{"second document with a syntax error", "default: {}\n---\n: [\n", "more than one YAML document; keep the whole configuration in one"},
@@ -195,5 +198,64 @@ registries:
 	s, err = c.Resolve("other.azurecr.io", env{}.get)
 	if err != nil || s.TenantID != "first.onmicrosoft.com" || s.UsernameForm != UsernameZeroGUID {
 		t.Errorf("merged list: %+v, %v", s, err)
+	}
+}
+
+// TestTimeoutSetting: the timeout is a Go duration within 1s..10m, the
+// variable beats a registry's entry, which beats the default entry, and
+// nothing set means zero: the front end's own default.
+func TestTimeoutSetting(t *testing.T) {
+	for _, tt := range []struct {
+		v    string
+		want time.Duration
+		bad  string // part of the problem, or "" for a good value
+	}{
+		{"10s", 10 * time.Second, ""},
+		{"1s", time.Second, ""},
+		{"10m", 10 * time.Minute, ""},
+		{"1m30s", 90 * time.Second, ""},
+		{"2500ms", 2500 * time.Millisecond, ""},
+		{"999ms", 0, "outside 1s to 10m"},
+		{"10m1s", 0, "outside 1s to 10m"},
+		{"0", 0, "outside 1s to 10m"},
+		{"-5s", 0, "outside 1s to 10m"},
+		{"30", 0, `"30" is not a duration; use a number with its unit`},
+		{"soon", 0, "is not a duration"},
+		{strings.Repeat("9", 40) + "s", 0, "the value is not a duration"},
+	} {
+		s, err := (&Config{}).Resolve("myreg.azurecr.io", env{EnvTimeout: tt.v}.get)
+		switch {
+		case tt.bad == "" && (err != nil || s.Timeout != tt.want || s.From.Timeout != EnvTimeout):
+			t.Errorf("%s=%q: %v (from %q), %v; want %v", EnvTimeout, tt.v, s.Timeout, s.From.Timeout, err, tt.want)
+		case tt.bad != "" && (err == nil || !strings.Contains(err.Error(), tt.bad) || !strings.HasPrefix(err.Error(), EnvTimeout+": ")):
+			t.Errorf("%s=%q: error %v, want one with %q", EnvTimeout, tt.v, err, tt.bad)
+		}
+	}
+
+	c := mustParse(t, "default:\n  timeout: 20s\nregistries:\n  - match: myreg.azurecr.io\n    timeout: 45s\n")
+	for _, tt := range []struct {
+		host string
+		env  env
+		want time.Duration
+	}{
+		{"myreg.azurecr.io", env{}, 45 * time.Second},
+		{"other.azurecr.io", env{}, 20 * time.Second},
+		{"myreg.azurecr.io", env{EnvTimeout: "3s"}, 3 * time.Second},
+	} {
+		s, err := c.Resolve(tt.host, tt.env.get)
+		if err != nil || s.Timeout != tt.want {
+			t.Errorf("%s with %v: %v, %v; want %v", tt.host, tt.env, s.Timeout, err, tt.want)
+		}
+	}
+	s, err := (&Config{}).Resolve("myreg.azurecr.io", env{}.get)
+	if err != nil || s.Timeout != 0 || s.From.Timeout != "the built-in default" {
+		t.Errorf("unset: %v from %q, %v; want 0 from the built-in default", s.Timeout, s.From.Timeout, err)
+	}
+	// The timeout selects no identity or token: a cached token is shared
+	// whatever the timeout.
+	a, _ := c.Resolve("myreg.azurecr.io", env{}.get)
+	b, _ := c.Resolve("myreg.azurecr.io", env{EnvTimeout: "3s"}.get)
+	if a.Selector() != b.Selector() {
+		t.Errorf("the timeout changed the selector: %q, %q", a.Selector(), b.Selector())
 	}
 }

@@ -190,6 +190,11 @@ func (s *Sim) observe(classify func(*http.Request) string, next http.Handler) ht
 			Endpoint:   classify(r),
 			EntraToken: s.carriesEntraToken(r, prefix),
 		}
+		if held, status := s.holdIfHung(w, r, rec.Endpoint); held {
+			rec.Status = status // 0: no answer
+			s.record(rec)
+			return
+		}
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		rec.Status = sw.status

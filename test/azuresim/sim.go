@@ -194,6 +194,7 @@ type Sim struct {
 	exchanges  []Exchange
 	requests   []Request
 	tokenReqs  []EntraTokenRequest
+	hangs      hangs // endpoints that never answer (hang.go)
 }
 
 type registry struct {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 )
@@ -90,6 +91,12 @@ type Error struct {
 	Step string
 	// StatusCode is the HTTP status, 0 when there was no HTTP answer.
 	StatusCode int
+	// Endpoint is the URL the step asked (scheme, host and path: never a
+	// query or user information), when it got as far as a request.
+	Endpoint string
+	// Tries is how many requests the step sent (retries of 429 and 5xx
+	// included); 0 when it sent none.
+	Tries int
 	// Code and Message are the first entry of ACR's error body
 	// ({"errors":[{"code":…,"message":…}]}), when it sent one.
 	Code, Message string
@@ -142,14 +149,24 @@ func (e *Error) Unwrap() error { return e.Err }
 // not Entra's, without either importing this package.
 func (e *Error) ExchangeLoginServer() string { return e.LoginServer }
 
-func (x *Exchanger) networkError(ctx context.Context, step, loginServer string, err error, secret string) error {
-	e := &Error{Kind: KindNetwork, LoginServer: loginServer, Step: step, Err: err}
-	what := "GET /v2/"
+func (x *Exchanger) networkError(ctx context.Context, step, loginServer string, t try, err error, secret string) error {
+	e := &Error{Kind: KindNetwork, LoginServer: loginServer, Step: step, Endpoint: t.endpoint, Tries: t.tries, Err: err}
+	method, path := "GET", "/v2/"
 	switch step {
 	case "exchange":
-		what = "POST /oauth2/exchange"
+		method, path = "POST", "/oauth2/exchange"
 	case "registry-token":
-		what = "POST /oauth2/token"
+		method, path = "POST", "/oauth2/token"
+	}
+	what := method + " " + path
+	// A hang is told with the whole URL: it is what the user checks.
+	full := what
+	if t.endpoint != "" {
+		full = method + " " + safetext.ServerText(t.endpoint, secret)
+	}
+	tries := "1 try"
+	if t.tries > 1 {
+		tries = fmt.Sprintf("%d tries", t.tries)
 	}
 	var dnsErr *net.DNSError
 	var unknownCA x509.UnknownAuthorityError
@@ -158,6 +175,12 @@ func (x *Exchanger) networkError(ctx context.Context, step, loginServer string, 
 	var verifyErr *tls.CertificateVerificationError
 	var opErr *net.OpError
 	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		// The caller's deadline, not the per-request timeout: the whole
+		// budget is spent.
+		e.detail = fmt.Sprintf("%s got no answer in %s, when the caller's deadline passed (%s)", full, t.took.Round(10*time.Millisecond), tries)
+		e.Hint = "the registry or the network is slow or unreachable; check connectivity and proxy settings (HTTPS_PROXY, NO_PROXY)"
+		e.Err = ctx.Err()
 	case ctx.Err() != nil:
 		e.detail = what + " was cancelled: " + ctx.Err().Error()
 		e.Hint = "the caller stopped waiting (docker gave up, or the helper is being stopped)"
@@ -198,7 +221,7 @@ func redirectError(step, loginServer string, resp *response, secret string) erro
 		// Scheme and host only: a redirect's query may carry a signature.
 		to = safetext.ServerText(loc.Scheme+"://"+loc.Host, secret)
 	}
-	return &Error{Kind: KindRefused, LoginServer: loginServer, Step: step, StatusCode: resp.status,
+	return &Error{Kind: KindRefused, LoginServer: loginServer, Step: step, StatusCode: resp.status, Endpoint: resp.endpoint, Tries: resp.tries,
 		detail: fmt.Sprintf("registry answered %d, a redirect to %s", resp.status, to),
 		Hint:   "credentials are never sent on after a redirect; configure the registry's own login server name (e.g. myreg.azurecr.io), not an alias or data endpoint"}
 }
@@ -214,7 +237,7 @@ type acrErrors struct {
 // own message and a hint.
 func (x *Exchanger) statusError(step, loginServer, tenant string, resp *response, secret string) error {
 	e := &Error{LoginServer: loginServer, Step: step, StatusCode: resp.status, Tenant: safetext.ServerText(tenant, secret),
-		RequestID: requestID(resp.header, secret)}
+		RequestID: requestID(resp.header, secret), Endpoint: resp.endpoint, Tries: resp.tries}
 	var ae acrErrors
 	var excerpt string
 	switch {
@@ -270,16 +293,26 @@ func (x *Exchanger) statusError(step, loginServer, tenant string, resp *response
 		e.Hint = "the registry has no /v2/ endpoint: is this a container registry login server?"
 	case resp.status == http.StatusTooManyRequests:
 		e.Kind = KindThrottled
-		e.Hint = fmt.Sprintf("the registry is throttling requests (attempts: %d); try again shortly", x.maxRetries+1)
+		e.Hint = fmt.Sprintf("the registry is throttling requests (%s); try again shortly", attempts(resp))
 	case resp.status >= 500:
 		e.Kind = KindUnavailable
-		e.Hint = fmt.Sprintf("the registry is failing (attempts: %d); try again shortly", x.maxRetries+1)
+		e.Hint = fmt.Sprintf("the registry is failing (%s); try again shortly", attempts(resp))
 	default:
 		e.Kind = KindUnexpectedStatus
 		e.Hint = "unexpected answer"
 	}
 	x.log.Debug("acr request failed", "step", step, "login_server", loginServer, "status", resp.status, "code", e.Code)
 	return e
+}
+
+// attempts says how many tries an answer took and, when the retries
+// stopped early, why.
+func attempts(resp *response) string {
+	s := fmt.Sprintf("attempts: %d", max(resp.tries, 1))
+	if resp.stopped != "" {
+		s += "; not retried again: " + resp.stopped
+	}
+	return s
 }
 
 // firewallClientIP finds the address in ACR's firewall refusal ("client

@@ -95,6 +95,50 @@ func TestExchangeLimits(t *testing.T) {
 			wantIs:   context.DeadlineExceeded,
 		},
 		{
+			// The caller's deadline comes before the per-request timeout:
+			// the error says which URL hung and how often it was tried.
+			name: "exchange hangs past the caller's deadline",
+			setup: func(e env, _ *Options) {
+				e.f.exchange = func(w http.ResponseWriter, r *http.Request, n int) {
+					if n == 1 {
+						w.WriteHeader(http.StatusServiceUnavailable)
+						return
+					}
+					e.f.hang(r)
+				}
+			},
+			ctx: func() (context.Context, context.CancelFunc) {
+				// Room for the retry after the 503 even on a slow machine.
+				return context.WithTimeout(context.Background(), 3*time.Second)
+			},
+			waits:    []time.Duration{200 * time.Millisecond},
+			wantKind: KindNetwork,
+			wantIs:   context.DeadlineExceeded,
+			wantErr:  []string{"exchange at 127.0.0.1:", "POST https://127.0.0.1:", "/oauth2/exchange got no answer in ", "when the caller's deadline passed (2 tries)"},
+			checkErr: func(t *testing.T, xe *Error) {
+				if xe.Tries != 2 || xe.Step != "exchange" || !strings.HasPrefix(xe.Endpoint, "https://127.0.0.1:") || !strings.HasSuffix(xe.Endpoint, "/oauth2/exchange") {
+					t.Fatalf("facts: Step %q, Tries %d, Endpoint %q", xe.Step, xe.Tries, xe.Endpoint)
+				}
+			},
+		},
+		{
+			name: "challenge hangs past the caller's deadline",
+			setup: func(e env, _ *Options) {
+				e.f.challenge = func(_ http.ResponseWriter, r *http.Request, _ int) { e.f.hang(r) }
+			},
+			ctx: func() (context.Context, context.CancelFunc) {
+				return context.WithTimeout(context.Background(), 300*time.Millisecond)
+			},
+			wantKind: KindNetwork,
+			wantIs:   context.DeadlineExceeded,
+			wantErr:  []string{"challenge at 127.0.0.1:", "GET https://127.0.0.1:", "/v2/ got no answer in ", "when the caller's deadline passed (1 try)"},
+			checkErr: func(t *testing.T, xe *Error) {
+				if xe.Tries != 1 || xe.Step != "challenge" || !strings.HasSuffix(xe.Endpoint, "/v2/") {
+					t.Fatalf("facts: Step %q, Tries %d, Endpoint %q", xe.Step, xe.Tries, xe.Endpoint)
+				}
+			},
+		},
+		{
 			name: "caller cancels",
 			setup: func(e env, _ *Options) {
 				e.f.exchange = func(_ http.ResponseWriter, r *http.Request, _ int) { e.f.hang(r) }

@@ -116,7 +116,8 @@ func (x *Exchanger) collectChallenge(ctx context.Context, loginServer string, or
 		select {
 		case <-c.done:
 		case <-ctx.Done():
-			return nil, "", x.networkError(ctx, "challenge", loginServer, ctx.Err(), secret)
+			// The challenge Prepare started is the one try that hung.
+			return nil, "", x.networkError(ctx, "challenge", loginServer, try{endpoint: origin.JoinPath("/v2/").String(), tries: 1}, ctx.Err(), secret)
 		}
 		if c.err == nil || c.ctx.Err() == nil {
 			return c.exchangeURL, c.service, c.err

@@ -38,7 +38,10 @@ type keyLock struct {
 }
 
 // Lock takes the advisory lock of key's entry, waiting no longer than the
-// lesser of ctx and Options.LockWait. It creates the directory if needed,
+// lesser of ctx and Options.LockWait. token.Provider gives it a ctx that
+// ends at half the time left before its caller's deadline, so that a
+// waiter behind a hung holder gives up with time to fetch for itself; the
+// wait is never what spends a caller's whole budget. It creates the directory if needed,
 // since a Put is about to follow. On error the returned unlock is a no-op,
 // and the caller should go on without the lock. A timeout error matches
 // both ErrLockTimeout and context.DeadlineExceeded (the latter for callers
