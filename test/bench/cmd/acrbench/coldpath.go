@@ -80,7 +80,7 @@ func addColdSources(w *world) ([]coldSource, error) {
 	return []coldSource{
 		{name: "managed", identity: sys.String(), floor: "2", target: 2.5,
 			env: map[string]string{"DOCKER_CREDENTIAL_ACR_SOURCES": "managed"}},
-		{name: "workload", identity: wi.String(), floor: "4 (3 without discovery)", target: 4.5,
+		{name: "workload", identity: wi.String(), floor: "4, 3 without discovery", target: 4.5,
 			env: map[string]string{
 				"DOCKER_CREDENTIAL_ACR_SOURCES": "workload",
 				"AZURE_CLIENT_ID":               workloadClient,
@@ -162,12 +162,13 @@ func (r *report) timeCold(c config, w *world, src coldSource, dir string) (coldR
 
 // coldDelayed is the cold path in round trips: c.delayRuns cold gets per
 // source, the sources taking turns, each with an empty cache, at D =
-// c.delay. timelines prints every source's median run in full (make
-// bench-profile); otherwise only the order of its requests.
-func (r *report) coldDelayed(c config, w *world, section string, timelines bool) coldResult {
+// c.delay. heading begins the section's title ("3. Cold get,"). timelines
+// draws every source's median run and counts its connections (make
+// bench-profile); otherwise its requests are listed with their offsets.
+func (r *report) coldDelayed(c config, w *world, heading string, timelines bool) coldResult {
 	d := c.delay
 	res := coldResult{median: map[string]float64{}, wall: map[string]bench.Summary{}}
-	r.printf("%s Cold get, every TLS handshake and every answer of the simulated Azure delayed by D = %v (IMDS, Entra, GitHub's token service, the registry):\n", section, d)
+	r.printf("%s every TLS handshake and every answer of the simulated Azure delayed by D = %v (IMDS, Entra, GitHub's token service, the registry):\n", heading, d)
 	r.printf("   wall time from exec to exit / D, nothing subtracted; %d runs per source, sources taking turns, each with an empty cache\n", c.delayRuns)
 	w.sim.SetDelay(d)
 	defer w.sim.SetDelay(0)
@@ -194,7 +195,7 @@ func (r *report) coldDelayed(c config, w *world, section string, timelines bool)
 		med := bench.Ratio(sum.Median, d)
 		res.median[src.name], res.wall[src.name] = med, sum
 		r.printf("   %-9s %8.2fD %6.2f–%5.2fD %26s %7s   %s\n", src.name, med, bench.Ratio(sum.Min, d), bench.Ratio(sum.Max, d), src.floor, fmt.Sprintf("≤ %.1f", src.target), passMiss(med <= src.target))
-		r.target(fmt.Sprintf("cold get / D, %s", src.name), fmt.Sprintf("%.2f", med), fmt.Sprintf("≤ %.1f (floor %s)", src.target, src.floor), med <= src.target)
+		r.target(fmt.Sprintf("cold get / D, %s", src.name), fmt.Sprintf("%.2f", med), fmt.Sprintf("≤ %.1f; floor %s", src.target, src.floor), med <= src.target)
 	}
 	r.printf("   requests of each source's median run, by arrival (→ after the one before ended, ∥ while an earlier one was still open); offsets in D from exec:\n")
 	for _, src := range w.sources {
@@ -212,6 +213,9 @@ func (r *report) coldDelayed(c config, w *world, section string, timelines bool)
 		} else {
 			r.printf("%s", renderOffsets(mr, d))
 		}
+	}
+	if timelines {
+		r.coldDials(c, w)
 	}
 	r.printf("\n")
 	return res
@@ -305,8 +309,12 @@ func renderOffsets(cr coldRun, d time.Duration) string {
 	return b.String()
 }
 
-// timelineCols is how many columns one D takes in a drawn timeline.
-const timelineCols = 8
+// timelineCols is how many columns one D takes in a drawn timeline, and
+// labelWidth the width of its requests' names.
+const (
+	timelineCols = 8
+	labelWidth   = 62
+)
 
 // renderTimeline draws the run: one row per request, a bar from its
 // arrival to its answer, a scale in D, and the process's exit.
@@ -317,7 +325,6 @@ func renderTimeline(cr coldRun, d time.Duration) string {
 		_, e := offsets(cr, q, d)
 		width = max(width, int(e*timelineCols)+1)
 	}
-	const labelWidth = 62
 	var b strings.Builder
 	scale := []byte(strings.Repeat(" ", width+timelineCols))
 	for k := 0; k*timelineCols < width; k++ {

@@ -169,7 +169,7 @@ func inside(c config) int {
 	if c.profile {
 		r.profile(c, w)
 		if c.delay > 0 {
-			r.coldDelayed(c, w, "Profile:", true)
+			r.coldDelayed(c, w, "Profile: a cold get,", true)
 		}
 		r.startup(c, w)
 		r.leaks(w)
@@ -179,7 +179,7 @@ func inside(c config) int {
 	cold := r.coldGet(c, w, cached)
 	var delayed coldResult
 	if c.delay > 0 {
-		delayed = r.coldDelayed(c, w, "3.", false)
+		delayed = r.coldDelayed(c, w, "3. Cold get,", false)
 	}
 	for _, n := range c.concurrency {
 		r.concurrentGets(c, w, "4.", n, cold)
