@@ -2,13 +2,20 @@
 # lookup. Included by the top-level Makefile, which defines GO, LDFLAGS,
 # BINARY and `build`. Not part of `make test`: it measures, and asserts
 # only correctness (no network on a cached get, one exchange for many
-# concurrent gets), never a time.
+# concurrent gets, no Entra token outside the exchange), never a time. The
+# issues' targets are printed PASS or MISS; BENCH_FLAGS=-strict makes a
+# miss fail the run.
 #
-#   make bench          ratios measured side by side in one run (15-35 s on a
-#                       2-core VM, builds included; measured with time(1))
-#   make bench-profile  what one cached get does: strace, package init times
+#   make bench          ratios measured side by side in one run, and the cold
+#                       path in round trips of a simulated delay D (-delay,
+#                       default 200ms): about 40 s on a 2-core VM, builds
+#                       included (measured with time(1))
+#   make bench-profile  what one cached get does (strace, package init
+#                       times) and each source's cold path drawn as a
+#                       timeline in D, with the connections it dialed
 #
-# BENCH_FLAGS passes options to acrbench, e.g. BENCH_FLAGS='-runs 1000'.
+# BENCH_FLAGS passes options to acrbench, e.g. BENCH_FLAGS='-runs 1000',
+# BENCH_FLAGS='-delay 500ms -delay-runs 9', BENCH_FLAGS=-strict.
 
 BENCH_BIN   := $(CURDIR)/bin/bench
 BENCH_FLAGS ?=

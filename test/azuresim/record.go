@@ -30,6 +30,9 @@ type Exchange struct {
 
 // Request records one request, or one TLS handshake, the simulator saw.
 type Request struct {
+	// Start is when the request arrived (for a handshake, its hello);
+	// Time when it was answered. Between them lies D (SetDelay).
+	Start    time.Time `json:"start,omitzero"`
 	Time     time.Time `json:"time"`
 	Host     string    `json:"host"`
 	Method   string    `json:"method,omitempty"`
@@ -127,6 +130,9 @@ func (s *Sim) record(r Request) {
 	if r.Time.IsZero() {
 		r.Time = time.Now()
 	}
+	if r.Start.IsZero() {
+		r.Start = r.Time
+	}
 	s.counts[r.Host+" "+r.Endpoint]++
 	s.requests = append(s.requests, r)
 }
@@ -170,6 +176,7 @@ const maxScan = 1 << 20
 // token.
 func (s *Sim) observe(classify func(*http.Request) string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
 		var prefix []byte
 		if r.Body != nil {
 			var err error
@@ -184,6 +191,7 @@ func (s *Sim) observe(classify func(*http.Request) string, next http.Handler) ht
 			}{io.MultiReader(bytes.NewReader(prefix), r.Body), r.Body}
 		}
 		rec := Request{
+			Start:      start,
 			Host:       hostOnly(r.Host),
 			Method:     r.Method,
 			Path:       r.URL.Path,
@@ -196,6 +204,7 @@ func (s *Sim) observe(classify func(*http.Request) string, next http.Handler) ht
 			return
 		}
 		sw := &statusWriter{ResponseWriter: w}
+		s.pause(r.Context())
 		next.ServeHTTP(sw, r)
 		rec.Status = sw.status
 		if rec.Status == 0 {

@@ -17,13 +17,17 @@ import (
 
 // TLSConfig returns a server TLS configuration with cert that records
 // every handshake's SNI name, so a connection to a look-alike host is seen
-// even if it never sends a request.
+// even if it never sends a request. Each handshake waits D (SetDelay).
 func (s *Sim) TLSConfig(cert tls.Certificate) *tls.Config {
 	base := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-			s.record(Request{Host: strings.ToLower(hello.ServerName), Endpoint: EndpointTLSHello})
+			// Recorded once the delay is over, with Start at the hello:
+			// the span is the handshake's share of the timeline.
+			start := time.Now()
+			s.pause(hello.Context())
+			s.record(Request{Start: start, Host: strings.ToLower(hello.ServerName), Endpoint: EndpointTLSHello})
 			return base, nil
 		},
 	}

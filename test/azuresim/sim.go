@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -93,6 +94,9 @@ type Options struct {
 	EntraTokenLifetime   time.Duration
 	RefreshTokenLifetime time.Duration
 	AccessTokenLifetime  time.Duration
+	// Delay is the initial D of SetDelay (delay.go): every TLS handshake
+	// and every answer waits this long. Default 0.
+	Delay time.Duration
 }
 
 // Principal is an identity the simulated Entra issues tokens for.
@@ -195,6 +199,8 @@ type Sim struct {
 	requests   []Request
 	tokenReqs  []EntraTokenRequest
 	hangs      hangs // endpoints that never answer (hang.go)
+
+	delay atomic.Int64 // D of delay.go, in nanoseconds
 }
 
 type registry struct {
@@ -237,6 +243,7 @@ func New(opts Options) (*Sim, error) {
 		counts:     map[string]int{},
 		ciJobs:     map[string]ciJob{},
 	}
+	s.SetDelay(opts.Delay)
 	var err error
 	if s.entraKey, err = newSigningKey("azuresim Entra ID"); err != nil {
 		return nil, err

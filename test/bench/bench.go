@@ -50,6 +50,9 @@ const DefaultTimeout = 2 * time.Minute
 
 // Sample is what one run of a Spec did.
 type Sample struct {
+	// Start is when the child was started (just before the exec), so that
+	// what a server saw can be placed on the child's own timeline.
+	Start time.Time
 	// Wall runs from just before the start to just after the wait: what a
 	// client calling the helper waits for.
 	Wall time.Duration
@@ -149,7 +152,7 @@ func start(spec Spec) (*proc, error) {
 
 func (p *proc) wait() Sample {
 	err := p.cmd.Wait()
-	s := Sample{Wall: time.Since(p.begin), Stdout: p.out.String(), Stderr: p.err.String(), Err: err}
+	s := Sample{Start: p.begin, Wall: time.Since(p.begin), Stdout: p.out.String(), Stderr: p.err.String(), Err: err}
 	p.cancel()
 	p.in.Close()
 	cmd := p.cmd

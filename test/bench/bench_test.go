@@ -174,7 +174,11 @@ func TestRunRecordsExitStdinAndUsage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			spec := sh(tt.script, tt.stdin)
 			spec.Name = tt.name
+			before := time.Now()
 			s := Run(spec)
+			if s.Start.Before(before) || s.Start.After(time.Now()) {
+				t.Errorf("Start = %v, not between the call (%v) and its return", s.Start, before)
+			}
 			if s.Code != tt.wantCode || s.Stdout != tt.wantOut || s.Stderr != tt.wantErr {
 				t.Errorf("Run = code %d stdout %q stderr %q, want %d %q %q", s.Code, s.Stdout, s.Stderr, tt.wantCode, tt.wantOut, tt.wantErr)
 			}

@@ -72,6 +72,9 @@ type Options struct {
 	FakeAzExe string
 	// Log receives the registries' and servers' own output (nil: none).
 	Log io.Writer
+	// Delay is the simulator's D: every TLS handshake and every answer
+	// waits this long (azuresim.Sim.SetDelay). Default 0.
+	Delay time.Duration
 }
 
 // World is a running simulated Azure with real registries behind it.
@@ -93,7 +96,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 	if len(opts.Registries) == 0 {
 		opts.Registries = []string{Registry1, Registry2}
 	}
-	sim, err := azuresim.New(azuresim.Options{Registries: opts.Registries})
+	sim, err := azuresim.New(azuresim.Options{Registries: opts.Registries, Delay: opts.Delay})
 	if err != nil {
 		return nil, err
 	}

@@ -25,10 +25,10 @@ type clientStep struct {
 	argv   []string
 }
 
-func demo(helper, crane string) int {
+func demo(helper, crane string, delay time.Duration) int {
 	began := time.Now()
 	s := &story{out: os.Stdout}
-	w, dir, err := startWorld(helper, crane)
+	w, dir, err := startWorld(helper, crane, delay)
 	if err != nil {
 		s.printf("✗ could not start the simulated Azure and the registries: %v\n", err)
 		return 1

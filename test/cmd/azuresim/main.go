@@ -1,12 +1,14 @@
 // Command azuresim runs the simulated Azure with real registries in a
 // private network namespace, under the real host names.
 //
-//	azuresim demo  -helper bin/docker-credential-acr -crane test/.bin/crane
+//	azuresim demo  -helper bin/docker-credential-acr -crane test/.bin/crane [-delay 200ms]
 //	    tells the story of `make demo` and exits non-zero if a step fails.
-//	azuresim shell -helper bin/docker-credential-acr -crane test/.bin/crane [command...]
+//	azuresim shell -helper bin/docker-credential-acr -crane test/.bin/crane [-delay 200ms] [command...]
 //	    starts the world and runs command (default: $SHELL) as a user on a
 //	    VM with a managed identity, with docker and containers tools set up
 //	    to use the helper; `$AZURESIM stats` prints the simulator's counts.
+//	    -delay D makes every TLS handshake and every answer of the
+//	    simulated Azure wait D, as a stand-in for real round trips.
 //	azuresim stats [-json]
 //	    inside that shell: what the simulator saw so far ($AZURESIM_CONTROL).
 package main
@@ -32,7 +34,7 @@ func main() {
 		os.Exit(stats(os.Args[2:]))
 	}
 	if len(os.Args) < 2 || (os.Args[1] != "demo" && os.Args[1] != "shell") {
-		fmt.Fprintln(os.Stderr, "usage: azuresim demo|shell -helper PATH -crane PATH [command...] | azuresim stats [-json]")
+		fmt.Fprintln(os.Stderr, "usage: azuresim demo|shell -helper PATH -crane PATH [-delay D] [command...] | azuresim stats [-json]")
 		os.Exit(2)
 	}
 	if !harness.InNamespace() {
@@ -46,6 +48,7 @@ func main() {
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	helper := fs.String("helper", "bin/docker-credential-acr", "the docker-credential-acr binary")
 	crane := fs.String("crane", "test/.bin/crane", "the crane binary (make deps-e2e builds it)")
+	delay := fs.Duration("delay", 0, "delay every TLS handshake and every answer of the simulated Azure by this much, e.g. 200ms (a stand-in for real round trips)")
 	_ = fs.Parse(os.Args[2:])
 	var err error
 	if *helper, err = filepath.Abs(*helper); err != nil {
@@ -57,13 +60,13 @@ func main() {
 		os.Exit(1)
 	}
 	if os.Args[1] == "demo" {
-		os.Exit(demo(*helper, *crane))
+		os.Exit(demo(*helper, *crane, *delay))
 	}
-	os.Exit(shell(*helper, *crane, fs.Args()))
+	os.Exit(shell(*helper, *crane, *delay, fs.Args()))
 }
 
 // startWorld sets up the namespace and starts the simulator and registries.
-func startWorld(helper, crane string) (*harness.World, string, error) {
+func startWorld(helper, crane string, delay time.Duration) (*harness.World, string, error) {
 	for _, p := range []string{helper, crane} {
 		if _, err := os.Stat(p); err != nil {
 			return nil, "", fmt.Errorf("%s is missing: run `make build deps-e2e` first", p)
@@ -87,12 +90,12 @@ func startWorld(helper, crane string) (*harness.World, string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	w, err := harness.Start(ctx, harness.Options{Dir: dir, Registries: regs, Helper: helper, Crane: crane, FakeAzExe: self, Log: logf})
+	w, err := harness.Start(ctx, harness.Options{Dir: dir, Registries: regs, Helper: helper, Crane: crane, FakeAzExe: self, Log: logf, Delay: delay})
 	return w, dir, err
 }
 
-func shell(helper, crane string, args []string) int {
-	w, dir, err := startWorld(helper, crane)
+func shell(helper, crane string, delay time.Duration, args []string) int {
+	w, dir, err := startWorld(helper, crane, delay)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "azuresim:", err)
 		return 1

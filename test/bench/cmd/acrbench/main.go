@@ -13,7 +13,10 @@
 // Nothing is asserted about time. It exits 1 only when the helper
 // misbehaves: a cached get that touches the network or builds a
 // credential, concurrent gets that exchange more than once or disagree,
-// a get that fails where it should succeed.
+// a get that fails where it should succeed, an Entra token sent anywhere
+// but the exchange. The issues' targets (ratios, and the cold path in
+// round trips of a simulated delay D) are printed PASS or MISS; -strict
+// makes a miss fail the run too.
 package main
 
 import (
@@ -26,6 +29,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/docker-credential-acr/docker-credential-acr/test/azuresim"
 	"github.com/docker-credential-acr/docker-credential-acr/test/harness"
@@ -36,7 +40,12 @@ type config struct {
 	runs, warmup, cold     int
 	concurrency            []int
 	following              int
-	keep, profile          bool
+	keep, profile, strict  bool
+	// delay is D, by which the simulator delays every TLS handshake and
+	// every answer for the cold path in round trips; delayRuns the cold
+	// gets per source at that delay. 0 skips that section.
+	delay     time.Duration
+	delayRuns int
 	// compare are other builds of the helper, measured alongside in the
 	// cached-get comparison (e.g. a CGO_ENABLED=0 build).
 	compare []namedPath
@@ -58,10 +67,16 @@ func main() {
 	flag.IntVar(&c.following, "following", 10, "gets timed after the first failing one, without an identity")
 	flag.StringVar(&compare, "compare", "", "other builds of the helper to time alongside in the cached-get comparison: name=path[,name=path] (names without commas)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the working directory")
-	flag.BoolVar(&c.profile, "profile", false, "instead of the benchmarks, trace one cached get (strace) and its start-up (inittrace)")
+	flag.BoolVar(&c.profile, "profile", false, "instead of the benchmarks, trace one cached get (strace) and its start-up (inittrace), and draw the cold path's timeline for each source at D = -delay")
+	flag.DurationVar(&c.delay, "delay", 200*time.Millisecond, "D: the simulator delays every TLS handshake and every answer by this much for the cold path in round trips (0 skips it)")
+	flag.IntVar(&c.delayRuns, "delay-runs", 5, "cold gets per source at D (the median is reported)")
+	flag.BoolVar(&c.strict, "strict", false, "a missed target (PASS/MISS lines) fails the run, as misbehaviour does")
 	flag.StringVar(&noidChild, "noid-child", "", "internal: run a no-identity scenario in this process's network namespace")
 	flag.Parse()
 
+	if c.delay < 0 || c.delayRuns < 1 {
+		fatalf("-delay must not be negative and -delay-runs must be at least 1")
+	}
 	if noidChild != "" {
 		os.Exit(runNoIdentityChild(noidChild, os.Stdout))
 	}
@@ -147,24 +162,48 @@ func inside(c config) int {
 	}
 	defer w.close()
 
-	r := &report{out: os.Stdout}
+	r := &report{out: os.Stdout, strict: c.strict}
 	r.header(c)
 	r.linking(c)
 	r.printf("\n")
 	if c.profile {
 		r.profile(c, w)
+		if c.delay > 0 {
+			r.coldDelayed(c, w, "Profile: a cold get,", true)
+		}
 		r.startup(c, w)
+		r.leaks(w)
 		return r.finish()
 	}
 	cached := r.cachedGet(c, w)
 	cold := r.coldGet(c, w, cached)
+	var delayed coldResult
+	if c.delay > 0 {
+		delayed = r.coldDelayed(c, w, "3. Cold get,", false)
+	}
 	for _, n := range c.concurrency {
-		r.concurrentGets(c, w, n, cold)
+		r.concurrentGets(c, w, "4.", n, cold)
+	}
+	// Once more with every round trip taking D: the lock holder then
+	// works for longer while the others wait, as on a real network.
+	if sum, ok := delayed.wall["managed"]; ok && len(c.concurrency) > 0 {
+		w.sim.SetDelay(c.delay)
+		r.concurrentGets(c, w, "4.", c.concurrency[0], sum)
+		w.sim.SetDelay(0)
 	}
 	r.sizes(c, cached)
 	r.noIdentity(c, w, cached)
 	r.startup(c, w)
+	r.leaks(w)
 	return r.finish()
+}
+
+// leaks fails the run if any Entra token the simulator issued reached
+// anything but a registry's exchange, in any section.
+func (r *report) leaks(w *world) {
+	if l := w.sim.Stats().Leaks(w.sim.Registries()); len(l) > 0 {
+		r.fail("an Entra token was sent outside the exchange: %+v", l)
+	}
 }
 
 // world is the simulated Azure, served under the real names.
@@ -173,6 +212,8 @@ type world struct {
 	servers *azuresim.Servers
 	dir     string
 	caFile  string
+	// sources are the identities timed on the cold path with a delay.
+	sources []coldSource
 }
 
 func startWorld(dir string) (*world, error) {
@@ -205,6 +246,10 @@ func startWorld(dir string) (*world, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start the simulated Azure: %w", err)
+	}
+	if w.sources, err = addColdSources(w); err != nil {
+		w.close()
+		return nil, fmt.Errorf("set up the cold-path identities: %w", err)
 	}
 	return w, nil
 }

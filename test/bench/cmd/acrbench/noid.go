@@ -71,7 +71,7 @@ type noIdentityCase struct {
 // noIdentity times the first failing get where no identity exists and
 // the gets after it, which the negative cache should answer.
 func (r *report) noIdentity(c config, w *world, cached cachedResult) {
-	r.printf("5. No identity available: the first get, then %d more (answered from the negative cache)\n", c.following)
+	r.printf("6. No identity available: the first get, then %d more (answered from the negative cache)\n", c.following)
 	self, err := os.Executable()
 	if err != nil {
 		r.fail("%v", err)
@@ -85,6 +85,15 @@ func (r *report) noIdentity(c config, w *world, cached cachedResult) {
 		{imdsForeign, "managed", "SOURCES=managed, another cloud's metadata (404 HTML)"},
 		{imdsForeign, "", "automatic sources, another cloud's metadata (404 HTML)"},
 	}
+	var worstFirst, worstNext time.Duration
+	ran := 0
+	defer func() {
+		if ran == 0 {
+			return
+		}
+		r.target(fmt.Sprintf("no identity, first get (worst of %d cases)", ran), ms(worstFirst), "≤ 1500 ms", worstFirst <= 1500*time.Millisecond)
+		r.target("no identity, following gets (worst)", ms(worstNext), "≤ 50 ms", worstNext <= 50*time.Millisecond)
+	}()
 	for i, k := range cases {
 		env := []string{}
 		for _, kv := range w.env(filepath.Join(w.dir, fmt.Sprintf("cache-noid-%d", i))) {
@@ -115,14 +124,16 @@ func (r *report) noIdentity(c config, w *world, cached cachedResult) {
 			next[j] = time.Duration(n)
 		}
 		ns := bench.Summarize(next)
+		ran++
+		worstFirst, worstNext = max(worstFirst, first), max(worstNext, ns.Max)
 		fv, nv := "met", "met"
-		if first >= 1500*time.Millisecond {
+		if first > 1500*time.Millisecond {
 			fv = "NOT met"
 		}
-		if ns.Max >= 50*time.Millisecond {
+		if ns.Max > 50*time.Millisecond {
 			nv = "NOT met"
 		}
-		r.printf("   %-54s first %9s (< 1.5 s: %s);  next: median %s, max %s (< 50 ms: %s; %s a cached get)\n",
+		r.printf("   %-54s first %9s (≤ 1.5 s: %s);  next: median %s, max %s (≤ 50 ms: %s; %s a cached get)\n",
 			k.label, ms(first), fv, ms(ns.Median), ms(ns.Max), nv, x(bench.Ratio(ns.Median, cached.wall.Median))+" of")
 		if res.FirstCode != 1 || !strings.Contains(res.FirstOut, "no Azure identity available") {
 			r.fail("%s: the first get answered exit %d: %s", k.label, res.FirstCode, harness.Redact(res.FirstOut))

@@ -49,7 +49,7 @@ func parseInitTrace(stderr string) initTrace {
 // before main, from GODEBUG=inittrace=1.
 func (r *report) startup(c config, w *world) {
 	const runs = 21
-	r.printf("6. Start-up before main: package initialisation (GODEBUG=inittrace=1, %d runs each, alternating)\n", runs)
+	r.printf("7. Start-up before main: package initialisation (GODEBUG=inittrace=1, %d runs each, alternating)\n", runs)
 	hot := filepath.Join(w.dir, "cache-hot")
 	specs := []bench.Spec{
 		{Path: c.helper, Args: []string{"get"}, Env: w.env(hot, "GODEBUG=inittrace=1"), Stdin: registry + "\n"},
