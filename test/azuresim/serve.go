@@ -24,6 +24,9 @@ func (s *Sim) TLSConfig(cert tls.Certificate) *tls.Config {
 		MinVersion: tls.VersionTLS12,
 		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 			s.record(Request{Host: strings.ToLower(hello.ServerName), Endpoint: EndpointTLSHello})
+			if cfg, ok, err := s.tlsMisbehave(hello, base); ok {
+				return cfg, err
+			}
 			return base, nil
 		},
 	}

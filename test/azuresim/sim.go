@@ -194,6 +194,7 @@ type Sim struct {
 	exchanges  []Exchange
 	requests   []Request
 	tokenReqs  []EntraTokenRequest
+	planted    planted // misbehaviour planted while serving (faults.go)
 }
 
 type registry struct {
