@@ -20,7 +20,7 @@ const zeroGUID = "00000000-0000-0000-0000-000000000000"
 // hosts, the ACR front on each registry host. Any other host is recorded
 // as "unknown" and refused, so a request to a look-alike host is seen.
 func (s *Sim) Handler() http.Handler {
-	return s.observe(s.classify, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.observe(s.classify, s.misbehave(s.classify, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host := hostOnly(r.Host)
 		switch {
 		case s.isAuthority(host):
@@ -34,7 +34,7 @@ func (s *Sim) Handler() http.Handler {
 		default:
 			http.Error(w, "azuresim: no such host "+host, http.StatusMisdirectedRequest)
 		}
-	}))
+	})))
 }
 
 func (s *Sim) registry(host string) *registry {

@@ -26,7 +26,7 @@ func (s *Sim) IMDSHandler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "azuresim serves only /metadata/identity/oauth2/token"})
 	})
-	return s.observe(func(r *http.Request) string {
+	classify := func(r *http.Request) string {
 		if r.URL.Path == "/metadata/identity/oauth2/token" {
 			if r.Header.Get("Metadata") != "true" {
 				// What DefaultAzureCredential sends to learn whether IMDS
@@ -36,7 +36,8 @@ func (s *Sim) IMDSHandler() http.Handler {
 			return EndpointIMDS
 		}
 		return EndpointUnknown
-	}, mux)
+	}
+	return s.observe(classify, s.misbehave(classify, mux))
 }
 
 func (s *Sim) serveIMDSToken(w http.ResponseWriter, r *http.Request) {

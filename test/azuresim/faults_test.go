@@ -66,3 +66,71 @@ func TestFaults(t *testing.T) {
 		t.Errorf("access granted: %v", access)
 	}
 }
+
+// TestPlant: planted misbehaviour replaces the simulator's answer for the
+// requests it matches, for as many as it says, until removed; watched
+// texts are seen wherever they are sent.
+func TestPlant(t *testing.T) {
+	sim, err := New(Options{Registries: []string{reg1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sim.Handler()
+	challenge := func() *httptest.ResponseRecorder {
+		return serveOnce(h, http.MethodGet, "https://"+reg1+"/v2/", nil)
+	}
+	if w := challenge(); w.Code != http.StatusUnauthorized {
+		t.Fatalf("no plant: %d", w.Code)
+	}
+
+	remove := sim.Plant(Misbehaviour{Host: reg1, Endpoint: EndpointChallenge, Times: 1, Status: http.StatusGone, Body: `{"x":1}`})
+	if w := challenge(); w.Code != http.StatusGone || w.Body.String() != `{"x":1}` {
+		t.Errorf("first: %d %s, want the planted 410", w.Code, w.Body)
+	}
+	if w := challenge(); w.Code != http.StatusUnauthorized {
+		t.Errorf("after Times: %d, want the simulator's own 401", w.Code)
+	}
+	remove()
+
+	remove = sim.Plant(Misbehaviour{Endpoint: EndpointChallenge, Redirect: "https://evil.test/", HugeHeader: 10})
+	w := challenge()
+	if w.Code != http.StatusTemporaryRedirect || w.Header().Get("Location") != "https://evil.test/" || len(w.Header().Get("X-Azuresim-Padding")) != 10 {
+		t.Errorf("redirect: %d %v", w.Code, w.Header())
+	}
+	remove()
+	if w := challenge(); w.Code != http.StatusUnauthorized {
+		t.Errorf("after remove: %d", w.Code)
+	}
+
+	remove = sim.Plant(Misbehaviour{Endpoint: EndpointChallenge, HugeBody: 100 << 10, Body: `{"access_token":"`})
+	w = challenge()
+	var ans map[string]string
+	if err := json.Unmarshal(w.Body.Bytes(), &ans); err != nil || len(ans["access_token"]) != 100<<10 {
+		t.Errorf("huge body: %d bytes, %v", w.Body.Len(), err)
+	}
+	remove()
+
+	// Skew: the exchange's refresh token moves by the skew, and still
+	// verifies.
+	defer sim.Plant(Misbehaviour{Endpoint: EndpointExchange, Skew: -3 * time.Hour})()
+	entra, err := sim.CLIToken(ACRAudience, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.Watch("entra", entra.AccessToken)
+	w = serveOnce(h, http.MethodPost, "https://"+reg1+"/oauth2/exchange",
+		url.Values{"grant_type": {"access_token"}, "service": {reg1}, "access_token": {entra.AccessToken}})
+	if err := json.Unmarshal(w.Body.Bytes(), &ans); err != nil {
+		t.Fatalf("exchange: %d %s", w.Code, w.Body)
+	}
+	claims, err := sim.VerifyRefreshToken(reg1, ans["refresh_token"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exp, _ := claims.GetExpirationTime(); exp == nil || time.Until(exp.Time) > time.Hour {
+		t.Errorf("skewed exp %v, want about 15 minutes from now", exp)
+	}
+	if got := sim.Sightings(); len(got) != 1 || got[0] != (Sighting{Name: "entra", Host: reg1, Endpoint: EndpointExchange}) {
+		t.Errorf("sightings %+v", got)
+	}
+}

@@ -28,6 +28,9 @@ func (s *Sim) TLSConfig(cert tls.Certificate) *tls.Config {
 			start := time.Now()
 			s.pause(hello.Context())
 			s.record(Request{Start: start, Host: strings.ToLower(hello.ServerName), Endpoint: EndpointTLSHello})
+			if cfg, ok, err := s.tlsMisbehave(hello, base); ok {
+				return cfg, err
+			}
 			return base, nil
 		},
 	}

@@ -200,7 +200,8 @@ type Sim struct {
 	tokenReqs  []EntraTokenRequest
 	hangs      hangs // endpoints that never answer (hang.go)
 
-	delay atomic.Int64 // D of delay.go, in nanoseconds
+	delay   atomic.Int64 // D of delay.go, in nanoseconds
+	planted planted      // misbehaviour planted while serving (faults.go)
 }
 
 type registry struct {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // PeakRSS runs spec once and returns the peak resident set size of the
@@ -67,8 +68,17 @@ func PeakRSS(spec Spec) (int64, Sample, error) {
 		err = fmt.Errorf("bench: starting %s under ptrace: %w", spec.Path, err)
 		return 0, Sample{Code: -1, Err: err}, err
 	}
+	// Spec.Timeout is the hang guard here too: a traced child that never
+	// exits would otherwise hold the caller for ever.
+	timeout := spec.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	guard := time.AfterFunc(timeout, func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	start := time.Now()
 	peak, code, err := traceToExit(pid)
-	s := Sample{Code: code, Err: err}
+	guard.Stop()
+	s := Sample{Code: code, Err: err, Wall: time.Since(start)}
 	if b, rerr := os.ReadFile(outF.Name()); rerr == nil {
 		s.Stdout = string(b)
 	}

@@ -5,6 +5,7 @@ package bench
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // sink keeps the test's own memory resident while the child runs.
@@ -46,5 +47,16 @@ func TestPeakRSSIsTheChildsOwn(t *testing.T) {
 				t.Errorf("peak RSS of sh = %d bytes; want more than 0 and well under the parent's 96 MiB", peak)
 			}
 		})
+	}
+}
+
+// TestPeakRSSHangGuard: a child that never exits is killed at
+// Spec.Timeout, and the caller is told so.
+func TestPeakRSSHangGuard(t *testing.T) {
+	spec := shell(t)("exec sleep 60", "")
+	spec.Timeout = 200 * time.Millisecond
+	_, s, err := PeakRSS(spec)
+	if err == nil || s.Code != -1 || !strings.Contains(err.Error(), "killed") {
+		t.Errorf("PeakRSS of a hung child = code %d, %v; want it killed at the timeout", s.Code, err)
 	}
 }

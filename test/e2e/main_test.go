@@ -82,7 +82,7 @@ func inside(m *testing.M) int {
 			os.RemoveAll(dir)
 		}
 	}()
-	regs := []string{harness.Registry1, harness.Registry2}
+	regs := []string{harness.Registry1, harness.Registry2, harness.RegionalRegistry}
 	if err := harness.SetupNamespace(dir, harness.NamespaceHosts(regs)); err != nil {
 		return fail("%v", err)
 	}

@@ -36,6 +36,9 @@ func InNamespace() bool { return os.Getenv(envInNamespace) == "1" }
 const (
 	Registry1 = "myreg.azurecr.io"
 	Registry2 = "otherreg.azurecr.io"
+	// RegionalRegistry is a geo-replica's login server: the regional
+	// form, whose exchange needs the registry's challenge.
+	RegionalRegistry = "myreg.westeurope.geo.azurecr.io"
 )
 
 // HostileHosts are look-alike names that the namespace's /etc/hosts maps
@@ -47,6 +50,7 @@ func HostileHosts() []string {
 		"evilazurecr.io",
 		"azurecr.io",
 		"myreg.westeurope.data.azurecr.io",
+		"myreg.westeurope.geo.azurecr.io.evil.test",
 	}
 }
 
@@ -79,7 +83,10 @@ type Options struct {
 
 // World is a running simulated Azure with real registries behind it.
 type World struct {
-	Sim         *azuresim.Sim
+	Sim *azuresim.Sim
+	// CA signs the simulator's certificates; clients trust it through
+	// CAFile. Tests use it to issue certificates for the wrong name.
+	CA          *azuresim.CA
 	Dir         string
 	CAFile      string
 	ControlAddr string
@@ -108,7 +115,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &World{Sim: sim, Dir: opts.Dir, CAFile: filepath.Join(opts.Dir, "ca.pem"), opts: opts}
+	w := &World{Sim: sim, CA: ca, Dir: opts.Dir, CAFile: filepath.Join(opts.Dir, "ca.pem"), opts: opts}
 	if err := os.WriteFile(w.CAFile, ca.CertPEM, 0o644); err != nil {
 		return nil, err
 	}
