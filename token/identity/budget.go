@@ -133,10 +133,12 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 // nil, tells what was tried. It returns nil while ctx has not ended.
 // errors.Is matches ctx's error.
 func canceledError(ctx context.Context, source, endpoint, doing string, rec *netRecorder) *token.SourceError {
-	err := ctx.Err()
-	if err == nil {
+	if ctx.Err() == nil {
 		return nil
 	}
+	// The cause, when one was given (earlyFetch passes on its caller's),
+	// else ctx.Err().
+	err := context.Cause(ctx)
 	what := "no answer from " + endpoint + " before the deadline"
 	if errors.Is(err, context.Canceled) {
 		what = "canceled while waiting for " + endpoint

@@ -185,7 +185,7 @@ func tokenWithOIDC(ctx context.Context, h hintContext, o Options, scope string, 
 // running, and waits for it: no goroutine outlives the caller.
 type earlyFetch struct {
 	fetch  func(context.Context) (string, error)
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
 	done   chan struct{}
 	tok    string // set before done is closed
 	err    error
@@ -195,7 +195,7 @@ type earlyFetch struct {
 }
 
 func startFetch(ctx context.Context, fetch func(context.Context) (string, error)) *earlyFetch {
-	fctx, cancel := context.WithCancel(ctx)
+	fctx, cancel := context.WithCancelCause(ctx)
 	f := &earlyFetch{fetch: fetch, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(f.done)
@@ -215,15 +215,15 @@ func (f *earlyFetch) get(ctx context.Context) (string, error) {
 	select {
 	case <-f.done:
 	case <-ctx.Done():
-		// The early fetch runs under the caller's ctx, which this one
-		// derives from: it ends too, with its own error.
-		f.cancel()
+		// Ended with ctx's cause (its deadline, say), the fetch says so
+		// in its own error, naming the service it waited for.
+		f.cancel(context.Cause(ctx))
 		<-f.done
 	}
 	return f.tok, f.err
 }
 
 func (f *earlyFetch) stop() {
-	f.cancel()
+	f.cancel(context.Canceled)
 	<-f.done
 }
