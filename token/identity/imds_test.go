@@ -2,7 +2,6 @@ package identity
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -34,51 +33,6 @@ func (a imdsAnswer) write(w http.ResponseWriter) {
 	}
 	w.WriteHeader(a.status)
 	fmt.Fprint(w, a.body)
-}
-
-// scriptedIMDS answers token requests (with the Metadata header) from
-// script, then with a token for the system-assigned identity; it counts
-// the requests without the header (probes) apart.
-type scriptedIMDS struct {
-	entra  *entraSim
-	mu     sync.Mutex
-	script []imdsAnswer
-	probes int
-	tokens int
-}
-
-func (f *scriptedIMDS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	if r.Header.Get("Metadata") != "true" {
-		f.probes++
-		f.mu.Unlock()
-		imdsAnswer{status: 400, contentType: "application/json", body: imdsRefusal}.write(w)
-		return
-	}
-	f.tokens++
-	var next *imdsAnswer
-	if len(f.script) > 0 {
-		next = &f.script[0]
-		f.script = f.script[1:]
-	}
-	f.mu.Unlock()
-	if next != nil {
-		next.write(w)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	resource := r.URL.Query().Get("resource")
-	_ = json.NewEncoder(w).Encode(map[string]string{
-		"access_token": f.entra.Issue(testTenant, "system-mi", resource),
-		"expires_in":   "3599", "expires_on": fmt.Sprint(time.Now().Add(time.Hour).Unix()),
-		"resource": resource, "token_type": "Bearer",
-	})
-}
-
-func (f *scriptedIMDS) counts() (probes, tokens int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.probes, f.tokens
 }
 
 // TestManagedSourceTellsIMDSApartByItsAnswer: without a probe, the token
@@ -120,7 +74,7 @@ func TestManagedSourceTellsIMDSApartByItsAnswer(t *testing.T) {
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			imds := &scriptedIMDS{entra: entra, script: tc.script}
+			imds := &fakeIMDS{entra: entra, identities: map[string]string{"": "system-mi"}, script: tc.script}
 			srv := httptest.NewServer(imds)
 			t.Cleanup(srv.Close)
 			tr := &imdsTransport{imds: srv, next: entra.Client()}
@@ -261,7 +215,7 @@ func assertDeadlineError(t *testing.T, err error, endpoint string, want ...strin
 func TestManagedSourceRetriesWithinDeadline(t *testing.T) {
 	clearManagedIdentityEnv(t)
 	entra := newEntra(t)
-	imds := &scriptedIMDS{entra: entra, script: []imdsAnswer{{status: 503, contentType: "application/json", body: `{"error":"busy","error_description":"try later"}`, retryAfter: "3"}}}
+	imds := &fakeIMDS{entra: entra, identities: map[string]string{"": "system-mi"}, script: []imdsAnswer{{status: 503, contentType: "application/json", body: `{"error":"busy","error_description":"try later"}`, retryAfter: "3"}}}
 	srv := httptest.NewServer(imds)
 	t.Cleanup(srv.Close)
 	tr := &imdsTransport{imds: srv, next: entra.Client()}

@@ -38,7 +38,8 @@ type fakeIMDS struct {
 	identities map[string]string
 
 	mu       sync.Mutex
-	failures []int // statuses to answer token requests with, first
+	script   []imdsAnswer // answers to token requests, first
+	failures []int        // statuses to answer token requests with, next
 	probes   int
 	tokens   int
 	raw      string // non-empty: answer token requests with this non-JSON body
@@ -59,6 +60,13 @@ func (f *fakeIMDS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.tokens++
+	if len(f.script) > 0 {
+		a := f.script[0]
+		f.script = f.script[1:]
+		w.Header().Del("Content-Type")
+		a.write(w)
+		return
+	}
 	if f.raw != "" {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(http.StatusBadGateway)
