@@ -52,5 +52,5 @@ func ProbeIMDS(ctx context.Context, o Options) error {
 	o = o.normalized()
 	transport, release := imdsClient(o)
 	defer release()
-	return probeIMDS(ctx, o, transport)
+	return probeIMDS(ctx, o, transport, imdsProbeTimeout)
 }

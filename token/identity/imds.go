@@ -9,8 +9,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
@@ -44,23 +46,29 @@ const imdsProbeTimeout = imdsConnectTimeout
 // try, and into an error azcore's retry policy does not retry
 // (NonRetriable), so that the next source is tried at once. Everything
 // else (Azure IMDS's own JSON errors, 410 while an identity is set up,
-// 429, 5xx) is retried as before. A probe running beside the token request
-// would also save no time, and would cost a second request and a second
-// connection to IMDS on every cold get.
+// 429, 5xx) is retried as before. A probe sent beside every token request
+// would save no time, and would cost a second request and a second
+// connection to IMDS on every cold get, in the automatic order too.
 //
-// What is lost: a host at 169.254.169.254 that accepts connections and
-// never answers is no longer given up on after a second; the token request
-// then waits until the caller's deadline, and the error says so. IMDS
-// itself may take seconds to mint a token, so a short answer timeout would
-// fail real Azure machines instead.
+// A host that accepts the connection and never answers is told apart by
+// the late probe (watchIMDS), sent only when the token request has had no
+// answer for imdsAnswerWait.
 
 // imdsGuard is the per-retry policy of IMDS token requests that tells
 // Azure IMDS from no IMDS or from something else at its address; see
 // above. verdict keeps the source's error, because azidentity keeps only
 // the text of what the pipeline returned.
 type imdsGuard struct {
-	mu sync.Mutex
-	v  *token.SourceError
+	mu       sync.Mutex
+	v        *token.SourceError
+	answered chan struct{} // closed at the first answer or failure of a try
+	sent     chan struct{} // closed when a try's request has been written
+	once     sync.Once
+	sentOnce sync.Once
+}
+
+func newIMDSGuard() *imdsGuard {
+	return &imdsGuard{answered: make(chan struct{}), sent: make(chan struct{})}
 }
 
 // notIMDSError ends azcore's retries: nothing that is not IMDS becomes it
@@ -71,7 +79,16 @@ func (n *notIMDSError) Error() string { return n.e.Reason }
 func (*notIMDSError) NonRetriable()   {}
 
 func (g *imdsGuard) Do(req *policy.Request) (*http.Response, error) {
+	// The late probe (watchIMDS) waits for the request to be on a
+	// connection: until then the connect timeout bounds the wait.
+	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) {
+		g.sentOnce.Do(func() { close(g.sent) })
+	}}
+	req = req.Clone(httptrace.WithClientTrace(req.Raw().Context(), trace))
 	resp, err := req.Next()
+	if err == nil || req.Raw().Context().Err() == nil {
+		g.once.Do(func() { close(g.answered) })
+	}
 	var v *token.SourceError
 	switch {
 	case err != nil && req.Raw().Context().Err() != nil:
@@ -155,6 +172,63 @@ func answerSummary(resp *http.Response) string {
 	return what
 }
 
+// A host at 169.254.169.254 may accept the connection and then answer
+// nothing (a broken proxy, a stalled stand-in). So that this too is told
+// from IMDS within about a second, as the probe told it, a token request
+// without an answer after imdsAnswerWait is followed by the probe, on a
+// second connection (the wait starts once the request is sent, so not
+// while the connect timeout runs): Azure IMDS answers the probe at once even while it
+// mints a token, and then the token request goes on waiting (until ctx's
+// deadline, if IMDS hangs); when the probe gets no answer either, or not
+// IMDS's, the token request is given up and the source is unavailable.
+// A token that comes within imdsAnswerWait, as it nearly always does,
+// costs no probe.
+const (
+	imdsAnswerWait   = 500 * time.Millisecond
+	imdsLateProbeFor = 750 * time.Millisecond
+)
+
+// watchIMDS runs the late probe for a token request under ctx, which stop
+// (cancel ctx's cause with the probe's verdict). It returns a function
+// that ends the watch and waits for it.
+func watchIMDS(ctx context.Context, stop context.CancelCauseFunc, o Options, transport policy.Transporter, g *imdsGuard) (end func()) {
+	done := make(chan struct{})
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		select {
+		case <-g.sent:
+		case <-g.answered:
+			return
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		}
+		t := time.NewTimer(imdsAnswerWait)
+		defer t.Stop()
+		select {
+		case <-g.answered:
+			return
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		o.Logger.Debug("IMDS has not answered the token request yet: probing it", "source", Managed, "after", imdsAnswerWait.String())
+		err := probeIMDS(ctx, o, transport, imdsLateProbeFor)
+		var se *token.SourceError
+		if errors.As(err, &se) && se.Kind == token.KindUnavailable {
+			stop(se)
+		}
+	}()
+	return func() {
+		close(done)
+		<-ended
+	}
+}
+
 // imdsProbeMaxBody caps what the probe reads: IMDS's refusal is under 100
 // bytes, and whatever else answers need not be read to be told apart.
 const imdsProbeMaxBody = 4 << 10
@@ -166,8 +240,8 @@ const imdsProbeMaxBody = 4 << 10
 // machine; any other answer comes from something else at 169.254.169.254
 // (another cloud's metadata service, which answers 404 or 403 with HTML or
 // text).
-func probeIMDS(ctx context.Context, o Options, transport policy.Transporter) error {
-	pctx, cancel := context.WithTimeout(ctx, imdsProbeTimeout)
+func probeIMDS(ctx context.Context, o Options, transport policy.Transporter, timeout time.Duration) error {
+	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	pl := runtime.NewPipeline("docker-credential-acr", "v1", runtime.PipelineOptions{}, &policy.ClientOptions{
 		Transport: transport,
@@ -197,7 +271,7 @@ func probeIMDS(ctx context.Context, o Options, transport policy.Transporter) err
 		}
 		why := safetext.FirstLine(err.Error())
 		if errors.Is(err, context.DeadlineExceeded) {
-			why = "no answer within " + imdsProbeTimeout.String()
+			why = "no answer within " + timeout.String()
 		}
 		o.Logger.Debug("IMDS did not answer the probe", "source", Managed, "error", why)
 		return noIMDS(why)

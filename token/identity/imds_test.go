@@ -159,33 +159,85 @@ func TestManagedSourceIMDSDialFailures(t *testing.T) {
 	}
 }
 
-// TestManagedSourceHangEndsAtDeadline: IMDS accepts the connection and
-// never answers. The source gives up at ctx's deadline, naming IMDS and
-// what was tried, as a KindCanceled that matches context.DeadlineExceeded.
-func TestManagedSourceHangEndsAtDeadline(t *testing.T) {
+// TestManagedSourceIMDSHangs: something at 169.254.169.254 accepts the
+// token request and does not answer it. The late probe (watchIMDS) tells:
+// when the probe is not answered either, this is no IMDS and the source is
+// unavailable, at once (the caller's context allows minutes); when Azure
+// IMDS answers the probe, the token request goes on, and a hang ends at
+// ctx's deadline, naming IMDS and what was tried; a slow token comes.
+func TestManagedSourceIMDSHangs(t *testing.T) {
 	clearManagedIdentityEnv(t)
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { close(release) })
-	o := testOptions(fakeEnv{}, nil, &logBuffer{})
-	dials := 0
-	o.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		dials++ // one request at a time: no lock needed beyond the transport's
-		return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
-	}
-	src, _ := New([]string{"managed"}, Settings{}, o)
-	ctx, cancel := context.WithTimeout(hangGuard(t), 300*time.Millisecond)
-	defer cancel()
-	_, err := src[0].EntraToken(ctx, token.PublicCloud(), "https://imds-hang.example/.default")
-	assertDeadlineError(t, err, "instance metadata service (IMDS)", "GET http://169.254.169.254/metadata/identity/oauth2/token: no answer")
-	if dials != 1 {
-		t.Errorf("%d dials, want 1", dials)
+	entra := newEntra(t)
+	for _, tc := range []struct {
+		name     string
+		probe    string // "hang" or "answer"
+		token    string // "hang" or "after the probe"
+		deadline time.Duration
+	}{
+		{name: "nothing answered: no IMDS", probe: "hang", token: "hang"},
+		{name: "IMDS hangs on the token", probe: "answer", token: "hang", deadline: 2 * time.Second},
+		{name: "IMDS slow to mint the token", probe: "answer", token: "after the probe"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stop := make(chan struct{})
+			probed := make(chan struct{})
+			var mu sync.Mutex
+			var probes, tokens int
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("Metadata") != "true" {
+					mu.Lock()
+					probes++
+					mu.Unlock()
+					close(probed)
+					if tc.probe == "answer" {
+						imdsAnswer{status: 400, contentType: "application/json", body: imdsRefusal}.write(w)
+						return
+					}
+				} else {
+					mu.Lock()
+					tokens++
+					mu.Unlock()
+					if tc.token == "after the probe" {
+						<-probed
+						(&fakeIMDS{entra: entra, identities: map[string]string{"": "system-mi"}}).ServeHTTP(w, r)
+						return
+					}
+				}
+				select {
+				case <-stop:
+				case <-r.Context().Done():
+				}
+			}))
+			t.Cleanup(srv.Close)
+			t.Cleanup(func() { close(stop) })
+			o := testOptions(fakeEnv{}, nil, &logBuffer{})
+			o.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
+			}
+			src, _ := New([]string{"managed"}, Settings{}, o)
+			ctx := hangGuard(t)
+			if tc.deadline > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.deadline)
+				defer cancel()
+			}
+			_, err := src[0].EntraToken(ctx, token.PublicCloud(), "https://imds-hang-"+strings.ReplaceAll(tc.name, " ", "-")+".example/.default")
+			switch tc.name {
+			case "nothing answered: no IMDS":
+				assertError(t, err, true, "169.254.169.254 did not answer")
+			case "IMDS hangs on the token":
+				assertDeadlineError(t, err, "instance metadata service (IMDS)", "GET http://169.254.169.254/metadata/identity/oauth2/token: no answer")
+			default:
+				if err != nil {
+					t.Fatalf("err = %v, want a token", err)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if probes != 1 || tokens != 1 {
+				t.Errorf("%d probes and %d token requests, want 1 and 1", probes, tokens)
+			}
+		})
 	}
 }
 

@@ -89,7 +89,7 @@ func (m *managedSource) EntraToken(ctx context.Context, _ token.Cloud, scope str
 	var guard *imdsGuard
 	statuses := defaultRetryStatuses
 	if imds {
-		guard = &imdsGuard{}
+		guard = newIMDSGuard()
 		perRetry = append(perRetry, guard)
 		statuses = imdsRetryStatuses
 	}
@@ -115,12 +115,22 @@ func (m *managedSource) EntraToken(ctx context.Context, _ token.Cloud, scope str
 	if err != nil {
 		return token.EntraToken{}, failf(token.KindInvalid, Managed, "setting up %s at the %s: %s", desc, endpoint, safetext.Redact(safetext.FirstLine(err.Error()), m.secrets(nil)...))
 	}
-	tok, err := getToken(ctx, cred, scope)
+	// tctx ends early with the late probe's verdict (see watchIMDS).
+	tctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	end := func() {}
+	if guard != nil {
+		end = watchIMDS(tctx, stop, m.o, transport, guard)
+	}
+	tok, err := getToken(tctx, cred, scope)
+	end()
 	if err != nil {
-		if guard != nil {
-			if v := guard.verdict(); v != nil {
-				return token.EntraToken{}, v
-			}
+		var late *token.SourceError
+		switch {
+		case errors.As(context.Cause(tctx), &late) && ctx.Err() == nil:
+			return token.EntraToken{}, late
+		case guard != nil && guard.verdict() != nil:
+			return token.EntraToken{}, guard.verdict()
 		}
 		return token.EntraToken{}, m.failure(ctx, err, rec, budget, imds, endpoint, desc)
 	}
