@@ -196,25 +196,27 @@ func watchIMDS(ctx context.Context, stop context.CancelCauseFunc, o Options, tra
 	ended := make(chan struct{})
 	go func() {
 		defer close(ended)
-		select {
-		case <-g.sent:
-		case <-g.answered:
-			return
-		case <-done:
-			return
-		case <-ctx.Done():
+		// until waits for c; false: the watch has no more reason to run.
+		until := func(c <-chan struct{}) bool {
+			select {
+			case <-c:
+				return true
+			case <-g.answered:
+			case <-done:
+			case <-ctx.Done():
+			}
+			return false
+		}
+		// The wait starts when the request is on a connection, not while
+		// the connect timeout runs.
+		if !until(g.sent) {
 			return
 		}
-		t := time.NewTimer(imdsAnswerWait)
+		waited := make(chan struct{})
+		t := time.AfterFunc(imdsAnswerWait, func() { close(waited) })
 		defer t.Stop()
-		select {
-		case <-g.answered:
+		if !until(waited) {
 			return
-		case <-done:
-			return
-		case <-ctx.Done():
-			return
-		case <-t.C:
 		}
 		o.Logger.Debug("IMDS has not answered the token request yet: probing it", "source", Managed, "after", imdsAnswerWait.String())
 		err := probeIMDS(ctx, o, transport, imdsLateProbeFor)
