@@ -50,11 +50,7 @@ func Check(ctx context.Context, name string, s Settings, o Options) error {
 // kind KindUnavailable that says what was seen.
 func ProbeIMDS(ctx context.Context, o Options) error {
 	o = o.normalized()
-	m := &managedSource{o: o}
-	transport, release := managedClient(o)
+	transport, release := imdsClient(o)
 	defer release()
-	if err := m.probe(ctx, transport); err != nil {
-		return err
-	}
-	return nil
+	return probeIMDS(ctx, o, transport, imdsProbeTimeout)
 }

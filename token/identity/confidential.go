@@ -91,7 +91,7 @@ func tokenWithAssertion(ctx context.Context, h hintContext, o Options, scope str
 		assertion, claims = a, peekAssertion(a)
 		return a, nil
 	}
-	co, release := entraClientOptions(h.authority, o, h.net)
+	co, release := entraClientOptions(ctx, h.authority, o, h.net)
 	defer release()
 	cred, err := azidentity.NewClientAssertionCredential(h.tenantID, h.clientID, getAssertion, &azidentity.ClientAssertionCredentialOptions{
 		ClientOptions:            co,
@@ -171,7 +171,9 @@ func authorityHost(s Settings, c token.Cloud) (string, error) {
 // entraClientOptions configures azidentity's confidential-client
 // credentials. Retries are few and short: docker waits for us, and Entra's
 // transient failures clear within seconds or not at all. TryTimeout bounds a
-// hung connection even when the caller set no deadline.
+// hung connection even when the caller set no deadline; with one, the
+// retries spend ctx's deadline (budgeted), and a Retry-After of a few
+// seconds is honoured within it.
 // The recorder, if not nil, keeps the last transport error, which MSAL
 // replaces with a bare "unable to resolve an endpoint".
 //
@@ -180,23 +182,25 @@ func authorityHost(s Settings, c token.Cloud) (string, error) {
 // request carries a client secret or a client assertion (in kubelet mode,
 // a pod's service-account token), which a 307 from the token endpoint
 // would take to another host. release frees the client's idle connections.
-func entraClientOptions(authority string, o Options, rec *netRecorder) (co azcore.ClientOptions, release func()) {
+func entraClientOptions(ctx context.Context, authority string, o Options, rec *netRecorder) (co azcore.ClientOptions, release func()) {
+	retry, budget := budgeted(ctx, policy.RetryOptions{
+		MaxRetries:    2,
+		RetryDelay:    500 * time.Millisecond,
+		MaxRetryDelay: 5 * time.Second,
+		TryTimeout:    20 * time.Second,
+	}, defaultRetryStatuses)
 	var perRetry []policy.Policy
 	if rec != nil {
 		rec.log = o.Logger
+		rec.budget = budget
 		perRetry = append(perRetry, rec)
 	}
 	transport, release := noRedirectClient(o)
 	return azcore.ClientOptions{
 		PerRetryPolicies: perRetry,
 		Cloud:            cloud.Configuration{ActiveDirectoryAuthorityHost: authority},
-		Retry: policy.RetryOptions{
-			MaxRetries:    2,
-			RetryDelay:    500 * time.Millisecond,
-			MaxRetryDelay: 4 * time.Second,
-			TryTimeout:    20 * time.Second,
-		},
-		Transport: transport,
-		Telemetry: policy.TelemetryOptions{ApplicationID: "docker-credential-acr"},
+		Retry:            retry,
+		Transport:        transport,
+		Telemetry:        policy.TelemetryOptions{ApplicationID: "docker-credential-acr"},
 	}, release
 }

@@ -53,7 +53,7 @@ func (e *envSource) EntraToken(ctx context.Context, c token.Cloud, scope string)
 	}
 	secret := e.o.Getenv(envClientSecret)
 	password := e.o.Getenv(envClientCertPassword)
-	co, release := entraClientOptions(h.authority, e.o, h.net)
+	co, release := entraClientOptions(ctx, h.authority, e.o, h.net)
 	defer release()
 
 	// cred is the service principal's credential; hidden is what its

@@ -146,9 +146,14 @@ type netRecorder struct {
 	mu      sync.Mutex
 	last    error
 	secrets []string
+	tries   []string     // "GET https://host/path: HTTP 503", in order
+	budget  *retryBudget // the pipeline's, if any: did the deadline cut retries short?
 	log     *slog.Logger
 	source  string
 }
+
+// maxTriesShown bounds the tries an error lists.
+const maxTriesShown = 6
 
 // secretHeaders are the request headers that carry a managed identity
 // endpoint's secret: App Service's and Container Apps' X-IDENTITY-HEADER
@@ -161,9 +166,10 @@ func (r *netRecorder) Do(req *policy.Request) (*http.Response, error) {
 	r.remember(req.Raw().Header)
 	start := time.Now()
 	resp, err := req.Next()
+	u := req.Raw().URL
+	endpoint := safetext.Printable(u.Scheme + "://" + u.Host + u.Path)
 	if r.log != nil {
-		u := req.Raw().URL
-		attrs := []any{"source", r.source, "endpoint", safetext.Printable(u.Scheme + "://" + u.Host + u.Path), "ms", time.Since(start).Milliseconds()}
+		attrs := []any{"source", r.source, "endpoint", endpoint, "ms", time.Since(start).Milliseconds()}
 		if resp != nil {
 			attrs = append(attrs, "status", resp.StatusCode)
 			if id := resp.Header.Get("x-ms-request-id"); id != "" {
@@ -174,12 +180,43 @@ func (r *netRecorder) Do(req *policy.Request) (*http.Response, error) {
 		}
 		r.log.Debug("identity request", attrs...)
 	}
-	if err != nil && req.Raw().Context().Err() == nil {
-		r.mu.Lock()
-		r.last = err
-		r.mu.Unlock()
+	try := req.Raw().Method + " " + endpoint + ": "
+	switch {
+	case resp != nil && err == nil:
+		try += fmt.Sprintf("HTTP %d", resp.StatusCode)
+	case req.Raw().Context().Err() != nil:
+		try += "no answer"
+	case err != nil:
+		try += safetext.Clip(safetext.Redact(safetext.FirstLine(err.Error()), r.secrets...), 160)
 	}
+	r.mu.Lock()
+	r.tries = append(r.tries, try)
+	if err != nil && req.Raw().Context().Err() == nil {
+		r.last = err
+	}
+	r.mu.Unlock()
 	return resp, err
+}
+
+// tried lists the tries so far, the latest last, for an error's text:
+// "tried GET http://169.254.169.254/metadata/identity/oauth2/token: HTTP
+// 503, then GET ...: no answer". "" when nothing was tried.
+func (r *netRecorder) tried() string {
+	if r == nil {
+		return ""
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	tries := r.tries
+	lead := "tried "
+	if len(tries) > maxTriesShown {
+		lead = fmt.Sprintf("tried %d times, lastly ", len(tries))
+		tries = tries[len(tries)-maxTriesShown:]
+	}
+	if len(tries) == 0 {
+		return ""
+	}
+	return lead + strings.Join(tries, ", then ")
 }
 
 func (r *netRecorder) remember(h http.Header) {
@@ -207,6 +244,14 @@ func (r *netRecorder) sentSecrets() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.secrets)
+}
+
+// budgetNote is the pipeline's retryBudget.note.
+func (r *netRecorder) budgetNote() string {
+	if r == nil {
+		return ""
+	}
+	return r.budget.note()
 }
 
 func (r *netRecorder) lastError() error {
@@ -293,16 +338,24 @@ func aadstsHint(code string, h hintContext) string {
 // entraFailure turns an azidentity error from a confidential-client flow
 // (env, workload, github, pipelines) into a SourceError.
 func entraFailure(ctx context.Context, h hintContext, err error, secrets ...string) error {
-	if cerr := ctxError(ctx, h.source, "getting an Entra token"); cerr != nil {
+	if cerr := canceledError(ctx, h.source, "Entra ID at "+h.authority, "getting an Entra token", h.net); cerr != nil {
+		cerr.Endpoint, cerr.ClientID, cerr.TenantID = h.authority, h.clientID, h.tenantID
 		return cerr
 	}
 	f := describe(err, secrets...)
 	var msg string
-	if f.status != 0 {
+	kind := token.KindRefused
+	nerr := h.net.lastError()
+	tl, tooLarge := asTooLarge(nerr)
+	switch {
+	case f.status != 0:
 		msg = fmt.Sprintf("Entra ID at %s refused client %q in tenant %q: %s", h.authority, h.clientID, h.tenantID, f.text)
-	} else {
+	case tooLarge:
+		msg = fmt.Sprintf("Entra ID at %s gave an answer for client %q in tenant %q that is too large: %v: check the authority host, and whether a proxy answers instead of Entra", h.authority, h.clientID, h.tenantID, tl)
+	default:
+		kind = token.KindNetwork
 		why := f.text
-		if nerr := h.net.lastError(); nerr != nil {
+		if nerr != nil {
 			why = safetext.FirstLine(nerr.Error())
 		}
 		msg = fmt.Sprintf("could not reach Entra ID at %s for client %q in tenant %q: %s", h.authority, h.clientID, h.tenantID, why)
@@ -311,14 +364,11 @@ func entraFailure(ctx context.Context, h hintContext, err error, secrets ...stri
 	if f.ids != "" {
 		msg += " (Entra " + f.ids + ")"
 	}
+	msg += h.net.budgetNote()
 	if hint := aadstsHint(f.code, h); hint != "" {
 		msg += ": " + hint
-	} else if f.status == 0 {
+	} else if kind == token.KindNetwork {
 		msg += ": check the network, the proxy settings (HTTPS_PROXY, NO_PROXY) and the authority host"
-	}
-	kind := token.KindRefused
-	if f.status == 0 {
-		kind = token.KindNetwork
 	}
 	e := failf(kind, h.source, "%s", safetext.Redact(msg, secrets...))
 	e.Code, e.Endpoint, e.ClientID, e.TenantID, e.Assertion = f.code, h.authority, h.clientID, h.tenantID, h.assertion

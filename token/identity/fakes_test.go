@@ -79,14 +79,22 @@ type entraSim struct {
 	srv *httptest.Server
 }
 
-func newEntra(t *testing.T) *entraSim {
+func newEntra(t *testing.T) *entraSim { t.Helper(); return newEntraWrapped(t, nil) }
+
+// newEntraWrapped is newEntra with the simulator's handler wrapped by
+// wrap (nil: not wrapped), for tests that watch or hold its requests.
+func newEntraWrapped(t *testing.T, wrap func(http.Handler) http.Handler) *entraSim {
 	t.Helper()
 	sim, err := azuresim.New(azuresim.Options{Registries: []string{"unit.azurecr.io"}, TenantID: testTenant,
 		AuthorityHosts: []string{"127.0.0.1"}, EntraTokenLifetime: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewTLSServer(sim.Handler())
+	h := sim.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewTLSServer(h)
 	t.Cleanup(srv.Close)
 	return &entraSim{sim: sim, srv: srv}
 }

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -224,7 +225,7 @@ func TestGitHubSource(t *testing.T) {
 			want: []string{"HTTP 403", "permissions: id-token: write", "Bad credentials for [redacted]"}},
 		{name: "not JSON", status: http.StatusOK, body: "<html>proxy</html>", want: []string{"not JSON"}},
 		{name: "no value", status: http.StatusOK, body: `{"count":0}`, want: []string{`without an ID token in "value"`}},
-		{name: "oversized", status: http.StatusOK, body: strings.Repeat("x", oidcMaxBody+10), want: []string{"more than 1048576 bytes"}},
+		{name: "oversized", status: http.StatusOK, body: strings.Repeat("x", maxAnswer+10), want: []string{"more than 1048576 bytes"}},
 		{name: "token echoed in an error", status: http.StatusBadRequest, body: "failed for eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl",
 			want: []string{"HTTP 400", "[redacted JWT]"}},
 		// The message is shortened to 300 bytes, a text body to 200: the
@@ -518,7 +519,7 @@ func TestClientsFollowNoRedirect(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	entra := func(o Options) (policy.Transporter, func()) {
-		co, release := entraClientOptions("https://login.microsoftonline.com/", o, nil)
+		co, release := entraClientOptions(context.Background(), "https://login.microsoftonline.com/", o, nil)
 		return co.Transport, release
 	}
 	for name, build := range map[string]func(Options) (policy.Transporter, func()){"ci": noRedirectClient, "managed": managedClient, "entra": entra} {

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -21,14 +19,6 @@ import (
 	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 )
 
-// imdsEndpoint is hard-coded in MSAL too: no setting moves it.
-const imdsEndpoint = "http://169.254.169.254/metadata/identity/oauth2/token"
-
-// imdsProbeTimeout bounds the check for IMDS, as DefaultAzureCredential
-// does: IMDS answers in milliseconds; where it does not exist, packets to
-// 169.254.169.254 may be dropped silently and only a timeout tells.
-const imdsProbeTimeout = time.Second
-
 // managedSource is an Azure managed identity: system-assigned, or
 // user-assigned by client, resource or object ID.
 //
@@ -38,12 +28,12 @@ const imdsProbeTimeout = time.Second
 // Fabric), MSI_ENDPOINT and MSI_SECRET (Cloud Shell, Azure ML),
 // IMDS_ENDPOINT or the himds agent file (Azure Arc); else IMDS. Its tokens
 // sit in a process-wide MSAL cache keyed by identity and resource.
+//
+// For IMDS it sends no probe first (see imdsGuard): the token request is
+// the first and only request.
 type managedSource struct {
 	s Settings
 	o Options
-
-	mu       sync.Mutex
-	imdsSeen bool // IMDS answered a probe: skip further probes in this process
 }
 
 func (m *managedSource) Name() string { return Managed }
@@ -92,117 +82,60 @@ func (m *managedSource) EntraToken(ctx context.Context, _ token.Cloud, scope str
 	imds := kind == managedidentity.DefaultToIMDS
 	endpoint := managedEndpointName(kind)
 	m.o.Logger.Debug("using managed identity", "source", Managed, "endpoint", endpoint, "identity", desc)
-	transport, release := managedClient(m.o)
+	transport, release := managedTransport(m.o, kind)
 	defer release()
-	if imds {
-		if err := m.probe(ctx, transport); err != nil {
-			return token.EntraToken{}, err
-		}
-	}
 	rec := &netRecorder{log: m.o.Logger, source: Managed}
+	perRetry := []policy.Policy{rec}
+	var guard *imdsGuard
+	statuses := defaultRetryStatuses
+	if imds {
+		guard = newIMDSGuard()
+		perRetry = append(perRetry, guard)
+		statuses = imdsRetryStatuses
+	}
+	// IMDS throttles (429) and has brief 5xx and 404/410 spells while a VM
+	// or identity is being set up; a few short retries ride those out
+	// without the defaults' 6 retries from 2 s, within ctx's deadline.
+	// MaxRetryDelay admits a Retry-After of a few seconds.
+	retry, budget := budgeted(ctx, policy.RetryOptions{
+		MaxRetries:    3,
+		RetryDelay:    250 * time.Millisecond,
+		MaxRetryDelay: 5 * time.Second,
+		TryTimeout:    10 * time.Second,
+	}, statuses)
 	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
 		ClientOptions: azcore.ClientOptions{
-			PerRetryPolicies: []policy.Policy{rec},
-			// IMDS throttles (429) and has brief 5xx and 404/410 spells while
-			// a VM or identity is being set up; a few short retries ride
-			// those out without the defaults' 6 retries from 2 s. azidentity
-			// fills in its IMDS status list because StatusCodes is nil.
-			Retry: policy.RetryOptions{
-				MaxRetries:    3,
-				RetryDelay:    250 * time.Millisecond,
-				MaxRetryDelay: 2 * time.Second,
-				TryTimeout:    10 * time.Second,
-			},
-			Transport: transport,
-			Telemetry: policy.TelemetryOptions{ApplicationID: "docker-credential-acr"},
+			PerRetryPolicies: perRetry,
+			Retry:            retry,
+			Transport:        transport,
+			Telemetry:        policy.TelemetryOptions{ApplicationID: "docker-credential-acr"},
 		},
 		ID: id,
 	})
 	if err != nil {
 		return token.EntraToken{}, failf(token.KindInvalid, Managed, "setting up %s at the %s: %s", desc, endpoint, safetext.Redact(safetext.FirstLine(err.Error()), m.secrets(nil)...))
 	}
-	tok, err := getToken(ctx, cred, scope)
+	// tctx ends early with the late probe's verdict (see watchIMDS).
+	tctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	end := func() {}
+	if guard != nil {
+		end = watchIMDS(tctx, stop, m.o, transport, guard)
+	}
+	tok, err := getToken(tctx, cred, scope)
+	end()
 	if err != nil {
-		return token.EntraToken{}, m.failure(ctx, err, rec, imds, endpoint, desc)
+		var late *token.SourceError
+		switch {
+		case errors.As(context.Cause(tctx), &late) && ctx.Err() == nil:
+			return token.EntraToken{}, late
+		case guard != nil && guard.verdict() != nil:
+			return token.EntraToken{}, guard.verdict()
+		}
+		return token.EntraToken{}, m.failure(ctx, err, rec, budget, imds, endpoint, desc)
 	}
 	logToken(m.o, Managed, tok)
 	return tok, nil
-}
-
-// imdsProbeMaxBody caps what the probe reads: IMDS's refusal is under 100
-// bytes, and whatever else answers need not be read to be told apart.
-const imdsProbeMaxBody = 4 << 10
-
-// probe asks IMDS something it refuses (no Metadata header) with a short
-// timeout. Azure's IMDS answers that with 400 and a JSON error
-// ({"error":"invalid_request","error_description":"Required metadata header
-// not specified"}). No answer means this is not an Azure machine; any other
-// answer comes from something else at 169.254.169.254 (another cloud's
-// metadata service, which answers 404 or 403 with HTML or text). Either way
-// the source is unavailable at once, instead of after azidentity's retries
-// of the token request, so that the next source is tried.
-func (m *managedSource) probe(ctx context.Context, transport policy.Transporter) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.imdsSeen {
-		return nil
-	}
-	pctx, cancel := context.WithTimeout(ctx, imdsProbeTimeout)
-	defer cancel()
-	pl := runtime.NewPipeline("docker-credential-acr", "v1", runtime.PipelineOptions{}, &policy.ClientOptions{
-		Transport: transport,
-		Retry:     policy.RetryOptions{MaxRetries: -1},
-		Telemetry: policy.TelemetryOptions{Disabled: true},
-	})
-	req, err := runtime.NewRequest(pctx, http.MethodGet, imdsEndpoint)
-	if err != nil {
-		e := failf(token.KindOther, Managed, "building the IMDS probe: %v: this is a bug; choose another source", err)
-		e.Remedy = token.RemedyOtherSource
-		return e
-	}
-	// The body is read here, with a cap and within the probe's timeout.
-	runtime.SkipBodyDownload(req)
-	resp, err := pl.Do(req)
-	var body []byte
-	if err == nil {
-		body, err = io.ReadAll(io.LimitReader(resp.Body, imdsProbeMaxBody))
-		resp.Body.Close()
-	}
-	if err != nil {
-		if cerr := ctxError(ctx, Managed, "probing IMDS"); cerr != nil {
-			return cerr
-		}
-		why := safetext.FirstLine(err.Error())
-		if errors.Is(err, context.DeadlineExceeded) {
-			why = "no answer within " + imdsProbeTimeout.String()
-		}
-		m.o.Logger.Debug("IMDS did not answer the probe", "source", Managed, "error", why)
-		return unavailablef(Managed, "no managed identity endpoint: IMDS at 169.254.169.254 did not answer (%s): this is not an Azure VM, scale set or AKS node, or IMDS is blocked; App Service and Container Apps set IDENTITY_ENDPOINT and IDENTITY_HEADER", safetext.Redact(why))
-	}
-	if !isIMDSRefusal(resp.StatusCode, body) {
-		what := fmt.Sprintf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
-		if ct := resp.Header.Get("Content-Type"); ct != "" {
-			what += ", " + safetext.Printable(safetext.RedactClip(ct, 60))
-		}
-		m.o.Logger.Debug("something other than Azure IMDS answered the probe", "source", Managed, "status", resp.StatusCode)
-		return unavailablef(Managed, "no managed identity endpoint: something other than Azure IMDS answered at 169.254.169.254 (%s, where Azure IMDS answers 400 with a JSON error): this is not an Azure VM, scale set or AKS node (another cloud's metadata service answers there); App Service and Container Apps set IDENTITY_ENDPOINT and IDENTITY_HEADER", what)
-	}
-	m.o.Logger.Debug("IMDS answered the probe", "source", Managed, "status", resp.StatusCode)
-	m.imdsSeen = true
-	return nil
-}
-
-// isIMDSRefusal reports whether a probe's answer is Azure IMDS's refusal
-// of a request without the Metadata header: 400 and a JSON object with an
-// "error" string.
-func isIMDSRefusal(status int, body []byte) bool {
-	if status != http.StatusBadRequest {
-		return false
-	}
-	var e struct {
-		Error string `json:"error"`
-	}
-	return json.Unmarshal(body, &e) == nil && e.Error != ""
 }
 
 // failure classifies a managed identity error. Like DefaultAzureCredential,
@@ -211,8 +144,9 @@ func isIMDSRefusal(status int, body []byte) bool {
 // and a token answer at the IMDS address that is not JSON (something that
 // passed the probe but is not IMDS, or a proxy in a caller's Transport);
 // everything else is a failure of an identity that exists.
-func (m *managedSource) failure(ctx context.Context, err error, rec *netRecorder, imds bool, endpoint, desc string) error {
-	if cerr := ctxError(ctx, Managed, "getting a token for "+desc+" from the "+endpoint); cerr != nil {
+func (m *managedSource) failure(ctx context.Context, err error, rec *netRecorder, budget *retryBudget, imds bool, endpoint, desc string) error {
+	if cerr := canceledError(ctx, Managed, "the "+endpoint, "getting a token for "+desc+" from the "+endpoint, rec); cerr != nil {
+		cerr.Endpoint = endpoint
 		return cerr
 	}
 	secrets := m.secrets(rec)
@@ -228,30 +162,52 @@ func (m *managedSource) failure(ctx context.Context, err error, rec *netRecorder
 		}
 	}
 	msg := fmt.Sprintf("the %s refused a token for %s: %s", endpoint, desc, f.text)
+	kind := token.KindRefused
 	switch {
 	case f.status == http.StatusBadRequest && imds && desc != "the system-assigned identity":
 		msg += ": assign this identity to the VM, scale set or AKS node pool, or fix the client, resource or object ID"
 	case f.status == http.StatusTooManyRequests:
 		msg += ": IMDS is throttling requests; retry in a few seconds"
 	case f.status == 0:
-		if nerr := rec.lastError(); nerr != nil {
+		nerr := rec.lastError()
+		kind = token.KindNetwork
+		if tl, ok := asTooLarge(nerr); ok {
+			kind = token.KindRefused // an answer, though not one to read
+			msg = fmt.Sprintf("the %s gave an answer for %s that is too large: %v", endpoint, desc, tl)
+		} else if nerr != nil {
 			msg = fmt.Sprintf("could not reach the %s for %s: %s", endpoint, desc, safetext.FirstLine(nerr.Error()))
+		} else if t := rec.tried(); t != "" {
+			// Each try ran out of its time (TryTimeout) without an answer.
+			msg = fmt.Sprintf("no answer from the %s for %s (%s)", endpoint, desc, t)
 		}
 	default:
 		if hint := aadstsHint(f.code, hintContext{source: Managed}); hint != "" {
 			msg += ": " + hint
 		}
 	}
-	kind := token.KindRefused
-	if f.status == 0 {
-		kind = token.KindNetwork
-	}
-	e := failf(kind, Managed, "%s", safetext.Redact(msg, secrets...))
+	e := failf(kind, Managed, "%s", safetext.Redact(msg+budget.note(), secrets...))
 	e.Code, e.Endpoint, e.ClientID = f.code, endpoint, m.s.ClientID
 	if f.status == http.StatusBadRequest && imds && desc != "the system-assigned identity" {
 		e.Remedy = token.RemedyAssignIdentity
 	}
 	return e
+}
+
+// managedTransport is the client for the managed identity endpoint kind:
+// for IMDS with its connect bounded (imdsConnectTimeout), for Service
+// Fabric the plain *http.Client MSAL requires, for the others
+// managedClient's.
+func managedTransport(o Options, kind managedidentity.Source) (policy.Transporter, func()) {
+	switch {
+	case kind == managedidentity.DefaultToIMDS:
+		return imdsClient(o)
+	case kind == managedidentity.ServiceFabric && o.Transport == nil:
+		c := uncappedManagedClient(o, 0)
+		return c, c.CloseIdleConnections
+	case kind == managedidentity.ServiceFabric:
+		return o.Transport, func() {}
+	}
+	return managedClient(o)
 }
 
 // secrets are what a managed identity endpoint is given to prove the

@@ -133,8 +133,8 @@ func TestManagedSourceIgnoresProxy(t *testing.T) {
 			t.Fatal(err)
 		}
 		assertIssuedTo(t, entra, tok, testTenant, "system-mi", "https://proxy-imds.example")
-		if probes, tokens := imds.counts(); probes != 1 || tokens != 1 {
-			t.Errorf("IMDS saw %d probes and %d token requests, want 1 and 1", probes, tokens)
+		if probes, tokens := imds.counts(); probes != 0 || tokens != 1 {
+			t.Errorf("IMDS saw %d probes and %d token requests, want no probe and 1", probes, tokens)
 		}
 	})
 

@@ -38,7 +38,8 @@ type fakeIMDS struct {
 	identities map[string]string
 
 	mu       sync.Mutex
-	failures []int // statuses to answer token requests with, first
+	script   []imdsAnswer // answers to token requests, first
+	failures []int        // statuses to answer token requests with, next
 	probes   int
 	tokens   int
 	raw      string // non-empty: answer token requests with this non-JSON body
@@ -59,6 +60,13 @@ func (f *fakeIMDS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.tokens++
+	if len(f.script) > 0 {
+		a := f.script[0]
+		f.script = f.script[1:]
+		w.Header().Del("Content-Type")
+		a.write(w)
+		return
+	}
 	if f.raw != "" {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(http.StatusBadGateway)
@@ -141,12 +149,15 @@ func TestManagedSourceIMDS(t *testing.T) {
 				t.Fatal(err)
 			}
 			assertIssuedTo(t, entra, tok, testTenant, tc.wantClient, resource)
-			// A second token in the same process does not probe again.
 			if _, err := src[0].EntraToken(hangGuard(t), token.PublicCloud(), resource+"-2/.default"); err != nil {
 				t.Fatal(err)
 			}
-			if tr.hits() != 3 {
-				t.Errorf("%d requests reached IMDS; want one probe and two token requests", tr.hits())
+			// No probe: each token is one request, the token request.
+			if tr.hits() != 2 {
+				t.Errorf("%d requests reached IMDS; want two token requests", tr.hits())
+			}
+			if probes, _ := imds.counts(); probes != 0 {
+				t.Errorf("IMDS saw %d requests without the Metadata header (probes); want none", probes)
 			}
 		})
 	}
@@ -205,27 +216,26 @@ func TestManagedSourceIMDS(t *testing.T) {
 	}
 }
 
+// TestManagedSourceNoIMDS: a caller's Transport that finds no route to
+// 169.254.169.254 makes the source unavailable after that one try, without
+// a probe and without azcore's retries. (A dial that is never answered,
+// the dropped-packet network, is TestManagedSourceIMDSDialFailures'.)
 func TestManagedSourceNoIMDS(t *testing.T) {
 	clearManagedIdentityEnv(t)
-	for _, hang := range []bool{false, true} {
-		t.Run(fmt.Sprintf("hang=%v", hang), func(t *testing.T) {
-			tr := &noNetTransport{hang: hang}
-			var logs logBuffer
-			src, _ := New([]string{"managed"}, Settings{ClientID: "some-client"}, testOptions(fakeEnv{}, tr, &logs))
-			_, err := src[0].EntraToken(hangGuard(t), token.PublicCloud(), "https://no-imds.example/.default")
-			t.Logf("error: %v", err)
-			if !errors.Is(err, token.ErrSourceUnavailable) {
-				t.Fatalf("err = %v, want ErrSourceUnavailable", err)
-			}
-			if !strings.Contains(err.Error(), "169.254.169.254 did not answer") {
-				t.Errorf("error does not say IMDS did not answer: %v", err)
-			}
-			// Fast failure is structural: one probe, and no token request
-			// with its retries.
-			if tr.count() != 1 {
-				t.Errorf("%d requests (%v); want exactly the probe", tr.count(), tr.calls)
-			}
-		})
+	tr := &noNetTransport{}
+	var logs logBuffer
+	src, _ := New([]string{"managed"}, Settings{ClientID: "some-client"}, testOptions(fakeEnv{}, tr, &logs))
+	_, err := src[0].EntraToken(hangGuard(t), token.PublicCloud(), "https://no-imds.example/.default")
+	t.Logf("error: %v", err)
+	if !errors.Is(err, token.ErrSourceUnavailable) {
+		t.Fatalf("err = %v, want ErrSourceUnavailable", err)
+	}
+	if !strings.Contains(err.Error(), "169.254.169.254 did not answer") {
+		t.Errorf("error does not say IMDS did not answer: %v", err)
+	}
+	// Fast failure is structural: one token request, no retries.
+	if tr.count() != 1 {
+		t.Errorf("%d requests (%v); want exactly the token request", tr.count(), tr.calls)
 	}
 }
 
@@ -319,82 +329,6 @@ func TestManagedSourceAppServiceUnreachable(t *testing.T) {
 	}
 	assertMentions(t, err, "could not reach the App Service managed identity endpoint", "connection refused")
 	assertNoSecrets(t, []string{err.Error(), logs.String()}, header)
-}
-
-// TestManagedSourceProbeRecognisesIMDS checks that only Azure IMDS's answer
-// to the header-less probe (400 and a JSON error) counts as IMDS, and that
-// anything else at 169.254.169.254 (other clouds' metadata services) makes
-// the source unavailable after that one request, without token requests
-// and their retries.
-func TestManagedSourceProbeRecognisesIMDS(t *testing.T) {
-	clearManagedIdentityEnv(t)
-	entra := newEntra(t)
-	tests := []struct {
-		name        string
-		status      int
-		contentType string
-		body        string
-		isIMDS      bool
-	}{
-		{name: "Azure IMDS", status: 400, contentType: "application/json; charset=utf-8", body: imdsRefusal, isIMDS: true},
-		{name: "azuresim (json.Encoder adds a newline)", status: 400, contentType: "application/json; charset=utf-8", body: imdsRefusal + "\n", isIMDS: true},
-		{name: "404 HTML (GCP, AWS IMDSv1, OpenStack)", status: 404, contentType: "text/html", body: "<html><body>404 Not Found</body></html>"},
-		{name: "401 empty (AWS IMDSv2 only)", status: 401},
-		{name: "403 text", status: 403, contentType: "text/plain", body: "Forbidden"},
-		{name: "200 JSON", status: 200, contentType: "application/json", body: `{"error":"x"}`},
-		{name: "400 HTML", status: 400, contentType: "text/html", body: "<html>Bad Request</html>"},
-		{name: "400 JSON without error", status: 400, contentType: "application/json", body: `{"message":"bad request"}`},
-		{name: "400 JSON array", status: 400, contentType: "application/json", body: `["error"]`},
-		{name: "400 empty", status: 400},
-		{name: "400 huge", status: 400, contentType: "application/json", body: `{"error":"` + strings.Repeat("x", 1<<20) + `"}`},
-	}
-	for i, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var mu sync.Mutex
-			var probes, tokens int
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				mu.Lock()
-				defer mu.Unlock()
-				if r.Header.Get("Metadata") == "true" {
-					tokens++
-					w.Header().Set("Content-Type", "application/json")
-					_ = json.NewEncoder(w).Encode(map[string]string{
-						"access_token": entra.Issue(testTenant, "system-mi", r.URL.Query().Get("resource")),
-						"expires_in":   "3599", "expires_on": fmt.Sprint(time.Now().Add(time.Hour).Unix()),
-						"resource": r.URL.Query().Get("resource"), "token_type": "Bearer",
-					})
-					return
-				}
-				probes++
-				if tc.contentType != "" {
-					w.Header().Set("Content-Type", tc.contentType)
-				}
-				w.WriteHeader(tc.status)
-				fmt.Fprint(w, tc.body)
-			}))
-			t.Cleanup(srv.Close)
-			tr := &imdsTransport{imds: srv, next: entra.Client()}
-			var logs logBuffer
-			src, _ := New([]string{"managed"}, Settings{}, testOptions(fakeEnv{}, tr, &logs))
-			_, err := src[0].EntraToken(hangGuard(t), token.PublicCloud(), fmt.Sprintf("https://probe-%d.example/.default", i))
-			t.Logf("error: %v", err)
-			mu.Lock()
-			defer mu.Unlock()
-			if tc.isIMDS {
-				if err != nil || probes != 1 || tokens != 1 {
-					t.Errorf("err = %v, %d probes, %d token requests; want a token after one probe", err, probes, tokens)
-				}
-				return
-			}
-			if !errors.Is(err, token.ErrSourceUnavailable) {
-				t.Fatalf("err = %v, want ErrSourceUnavailable", err)
-			}
-			assertMentions(t, err, "something other than Azure IMDS answered at 169.254.169.254", fmt.Sprintf("HTTP %d", tc.status), "not an Azure VM")
-			if probes != 1 || tokens != 0 {
-				t.Errorf("%d probes and %d token requests; want the probe only", probes, tokens)
-			}
-		})
-	}
 }
 
 // TestManagedSourceRedactsEndpointSecrets runs against a managed identity

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -31,25 +32,27 @@ type oidcRequest struct {
 	hint    string            // what to do on 401/403/404
 }
 
-// oidcMaxBody caps the answer: an ID token is a few kilobytes.
-const oidcMaxBody = 1 << 20
-
 // fetchOIDC returns the ID token. Its errors never hold the bearer token
 // or the ID token.
 func fetchOIDC(ctx context.Context, o Options, r oidcRequest) (string, error) {
-	// A short retry for the CI services' occasional 5xx and 429, and a
-	// per-try timeout so that a hung service fails instead of hanging docker.
+	// A short retry for the CI services' occasional 5xx and 429 within ctx's
+	// deadline, and a per-try timeout so that a hung service fails instead
+	// of hanging docker even without a deadline. The answer is capped by
+	// the transport (maxAnswer).
 	transport, release := noRedirectClient(o)
 	defer release()
+	retry, budget := budgeted(ctx, policy.RetryOptions{
+		MaxRetries:    2,
+		RetryDelay:    500 * time.Millisecond,
+		MaxRetryDelay: 5 * time.Second,
+		TryTimeout:    15 * time.Second,
+	}, defaultRetryStatuses)
+	rec := &netRecorder{source: r.source, log: o.Logger, secrets: []string{r.bearer}}
 	pl := runtime.NewPipeline("docker-credential-acr", "v1", runtime.PipelineOptions{}, &policy.ClientOptions{
-		Transport: transport,
-		Retry: policy.RetryOptions{
-			MaxRetries:    2,
-			RetryDelay:    500 * time.Millisecond,
-			MaxRetryDelay: 3 * time.Second,
-			TryTimeout:    15 * time.Second,
-		},
-		Telemetry: policy.TelemetryOptions{ApplicationID: "docker-credential-acr"},
+		Transport:        transport,
+		Retry:            retry,
+		PerRetryPolicies: []policy.Policy{rec},
+		Telemetry:        policy.TelemetryOptions{ApplicationID: "docker-credential-acr"},
 	})
 	where := r.url.Scheme + "://" + r.url.Host + r.url.Path
 	fail := func(k token.Kind, format string, a ...any) error {
@@ -75,22 +78,25 @@ func fetchOIDC(ctx context.Context, o Options, r oidcRequest) (string, error) {
 	runtime.SkipBodyDownload(req)
 	o.Logger.Debug("requesting the CI job's ID token", "source", r.source, "url", where)
 	resp, err := pl.Do(req)
-	if err != nil {
-		if cerr := ctxError(ctx, r.source, "requesting the job's ID token from "+r.service); cerr != nil {
-			return "", cerr
-		}
-		return "", fail(token.KindNetwork, "requesting the job's ID token from %s at %s: %v: check the network and proxy settings", r.service, where, safetext.FirstLine(err.Error()))
+	var body []byte
+	if err == nil {
+		body, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, oidcMaxBody+1))
-	if err != nil {
+	if cerr := canceledError(ctx, r.source, where, "requesting the job's ID token from "+r.service, rec); cerr != nil {
+		return "", cerr
+	}
+	if tl, ok := asTooLarge(err); ok {
+		return "", fail(token.KindRefused, "%s at %s answered with more than %d bytes: this is not an ID token answer", r.service, where, tl.limit)
+	}
+	if err != nil && resp != nil {
 		return "", fail(token.KindNetwork, "reading the answer of %s at %s: %v", r.service, where, err)
 	}
-	if len(body) > oidcMaxBody {
-		return "", fail(token.KindRefused, "%s at %s answered with more than %d bytes: this is not an ID token answer", r.service, where, oidcMaxBody)
+	if err != nil {
+		return "", fail(token.KindNetwork, "requesting the job's ID token from %s at %s: %v%s: check the network and proxy settings", r.service, where, safetext.FirstLine(err.Error()), budget.note())
 	}
 	if resp.StatusCode != http.StatusOK {
-		msg := fmt.Sprintf("%s at %s answered HTTP %d %s", r.service, where, resp.StatusCode, http.StatusText(resp.StatusCode))
+		msg := fmt.Sprintf("%s at %s answered HTTP %d %s%s", r.service, where, resp.StatusCode, http.StatusText(resp.StatusCode), budget.note())
 		if snippet := errorSnippet(body, r.bearer); snippet != "" {
 			msg += ": " + snippet
 		}
@@ -158,7 +164,66 @@ func ciURL(source, name, value, setBy, query string) (*url.URL, error) {
 // tokenWithOIDC gets an Entra token for h's identity with the CI job's ID
 // token, which r fetches anew for every Entra token request, as the
 // client assertion.
+//
+// The first ID token is requested at once, beside MSAL's tenant discovery
+// at Entra, which GetToken does before it asks for the assertion
+// (microsoft-authentication-library-for-go apps/internal/oauth/oauth.go,
+// Client.Credential: resolveEndpoint, then cred.JWT), instead of after
+// it: the assertion callback then waits for that answer. Errors are as
+// they were: if GetToken fails before it asks (discovery failed), the
+// early request is canceled and its result unused; if it asks, the fetch's
+// own error is returned as is.
 func tokenWithOIDC(ctx context.Context, h hintContext, o Options, scope string, r oidcRequest) (token.EntraToken, error) {
-	fetch := func(ctx context.Context) (string, error) { return fetchOIDC(ctx, o, r) }
-	return tokenWithAssertion(ctx, h, o, scope, fetch, r.bearer)
+	early := startFetch(ctx, func(ctx context.Context) (string, error) { return fetchOIDC(ctx, o, r) })
+	defer early.stop()
+	return tokenWithAssertion(ctx, h, o, scope, early.get, r.bearer)
+}
+
+// earlyFetch runs fetch once, started before anyone asks, and hands its
+// result to the first get; later gets fetch anew (each Entra token
+// request has an assertion of its own). stop cancels it, if it is still
+// running, and waits for it: no goroutine outlives the caller.
+type earlyFetch struct {
+	fetch  func(context.Context) (string, error)
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+	tok    string // set before done is closed
+	err    error
+
+	mu    sync.Mutex
+	taken bool
+}
+
+func startFetch(ctx context.Context, fetch func(context.Context) (string, error)) *earlyFetch {
+	fctx, cancel := context.WithCancelCause(ctx)
+	f := &earlyFetch{fetch: fetch, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(f.done)
+		f.tok, f.err = fetch(fctx)
+	}()
+	return f
+}
+
+func (f *earlyFetch) get(ctx context.Context) (string, error) {
+	f.mu.Lock()
+	first := !f.taken
+	f.taken = true
+	f.mu.Unlock()
+	if !first {
+		return f.fetch(ctx)
+	}
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		// Ended with ctx's cause (its deadline, say), the fetch says so
+		// in its own error, naming the service it waited for.
+		f.cancel(context.Cause(ctx))
+		<-f.done
+	}
+	return f.tok, f.err
+}
+
+func (f *earlyFetch) stop() {
+	f.cancel(context.Canceled)
+	<-f.done
 }

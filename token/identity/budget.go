@@ -1,0 +1,151 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token"
+)
+
+// minTry is the least time worth starting another try with: an answer
+// from Entra, IMDS or a CI token service takes up to a second when all is
+// well.
+const minTry = time.Second
+
+// Statuses azcore's retry policy retries, by default and, as azidentity
+// sets them, for IMDS (whose documentation asks for retries of 404, 410,
+// 429 and 5xx). A ShouldRetry replaces these lists, so they are spelled
+// out here. Read-only.
+var (
+	defaultRetryStatuses = []int{
+		http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout,
+	}
+	imdsRetryStatuses = []int{
+		http.StatusNotFound, http.StatusGone, http.StatusTooManyRequests,
+		http.StatusInternalServerError, http.StatusNotImplemented, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusHTTPVersionNotSupported,
+		http.StatusVariantAlsoNegotiates, http.StatusInsufficientStorage, http.StatusLoopDetected,
+		http.StatusNotExtended, http.StatusNetworkAuthenticationRequired,
+	}
+)
+
+// retryBudget makes azcore's retries spend ctx's deadline: a retry is
+// made only when the wait before it (Retry-After, or the longest backoff
+// azcore may pick) and one more try still fit before the deadline. Each
+// try's own timeout (RetryOptions.TryTimeout) is derived from ctx, so it
+// never reaches beyond the deadline either, and azcore stops waiting when
+// ctx ends.
+type retryBudget struct {
+	ctx      context.Context
+	statuses []int
+	maxWait  time.Duration
+
+	mu   sync.Mutex
+	left time.Duration // > 0: a retry was left out with this much time to go
+}
+
+// budgeted returns o with its retries bounded by ctx's deadline, and the
+// budget, which can tell afterwards whether it cut them short.
+func budgeted(ctx context.Context, o policy.RetryOptions, statuses []int) (policy.RetryOptions, *retryBudget) {
+	b := &retryBudget{ctx: ctx, statuses: statuses, maxWait: longestBackoff(o)}
+	o.ShouldRetry = b.shouldRetry
+	return o, b
+}
+
+// longestBackoff is the longest wait azcore's retry policy picks without
+// a Retry-After: ((2^try)-1) * RetryDelay with up to 30% jitter, at most
+// MaxRetryDelay, longest before the last retry.
+func longestBackoff(o policy.RetryOptions) time.Duration {
+	d := time.Duration(1<<max(o.MaxRetries, 0)-1) * o.RetryDelay * 13 / 10
+	return min(d, o.MaxRetryDelay)
+}
+
+func (b *retryBudget) shouldRetry(resp *http.Response, err error) bool {
+	// azcore has already stopped for a NonRetriable error or an ended ctx.
+	if err == nil && !slices.Contains(b.statuses, resp.StatusCode) {
+		return false
+	}
+	deadline, ok := b.ctx.Deadline()
+	if !ok {
+		return true
+	}
+	wait := b.maxWait
+	if resp != nil {
+		if ra, ok := retryAfter(resp.Header, time.Now()); ok {
+			// Above MaxRetryDelay azcore does not retry at all.
+			wait = ra
+		}
+	}
+	if left := time.Until(deadline); left < wait+minTry {
+		b.mu.Lock()
+		b.left = max(left, time.Millisecond)
+		b.mu.Unlock()
+		return false
+	}
+	return true
+}
+
+// note says, for an error's text, that the deadline cut the retries
+// short; "" when it did not.
+func (b *retryBudget) note() string {
+	if b == nil {
+		return ""
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.left <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (not retried: %s was left before the deadline)", b.left.Round(time.Millisecond))
+}
+
+// retryAfter reads the wait an answer asks for, as azcore does:
+// retry-after-ms, x-ms-retry-after-ms, then Retry-After in seconds or as
+// an HTTP date.
+func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	for _, k := range []string{"Retry-After-Ms", "X-Ms-Retry-After-Ms"} {
+		if ms, err := strconv.ParseUint(strings.TrimSpace(h.Get(k)), 10, 32); err == nil {
+			return time.Duration(ms) * time.Millisecond, true
+		}
+	}
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if s, err := strconv.ParseUint(v, 10, 32); err == nil {
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// canceledError reports that ctx ended (its deadline passed, or the
+// caller canceled) while doing, which waited for endpoint; rec, if not
+// nil, tells what was tried. It returns nil while ctx has not ended.
+// errors.Is matches ctx's error.
+func canceledError(ctx context.Context, source, endpoint, doing string, rec *netRecorder) *token.SourceError {
+	if ctx.Err() == nil {
+		return nil
+	}
+	// The cause, when one was given (earlyFetch passes on its caller's),
+	// else ctx.Err().
+	err := context.Cause(ctx)
+	what := "no answer from " + endpoint + " before the deadline"
+	if errors.Is(err, context.Canceled) {
+		what = "canceled while waiting for " + endpoint
+	}
+	reason := doing + ": " + what
+	if t := rec.tried(); t != "" {
+		reason += " (" + t + ")"
+	}
+	return &token.SourceError{Kind: token.KindCanceled, Source: source, Endpoint: endpoint, Reason: reason + ": " + err.Error(), Err: err}
+}
