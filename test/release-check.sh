@@ -61,6 +61,18 @@ sed 's/^/    /' dist/SHA256SUMS
 say "image: build 1 $first_image, build 2 $second_image"
 [ -n "$first_image" ] && [ "$first_image" = "$second_image" ] || fail "the image's digest differs between the two builds"
 (cd dist && sha256sum --quiet -c SHA256SUMS) || fail "sha256sum -c SHA256SUMS"
+say "image: index.json of dist/image, then the platforms of its index:"
+sed 's/^/    /' dist/image/index.json
+echo
+blob=dist/image/blobs/sha256/${second_image#sha256:}
+platforms=$(tr -d ' \n' <"$blob" | grep -o '"platform":{[^}]*}' | sort | tr '\n' ' ')
+echo "    $platforms"
+for p in '"architecture":"amd64","os":"linux"' '"architecture":"arm64","os":"linux"'; do
+	case "$platforms" in
+	*"$p"*) ;;
+	*) fail "the image has no $p" ;;
+	esac
+done
 
 # ELF e_machine of a file: 3e00 amd64, b700 arm64.
 machine() { od -An -tx1 -j18 -N2 "$1" | tr -d ' \n'; }
