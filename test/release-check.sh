@@ -29,14 +29,25 @@ image_digest() { sed -n 's/.*"digest": *"\(sha256:[0-9a-f]*\)".*/\1/p' dist/imag
 build() { # build N [env...]
 	n=$1
 	shift
-	start=$(date +%s)
-	if ! env "$@" make --no-print-directory image >"$work/build$n.log" 2>&1; then
+	if command -v /usr/bin/time >/dev/null; then
+		timed="/usr/bin/time -o $work/time$n -f %es_wall,_%Us_user,_%Ss_system"
+	else
+		timed=""
+	fi
+	# shellcheck disable=SC2086
+	if ! $timed env "$@" make --no-print-directory image >"$work/build$n.log" 2>&1; then
 		tail -40 "$work/build$n.log" >&2
 		fail "build $n failed (make image, log above)"
 		exit 1
 	fi
-	say "build $n: make image (release + image) took $(($(date +%s) - start)) s"
+	say "build $n: make image (release + image): $(tr _ ' ' <"$work/time$n" 2>/dev/null || echo "not timed: no /usr/bin/time")"
 }
+
+# What is built: a commit and its working tree. An edit or a commit while
+# the check runs would make the two builds differ for a reason of no
+# interest, so the check says so instead of blaming the build.
+tree_state() { git rev-parse HEAD && git status --porcelain --untracked-files=no && git diff | sha256sum; }
+tree_state >"$work/tree-before"
 
 say "build 1: the usual Go build cache"
 build 1
@@ -47,6 +58,11 @@ first_image=$(image_digest)
 say "build 2: an empty Go build cache ($work/gocache), so every package is compiled again"
 build 2 GOCACHE="$work/gocache"
 second_image=$(image_digest)
+
+tree_state >"$work/tree-after"
+if ! cmp -s "$work/tree-before" "$work/tree-after"; then
+	fail "the working tree or HEAD changed while the check ran (an edit or a commit): the comparison below means nothing; run it again on a tree left alone"
+fi
 
 say "comparing SHA256SUMS of build 1 and build 2 (diff; empty means identical):"
 diff "$work/first/SHA256SUMS" dist/SHA256SUMS || fail "SHA256SUMS differ between two builds of one commit"

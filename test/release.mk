@@ -32,7 +32,9 @@ RELEASE_TOOLS      ?= $(HOME)/.cache/docker-credential-acr-tools
 GORELEASER         := $(RELEASE_TOOLS)/goreleaser-$(GORELEASER_VERSION)/goreleaser
 CYCLONEDX          := $(RELEASE_TOOLS)/cyclonedx-gomod-$(CYCLONEDX_VERSION)/cyclonedx-gomod
 # The commit's time: every time stamp in dist/ is this, never the clock.
-SOURCE_DATE_EPOCH  ?= $(shell git log -1 --format=%ct 2>/dev/null)
+# Expanded once (:=), so that a commit made while a long `make image` runs
+# cannot give its image another time than its release.
+SOURCE_DATE_EPOCH  := $(or $(SOURCE_DATE_EPOCH),$(shell git log -1 --format=%ct 2>/dev/null))
 WINDOWS_BIN        := $(E2E_BIN)/windows
 
 # goreleaser reads the remote's URL, and where there is none (a fresh `git
