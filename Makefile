@@ -26,7 +26,7 @@ lint:
 test-unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/test/')
 
-test: lint build test-unit test-e2e test-kubelet
+test: lint build test-unit test-release test-e2e test-kubelet
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
@@ -42,7 +42,7 @@ man:
 	$(GO) run ./cmd/docker-credential-acr help --man > man/docker-credential-acr.1
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
 
 # make demo, make test-e2e and their dependencies.
 include test/e2e.mk
@@ -50,3 +50,5 @@ include test/e2e.mk
 include test/kubelet.mk
 # make bench: process-level benchmarks (not part of make test).
 include test/bench.mk
+# make release, make image, make release-check, make test-windows.
+include test/release.mk

@@ -4,6 +4,11 @@
 #                    buildah, uidmap, iproute2, and the docker CLI (docker.io)
 #   go tool          crane, built from the version pinned in go.mod into
 #                    test/.bin/crane
+# With an argument, another set instead (nothing else is built):
+#   release   rpm (rpm -qlp lists the .rpm packages), unzip, ca-certificates
+#             (the image's CA bundle): for `make release-check`, `make image`
+#   windows   wine64, and mingw-w64's C compiler for the one-function DLL
+#             that Go's runtime needs and wine 8 lacks: for `make test-windows`
 # Packages are installed with apt-get only when missing, and only as root;
 # `apt-get update` runs once, first, and only if something is missing.
 # Exits non-zero, naming what it could not install.
@@ -12,11 +17,26 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 GO=${GO:-go}
+mode=${1:-e2e}
 
-# command:package pairs. docker-registry is also accepted as `registry`.
-wanted="docker-registry:docker-registry skopeo:skopeo podman:podman buildah:buildah newuidmap:uidmap ip:iproute2 docker:docker.io"
+# command:package pairs (a path is checked as a file). docker-registry is
+# also accepted as `registry`.
+case "$mode" in
+e2e) wanted="docker-registry:docker-registry skopeo:skopeo podman:podman buildah:buildah newuidmap:uidmap ip:iproute2 docker:docker.io" ;;
+release) wanted="rpm:rpm unzip:unzip dpkg-deb:dpkg /etc/ssl/certs/ca-certificates.crt:ca-certificates" ;;
+windows) wanted="wine64:wine64 x86_64-w64-mingw32-gcc:gcc-mingw-w64-x86-64-win32" ;;
+*)
+	echo "install-deps: unknown set $mode (want e2e, release or windows)" >&2
+	exit 2
+	;;
+esac
 
-have() { command -v "$1" >/dev/null 2>&1; }
+have() {
+	case "$1" in
+	/*) [ -e "$1" ] ;;
+	*) command -v "$1" >/dev/null 2>&1 || { [ "$1" = wine64 ] && [ -x /usr/lib/wine/wine64 ]; } ;;
+	esac
+}
 
 missing_pkgs=""
 missing_cmds=""
@@ -32,45 +52,50 @@ done
 status=0
 if [ -n "$missing_pkgs" ]; then
 	if [ "$(id -u)" != 0 ]; then
-		echo "deps-e2e: missing:$missing_cmds" >&2
-		echo "deps-e2e: not root, so not installing them; run as root: apt-get update && apt-get install -y$missing_pkgs" >&2
+		echo "deps-$mode: missing:$missing_cmds" >&2
+		echo "deps-$mode: not root, so not installing them; run as root: apt-get update && apt-get install -y$missing_pkgs" >&2
 		status=1
 	elif ! have apt-get; then
-		echo "deps-e2e: missing:$missing_cmds, and there is no apt-get to install Debian packages$missing_pkgs" >&2
+		echo "deps-$mode: missing:$missing_cmds, and there is no apt-get to install Debian packages$missing_pkgs" >&2
 		status=1
 	else
-		echo "deps-e2e: installing$missing_pkgs (apt-get; this happens once)"
+		echo "deps-$mode: installing$missing_pkgs (apt-get; this happens once)"
 		export DEBIAN_FRONTEND=noninteractive
-		if ! apt-get update -qq >/tmp/deps-e2e-apt.log 2>&1; then
-			echo "deps-e2e: apt-get update failed (see /tmp/deps-e2e-apt.log); trying the install anyway" >&2
+		if ! apt-get update -qq >/tmp/deps-$mode-apt.log 2>&1; then
+			echo "deps-$mode: apt-get update failed (see /tmp/deps-$mode-apt.log); trying the install anyway" >&2
 		fi
 		# shellcheck disable=SC2086
-		if ! apt-get install -y -qq $missing_pkgs >>/tmp/deps-e2e-apt.log 2>&1; then
+		if ! apt-get install -y -qq $missing_pkgs >>/tmp/deps-$mode-apt.log 2>&1; then
 			# One by one, to say exactly which could not be had.
 			for pkg in $missing_pkgs; do
-				apt-get install -y -qq "$pkg" >>/tmp/deps-e2e-apt.log 2>&1 ||
-					echo "deps-e2e: COULD NOT INSTALL $pkg (apt-get install $pkg failed; see /tmp/deps-e2e-apt.log)" >&2
+				apt-get install -y -qq "$pkg" >>/tmp/deps-$mode-apt.log 2>&1 ||
+					echo "deps-$mode: COULD NOT INSTALL $pkg (apt-get install $pkg failed; see /tmp/deps-$mode-apt.log)" >&2
 			done
 		fi
 		for pair in $wanted; do
 			cmd=${pair%%:*}
 			pkg=${pair#*:}
 			if have "$cmd" || { [ "$cmd" = docker-registry ] && have registry; }; then continue; fi
-			echo "deps-e2e: still missing after install: $cmd (package $pkg)" >&2
+			echo "deps-$mode: still missing after install: $cmd (package $pkg)" >&2
 			status=1
 		done
 	fi
+fi
+
+if [ "$mode" != e2e ]; then
+	[ "$status" = 0 ] && echo "deps-$mode: all dependencies present"
+	exit "$status"
 fi
 
 # crane: the go tool pinned in go.mod, built once (go's cache makes a
 # rebuild cheap, and this never serves a version other than go.mod's).
 mkdir -p "$here/.bin"
 if ! (cd "$root" && $GO build -o "$here/.bin/crane" github.com/google/go-containerregistry/cmd/crane); then
-	echo "deps-e2e: COULD NOT BUILD crane from go.mod (go build github.com/google/go-containerregistry/cmd/crane)" >&2
+	echo "deps-$mode: COULD NOT BUILD crane from go.mod (go build github.com/google/go-containerregistry/cmd/crane)" >&2
 	status=1
 fi
 
 if [ "$status" = 0 ]; then
-	echo "deps-e2e: all end-to-end dependencies present"
+	echo "deps-$mode: all end-to-end dependencies present"
 fi
 exit "$status"
