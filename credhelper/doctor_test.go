@@ -229,8 +229,11 @@ func TestDoctorProblems(t *testing.T) {
 				w.env["AZURE_CLIENT_ID"], w.env["AZURE_TENANT_ID"], w.env["AZURE_CLIENT_SECRET"] = envClient, w.sim.TenantID(), plantedSecret
 			}, want: []string{"from env"}},
 		{name: "no identity, machine only", setup: func(t *testing.T, w *doctorWorld) { w.noIMDS = true }, code: credhelper.ProblemNoIdentity},
+		// MSAL keeps managed identity tokens in a process-wide cache: an
+		// identity no earlier case asked for keeps an earlier token from
+		// answering for the IMDS that is gone (the probe used to hide this).
 		{name: "no identity, with registry", opts: credhelper.DoctorOptions{Registry: doctorRegistry},
-			setup: func(t *testing.T, w *doctorWorld) { w.noIMDS = true }, code: credhelper.ProblemNoIdentity},
+			setup: func(t *testing.T, w *doctorWorld) { w.noIMDS = true; w.env["AZURE_CLIENT_ID"] = "never-cached" }, code: credhelper.ProblemNoIdentity},
 		{name: "identity not found", opts: credhelper.DoctorOptions{Registry: doctorRegistry},
 			setup: func(t *testing.T, w *doctorWorld) { w.env["AZURE_CLIENT_ID"] = userAssignedClient },
 			code:  credhelper.ProblemIdentityNotFound, want: []string{userAssignedClient}},
