@@ -1,11 +1,16 @@
 #!/bin/sh
 # Installs what `make demo` and `make test-e2e` need and are missing:
 #   Debian packages  docker-registry (distribution 2.8), skopeo, podman,
-#                    buildah, uidmap, iproute2, and the docker CLI (docker.io)
+#                    buildah, uidmap, iproute2, and docker.io: the docker CLI
+#                    and the daemon (dockerd, with containerd and runc; the
+#                    tests start their own dockerd inside their namespace)
 #   go tool          crane, built from the version pinned in go.mod into
 #                    test/.bin/crane
 # Packages are installed with apt-get only when missing, and only as root;
 # `apt-get update` runs once, first, and only if something is missing.
+# apt would start the docker and containerd services it installs: a
+# policy-rc.d that exits 101 stops that for the install (the machine's own,
+# if any, is put back after), so no daemon runs outside the tests.
 # Exits non-zero, naming what it could not install.
 set -u
 
@@ -14,9 +19,34 @@ root=$(cd "$here/.." && pwd)
 GO=${GO:-go}
 
 # command:package pairs. docker-registry is also accepted as `registry`.
-wanted="docker-registry:docker-registry skopeo:skopeo podman:podman buildah:buildah newuidmap:uidmap ip:iproute2 docker:docker.io"
+wanted="docker-registry:docker-registry skopeo:skopeo podman:podman buildah:buildah newuidmap:uidmap ip:iproute2 docker:docker.io dockerd:docker.io runc:runc"
 
 have() { command -v "$1" >/dev/null 2>&1; }
+
+# no_service_starts puts a policy-rc.d in place that refuses every service
+# start (exit 101, see invoke-rc.d(8)); restore_service_starts puts back
+# what was there before, or removes it.
+policy=/usr/sbin/policy-rc.d
+policy_saved=""
+policy_ours=""
+no_service_starts() {
+	policy_ours=1
+	trap restore_service_starts EXIT
+	trap 'restore_service_starts; exit 1' INT TERM
+	if [ -e "$policy" ]; then
+		policy_saved=$(mktemp /tmp/deps-e2e-policy-rc.d.XXXXXX) && cp -p "$policy" "$policy_saved"
+	fi
+	printf '#!/bin/sh\n# deps-e2e: no service starts while it installs packages\nexit 101\n' >"$policy" && chmod 755 "$policy"
+}
+restore_service_starts() {
+	[ -n "$policy_ours" ] || return 0
+	policy_ours=""
+	if [ -n "$policy_saved" ]; then
+		cp -p "$policy_saved" "$policy" && rm -f "$policy_saved"
+	else
+		rm -f "$policy"
+	fi
+}
 
 missing_pkgs=""
 missing_cmds=""
@@ -25,6 +55,7 @@ for pair in $wanted; do
 	pkg=${pair#*:}
 	if have "$cmd"; then continue; fi
 	if [ "$cmd" = docker-registry ] && have registry; then continue; fi
+	case " $missing_pkgs " in *" $pkg "*) missing_cmds="$missing_cmds $cmd"; continue ;; esac
 	missing_pkgs="$missing_pkgs $pkg"
 	missing_cmds="$missing_cmds $cmd"
 done
@@ -41,6 +72,7 @@ if [ -n "$missing_pkgs" ]; then
 	else
 		echo "deps-e2e: installing$missing_pkgs (apt-get; this happens once)"
 		export DEBIAN_FRONTEND=noninteractive
+		no_service_starts
 		if ! apt-get update -qq >/tmp/deps-e2e-apt.log 2>&1; then
 			echo "deps-e2e: apt-get update failed (see /tmp/deps-e2e-apt.log); trying the install anyway" >&2
 		fi
@@ -52,11 +84,15 @@ if [ -n "$missing_pkgs" ]; then
 					echo "deps-e2e: COULD NOT INSTALL $pkg (apt-get install $pkg failed; see /tmp/deps-e2e-apt.log)" >&2
 			done
 		fi
+		restore_service_starts
 		for pair in $wanted; do
 			cmd=${pair%%:*}
 			pkg=${pair#*:}
 			if have "$cmd" || { [ "$cmd" = docker-registry ] && have registry; }; then continue; fi
 			echo "deps-e2e: still missing after install: $cmd (package $pkg)" >&2
+			if [ "$cmd" = dockerd ]; then
+				echo "deps-e2e: without dockerd, TestDockerDaemon and the buildx steps of TestBuildKit fail, and make demo skips its BuildKit step" >&2
+			fi
 			status=1
 		done
 	fi
