@@ -195,7 +195,7 @@ func (w *World) startDaemon(d *Daemon, etcDocker string, argv []string) error {
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
 	// Its own environment only: no proxy settings, no DOCKER_* of ours.
 	d.cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + d.Dir, "TMPDIR=" + d.Dir}
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	d.cmd.SysProcAttr = dieWithParent()
 	d.done = make(chan struct{})
 	started := make(chan error, 1)
 	go func() {
