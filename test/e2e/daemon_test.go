@@ -137,6 +137,7 @@ func TestDaemonsShareOneExchange(t *testing.T) {
 		if r.Err != nil {
 			t.Fatalf("%s\nbuildkitd's log ends:\n%s", r.Failure(), harness.Lines(bk.LogTail(15)))
 		}
+		t.Logf("%s (%v)", r.Cmd, r.Duration.Round(time.Millisecond))
 		checkBuilt(t, u, daemonBuildkt, "built by buildctl on buildkitd\n")
 		checkLogClean(t, u, bk)
 	})

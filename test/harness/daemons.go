@@ -104,7 +104,10 @@ func (w *World) startFront() error {
 
 func forward(c net.Conn, target string) {
 	defer c.Close()
-	up, err := net.DialTimeout("tcp", target, 5*time.Second)
+	// From DaemonAddr: the simulator and the registries' logs then tell
+	// a daemon's requests (192.0.2.10) from a client's (127.0.0.1).
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(DaemonAddr)}}
+	up, err := d.Dial("tcp", target)
 	if err != nil {
 		return
 	}

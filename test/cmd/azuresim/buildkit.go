@@ -24,7 +24,7 @@ func (s *story) buildkitStep(ctx context.Context, w *harness.World, vm *harness.
 	s.printf("   $ buildctl build --frontend dockerfile.v0 ... --output type=image,name=%s,push=true\n", refBuilt)
 	for _, p := range []string{buildkitd, buildctl} {
 		if _, err := os.Stat(p); p == "" || err != nil {
-			s.printf("   – skipped: BuildKit is not built here (make buildkit-e2e builds buildkitd and buildctl; its message above says why it could not)\n")
+			s.printf("   – skipped: BuildKit is not built here. make buildkit-e2e builds buildkitd and buildctl (make demo tries first, and says above why it could not)\n")
 			return
 		}
 	}
