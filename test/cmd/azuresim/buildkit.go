@@ -16,8 +16,9 @@ const refBuilt = harness.Registry1 + "/hello:built"
 
 // buildkitStep is the demo's BuildKit build: a standalone buildkitd (its
 // own mount namespace, the login server at harness.DaemonAddr) builds a
-// Dockerfile FROM the pushed image for buildctl, which hands it the
-// helper's refresh token through its session, and pushes the result.
+// Dockerfile FROM the pushed image for buildctl and pushes the result.
+// buildctl runs the helper and, asked through its session, fetches the
+// registry access tokens itself: buildkitd gets only those.
 // Where BuildKit could not be built it says so and the demo goes on: the
 // step shows a client, it does not test the helper.
 func (s *story) buildkitStep(ctx context.Context, w *harness.World, vm *harness.User, buildkitd, buildctl string) {
@@ -68,7 +69,8 @@ func (s *story) buildkitStep(ctx context.Context, w *harness.World, vm *harness.
 	}
 	failed = false
 	s.printf("   ✓ built FROM %s and pushed %s (%s) in %.1fs, 0 exchanges\n", ref1, refBuilt, short(digest), r.Duration.Seconds())
-	s.printf("   → buildctl called the helper and passed the cached refresh token to buildkitd through its\n"+
-		"     session; buildkitd pulled the base and pushed with %d registry access tokens, over TLS it verified.\n",
+	s.printf("   → buildctl called the helper and, asked through its BuildKit session, got %d registry access\n"+
+		"     tokens with the cached refresh token; buildkitd pulled the base and pushed with those alone,\n"+
+		"     over TLS it verified. The refresh token never left buildctl.\n",
 		d.Count(harness.Registry1, azuresim.EndpointACRToken))
 }
