@@ -18,7 +18,7 @@ const refBuilt = harness.Registry1 + "/hello:built"
 // own mount namespace, the login server at harness.DaemonAddr) builds a
 // Dockerfile FROM the pushed image for buildctl and pushes the result.
 // buildctl runs the helper and, asked through its session, fetches the
-// registry access tokens itself: buildkitd gets only those.
+// registry access tokens itself (buildkitd pulls and pushes with those).
 // Where BuildKit could not be built it says so and the demo goes on: the
 // step shows a client, it does not test the helper.
 func (s *story) buildkitStep(ctx context.Context, w *harness.World, vm *harness.User, buildkitd, buildctl string) {
@@ -71,6 +71,6 @@ func (s *story) buildkitStep(ctx context.Context, w *harness.World, vm *harness.
 	s.printf("   ✓ built FROM %s and pushed %s (%s) in %.1fs, 0 exchanges\n", ref1, refBuilt, short(digest), r.Duration.Seconds())
 	s.printf("   → buildctl called the helper and, asked through its BuildKit session, got %d registry access\n"+
 		"     tokens with the cached refresh token; buildkitd pulled the base and pushed with those alone,\n"+
-		"     over TLS it verified. The refresh token never left buildctl.\n",
+		"     over TLS it verified.\n",
 		d.Count(harness.Registry1, azuresim.EndpointACRToken))
 }
