@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -37,9 +36,7 @@ const (
 // whole sequence makes exactly one exchange.
 func TestDaemonsShareOneExchange(t *testing.T) {
 	needClient(t, "docker")
-	if _, err := exec.LookPath("dockerd"); err != nil {
-		t.Fatal("dockerd is not installed, so the docker daemon and buildx cannot be tested: apt-get install docker.io (make deps-e2e does, as root)")
-	}
+	needClient(t, "dockerd")
 	u := newUser(t, harness.UserOptions{Name: "daemons"})
 	sim := world.Sim
 	ctx := ctxFor(t)
