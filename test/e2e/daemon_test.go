@@ -28,9 +28,12 @@ const (
 // clients do not talk to the registry themselves: the docker daemon
 // (Debian's dockerd) pushes and pulls for the docker CLI, the daemon's
 // BuildKit builds for buildx, and a standalone buildkitd builds for
-// buildctl. Each client asks the helper through credHelpers and hands the
-// refresh token on (dockerd and BuildKit then use ACR's refresh-token
-// grant at /oauth2/token themselves). The daemons reach the login server
+// buildctl. Each client asks the helper through credHelpers. The docker
+// CLI hands the refresh token to dockerd, which uses ACR's refresh-token
+// grant at /oauth2/token itself; buildx and buildctl, asked through the
+// BuildKit session, fetch the access tokens themselves and BuildKit pulls
+// and pushes with those (buildx's --push, with the docker driver, is
+// dockerd's push again). The daemons reach the login server
 // at harness.DaemonAddr, not loopback, so that dockerd really verifies
 // TLS, against the test CA in its certs.d. One user, one cache: the
 // whole sequence makes exactly one exchange.
@@ -57,8 +60,9 @@ func TestDaemonsShareOneExchange(t *testing.T) {
 	start := sim.Stats()
 
 	// step runs one client step; after the first, each must be served
-	// from the cache (no exchange), and each must have made the daemon or
-	// BuildKit fetch registry access tokens through DaemonAddr.
+	// from the cache (no exchange). Each must have got registry access
+	// tokens, and a daemon must have reached the registry through
+	// DaemonAddr.
 	step := func(name string, first bool, f func(t *testing.T)) {
 		t.Run(name, func(t *testing.T) {
 			before, conns := sim.Stats(), world.DaemonConnections()
