@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -118,7 +119,7 @@ func TestDaemonsShareOneExchange(t *testing.T) {
 		// --pull: the base is resolved at the registry even though the
 		// daemon has it; --push only exists in buildx, so this cannot
 		// have run the legacy builder.
-		docker(t, "build", "--pull", "--push", "-t", daemonBuildx, dir)
+		docker(t, append(buildCommand(t, u), "--pull", "--push", "-t", daemonBuildx, dir)...)
 		checkBuilt(t, u, daemonBuildx, "built by docker build (buildx)\n")
 	})
 	step("buildctl build --output push=true on buildkitd", false, func(t *testing.T) {
@@ -169,6 +170,21 @@ func TestDaemonsShareOneExchange(t *testing.T) {
 			t.Errorf("docker pull from a registry whose CA the daemon does not trust: want an x509 error, got\n%s", r.Failure())
 		}
 	})
+}
+
+// buildCommand is `docker build`, which is buildx from docker CLI 23 on.
+// An older CLI (Debian's 20.10) has its own builder behind `docker build`,
+// so there it is `docker buildx build`, the same plugin.
+func buildCommand(t *testing.T, u *harness.User) []string {
+	t.Helper()
+	// "Docker version 28.2.2, build e6534b4": no daemon asked.
+	v := strings.TrimSpace(run(t, u, "docker", "--version").Stdout)
+	major, _, _ := strings.Cut(strings.TrimPrefix(v, "Docker version "), ".")
+	if n, err := strconv.Atoi(major); err == nil && n < 23 {
+		t.Logf("%s: its docker build is not buildx; using docker buildx build", v)
+		return []string{"buildx", "build"}
+	}
+	return []string{"build"}
 }
 
 // stopDaemon stops d, keeping its files when t failed.
