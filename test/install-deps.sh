@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs what `make demo` and `make test-e2e` need and are missing:
 #   Debian packages  docker-registry (distribution 2.8), skopeo, podman,
-#                    buildah, uidmap, iproute2, and the docker CLI (docker.io)
+#                    buildah, uidmap, iproute2, and docker.io: the docker CLI
+#                    and the daemon (dockerd, with containerd and runc; the
+#                    tests start their own dockerd inside their namespace)
 #   go tool          crane, built from the version pinned in go.mod into
 #                    test/.bin/crane
 # With an argument, another set instead (nothing else is built):
@@ -11,6 +13,9 @@
 #             that Go's runtime needs and wine 8 lacks: for `make test-windows`
 # Packages are installed with apt-get only when missing, and only as root;
 # `apt-get update` runs once, first, and only if something is missing.
+# apt would start the docker and containerd services it installs: a
+# policy-rc.d that exits 101 stops that for the install (the machine's own,
+# if any, is put back after), so no daemon runs outside the tests.
 # Exits non-zero, naming what it could not install.
 set -u
 
@@ -22,7 +27,7 @@ mode=${1:-e2e}
 # command:package pairs (a path is checked as a file). docker-registry is
 # also accepted as `registry`.
 case "$mode" in
-e2e) wanted="docker-registry:docker-registry skopeo:skopeo podman:podman buildah:buildah newuidmap:uidmap ip:iproute2 docker:docker.io" ;;
+e2e) wanted="docker-registry:docker-registry skopeo:skopeo podman:podman buildah:buildah newuidmap:uidmap ip:iproute2 docker:docker.io dockerd:docker.io runc:runc" ;;
 release) wanted="rpm:rpm unzip:unzip dpkg-deb:dpkg /etc/ssl/certs/ca-certificates.crt:ca-certificates" ;;
 windows) wanted="wine64:wine64 x86_64-w64-mingw32-gcc:gcc-mingw-w64-x86-64-win32" ;;
 *)
@@ -38,6 +43,31 @@ have() {
 	esac
 }
 
+# no_service_starts puts a policy-rc.d in place that refuses every service
+# start (exit 101, see invoke-rc.d(8)); restore_service_starts puts back
+# what was there before, or removes it.
+policy=/usr/sbin/policy-rc.d
+policy_saved=""
+policy_ours=""
+no_service_starts() {
+	policy_ours=1
+	trap restore_service_starts EXIT
+	trap 'restore_service_starts; exit 1' INT TERM
+	if [ -e "$policy" ]; then
+		policy_saved=$(mktemp /tmp/deps-e2e-policy-rc.d.XXXXXX) && cp -p "$policy" "$policy_saved"
+	fi
+	printf '#!/bin/sh\n# deps-e2e: no service starts while it installs packages\nexit 101\n' >"$policy" && chmod 755 "$policy"
+}
+restore_service_starts() {
+	[ -n "$policy_ours" ] || return 0
+	policy_ours=""
+	if [ -n "$policy_saved" ]; then
+		cp -p "$policy_saved" "$policy" && rm -f "$policy_saved"
+	else
+		rm -f "$policy"
+	fi
+}
+
 missing_pkgs=""
 missing_cmds=""
 for pair in $wanted; do
@@ -45,6 +75,7 @@ for pair in $wanted; do
 	pkg=${pair#*:}
 	if have "$cmd"; then continue; fi
 	if [ "$cmd" = docker-registry ] && have registry; then continue; fi
+	case " $missing_pkgs " in *" $pkg "*) missing_cmds="$missing_cmds $cmd"; continue ;; esac
 	missing_pkgs="$missing_pkgs $pkg"
 	missing_cmds="$missing_cmds $cmd"
 done
@@ -72,6 +103,7 @@ if [ -n "$missing_pkgs" ]; then
 					echo "deps-$mode: COULD NOT INSTALL $pkg (apt-get install $pkg failed; see /tmp/deps-$mode-apt.log)" >&2
 			done
 		fi
+		restore_service_starts
 		for pair in $wanted; do
 			cmd=${pair%%:*}
 			pkg=${pair#*:}

@@ -27,6 +27,7 @@ func Clients() []Client {
 		{"podman", "apt-get install podman"},
 		{"buildah", "apt-get install buildah"},
 		{"docker", "the docker CLI (apt-get install docker-cli or docker.io)"},
+		{"dockerd", "the docker daemon (apt-get install docker.io; make deps-e2e installs it without starting it)"},
 		{"ip", "apt-get install iproute2"},
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/docker-credential-acr/docker-credential-acr/test/azuresim"
@@ -93,6 +94,9 @@ type World struct {
 	opts        Options
 	servers     *azuresim.Servers
 	regs        []*azuresim.Registry
+	// The daemons' way in (daemons.go), started by the first daemon.
+	frontMu sync.Mutex
+	front   *daemonFront
 }
 
 // Start brings the world up. It must run inside the namespace.
@@ -146,6 +150,11 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 
 // Close stops the registries and the simulator.
 func (w *World) Close() {
+	w.frontMu.Lock()
+	if w.front != nil {
+		w.front.close()
+	}
+	w.frontMu.Unlock()
 	for _, r := range w.regs {
 		r.Stop()
 	}

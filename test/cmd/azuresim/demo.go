@@ -25,7 +25,7 @@ type clientStep struct {
 	argv   []string
 }
 
-func demo(helper, crane string, delay time.Duration) int {
+func demo(helper, crane, buildkitd, buildctl string, delay time.Duration) int {
 	began := time.Now()
 	s := &story{out: os.Stdout}
 	w, dir, err := startWorld(helper, crane, delay)
@@ -116,8 +116,12 @@ through "credHelpers": {"%s": "acr", "%s": "acr"}.
 		s.printf("   → all served from the cache: 0 IMDS requests, 0 exchanges; the registry issued %d access tokens from the one refresh token.\n", d.Total(azuresim.EndpointACRToken))
 	}
 
-	// 3. A second registry.
-	s.printf("\n3. A second registry gets its own token; the first stays cached.\n   $ crane copy %s %s\n", ref1, ref2)
+	// 3. BuildKit.
+	s.printf("\n3. BuildKit builds FROM the image and pushes the result: a standalone buildkitd, driven by buildctl.\n")
+	s.buildkitStep(ctx, w, vm, buildkitd, buildctl)
+
+	// 4. A second registry.
+	s.printf("\n4. A second registry gets its own token; the first stays cached.\n   $ crane copy %s %s\n", ref1, ref2)
 	before = sim.Stats()
 	if r := vm.Run(ctx, "", "crane", "copy", ref1, ref2); r.Err != nil {
 		s.fail("crane copy", r.Failure())
@@ -131,8 +135,8 @@ through "credHelpers": {"%s": "acr", "%s": "acr"}.
 		}
 	}
 
-	// 4. Look-alikes.
-	s.printf("\n4. Hosts that are not ACR login servers get nothing, and nothing is sent anywhere.\n")
+	// 5. Look-alikes.
+	s.printf("\n5. Hosts that are not ACR login servers get nothing, and nothing is sent anywhere.\n")
 	before = sim.Stats()
 	for _, host := range []string{"myreg.azurecr.io.evil.test", "evilazurecr.io", "myreg.westeurope.data.azurecr.io", "docker.io"} {
 		r := vm.Helper(ctx, "get", host)
@@ -148,8 +152,8 @@ through "credHelpers": {"%s": "acr", "%s": "acr"}.
 		s.printf("   → 0 requests reached the simulated Azure or the look-alike hosts (they resolve to it here).\n")
 	}
 
-	// 5. Other identities.
-	s.printf("\n5. The same helper elsewhere: an AKS pod with workload identity, and a laptop after `az login`.\n")
+	// 6. Other identities.
+	s.printf("\n6. The same helper elsewhere: an AKS pod with workload identity, and a laptop after `az login`.\n")
 	const wiClient = "22222222-2222-4222-8222-222222222222"
 	subject := "system:serviceaccount:build:ci"
 	sim.AddApp(azuresim.App{ClientID: wiClient, Federated: []azuresim.FederatedCredential{{Issuer: sim.OIDCIssuer(), Subject: subject}}})
@@ -188,8 +192,8 @@ through "credHelpers": {"%s": "acr", "%s": "acr"}.
 		s.printf("   ✓ %-24s skopeo inspect → %s   (1 exchange, for %s)\n", id.who, short(strings.TrimSpace(r.Stdout)), id.identity)
 	}
 
-	// 6. Many at once.
-	s.printf("\n6. A parallel build: 64 helper processes start at once on an empty cache.\n")
+	// 7. Many at once.
+	s.printf("\n7. A parallel build: 64 helper processes start at once on an empty cache.\n")
 	crowd, err := w.NewUser(harness.UserOptions{Name: "crowd", Sources: "managed"})
 	if err != nil {
 		s.fail("make the crowd's user", err.Error())

@@ -1,8 +1,9 @@
 // Command azuresim runs the simulated Azure with real registries in a
 // private network namespace, under the real host names.
 //
-//	azuresim demo  -helper bin/docker-credential-acr -crane test/.bin/crane [-delay 200ms]
-//	    tells the story of `make demo` and exits non-zero if a step fails.
+//	azuresim demo  -helper bin/docker-credential-acr -crane test/.bin/crane [-buildkitd PATH -buildctl PATH] [-delay 200ms]
+//	    tells the story of `make demo` and exits non-zero if a step fails
+//	    (without BuildKit, its step says so and is skipped).
 //	azuresim shell -helper bin/docker-credential-acr -crane test/.bin/crane [-delay 200ms] [command...]
 //	    starts the world and runs command (default: $SHELL) as a user on a
 //	    VM with a managed identity, with docker and containers tools set up
@@ -49,6 +50,8 @@ func main() {
 	helper := fs.String("helper", "bin/docker-credential-acr", "the docker-credential-acr binary")
 	crane := fs.String("crane", "test/.bin/crane", "the crane binary (make deps-e2e builds it)")
 	delay := fs.Duration("delay", 0, "delay every TLS handshake and every answer of the simulated Azure by this much, e.g. 200ms (a stand-in for real round trips)")
+	buildkitd := fs.String("buildkitd", "", "the buildkitd binary for the demo's BuildKit step (make buildkit-e2e builds it; none: the step is skipped)")
+	buildctl := fs.String("buildctl", "", "the buildctl binary for that step")
 	_ = fs.Parse(os.Args[2:])
 	var err error
 	if *helper, err = filepath.Abs(*helper); err != nil {
@@ -60,7 +63,7 @@ func main() {
 		os.Exit(1)
 	}
 	if os.Args[1] == "demo" {
-		os.Exit(demo(*helper, *crane, *delay))
+		os.Exit(demo(*helper, *crane, *buildkitd, *buildctl, *delay))
 	}
 	os.Exit(shell(*helper, *crane, *delay, fs.Args()))
 }
