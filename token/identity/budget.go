@@ -48,38 +48,48 @@ var (
 type retryBudget struct {
 	ctx      context.Context
 	statuses []int
-	maxWait  time.Duration
+	o        policy.RetryOptions
 
-	mu   sync.Mutex
-	left time.Duration // > 0: a retry was left out with this much time to go
+	mu      sync.Mutex
+	left    time.Duration // > 0: a retry was left out with this much time to go
+	retries int           // retries granted in a row: which backoff azcore picks next
 }
 
 // budgeted returns o with its retries bounded by ctx's deadline, and the
 // budget, which can tell afterwards whether it cut them short.
 func budgeted(ctx context.Context, o policy.RetryOptions, statuses []int) (policy.RetryOptions, *retryBudget) {
-	b := &retryBudget{ctx: ctx, statuses: statuses, maxWait: longestBackoff(o)}
+	b := &retryBudget{ctx: ctx, statuses: statuses, o: o}
 	o.ShouldRetry = b.shouldRetry
 	return o, b
 }
 
-// longestBackoff is the longest wait azcore's retry policy picks without
-// a Retry-After: ((2^try)-1) * RetryDelay with up to 30% jitter, at most
-// MaxRetryDelay, longest before the last retry.
-func longestBackoff(o policy.RetryOptions) time.Duration {
-	d := time.Duration(1<<max(o.MaxRetries, 0)-1) * o.RetryDelay * 13 / 10
+// longestBackoff is the longest wait azcore's retry policy picks before
+// retry number n (1 for the first) without a Retry-After:
+// ((2^n)-1) * RetryDelay with up to 30% jitter, at most MaxRetryDelay.
+// Counting the retry keeps a short first wait (IMDS's 410 while an
+// identity is set up) from being judged by the last one's.
+func longestBackoff(o policy.RetryOptions, n int) time.Duration {
+	n = min(max(n, 1), 30)
+	d := time.Duration(1<<n-1) * o.RetryDelay * 13 / 10
 	return min(d, o.MaxRetryDelay)
 }
 
 func (b *retryBudget) shouldRetry(resp *http.Response, err error) bool {
 	// azcore has already stopped for a NonRetriable error or an ended ctx.
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if err == nil && !slices.Contains(b.statuses, resp.StatusCode) {
+		// An answer that ends this request's tries: the next request of
+		// the same credential (discovery, then the token) starts its
+		// backoff afresh.
+		b.retries = 0
 		return false
 	}
 	deadline, ok := b.ctx.Deadline()
 	if !ok {
 		return true
 	}
-	wait := b.maxWait
+	wait := longestBackoff(b.o, b.retries+1)
 	if resp != nil {
 		if ra, ok := retryAfter(resp.Header, time.Now()); ok {
 			// Above MaxRetryDelay azcore does not retry at all.
@@ -87,11 +97,10 @@ func (b *retryBudget) shouldRetry(resp *http.Response, err error) bool {
 		}
 	}
 	if left := time.Until(deadline); left < wait+minTry {
-		b.mu.Lock()
 		b.left = max(left, time.Millisecond)
-		b.mu.Unlock()
 		return false
 	}
+	b.retries++
 	return true
 }
 
