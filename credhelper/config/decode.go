@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 )
 
 // The file is decoded as a yaml.Node tree and walked with the schema's
@@ -45,10 +47,12 @@ func (e problems) err() error {
 func (e *problems) typeMismatch(n *yaml.Node, want string) {
 	tag, v := n.ShortTag(), ""
 	if tag != "!!seq" && tag != "!!map" {
+		// A quoted scalar can hold any control character ("\x1b[31m"):
+		// the shown piece of it is made printable.
 		if len(n.Value) > 10 {
-			v = " `" + n.Value[:7] + "...`"
+			v = " `" + safetext.Printable(n.Value[:7]) + "...`"
 		} else {
-			v = " `" + n.Value + "`"
+			v = " `" + safetext.Printable(n.Value) + "`"
 		}
 	}
 	e.add(n.Line, "cannot unmarshal %s%s into %s", tag, v, want)
