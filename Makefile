@@ -50,3 +50,5 @@ include test/e2e.mk
 include test/kubelet.mk
 # make bench: process-level benchmarks (not part of make test).
 include test/bench.mk
+# make fuzz: every fuzz target for FUZZTIME (default 1m) each.
+include test/fuzz.mk
