@@ -1,9 +1,15 @@
 package acr
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token"
+	"github.com/docker-credential-acr/docker-credential-acr/token/internal/httpx"
 )
 
 // hugeChallenges are the hostile headers of issue 12: a 1 MiB header and
@@ -94,4 +100,26 @@ func TestExchangeRefusesHugeChallenges(t *testing.T) {
 		})
 	}
 	runExchangeCases(t, newFixtures(t), cases)
+}
+
+// TestExchangeTransportCapsHeaders: through the transport the Exchanger
+// builds itself, a 1 MiB header fails before it is read whole, in the
+// challenge step, naming the limit.
+func TestExchangeTransportCapsHeaders(t *testing.T) {
+	fx := newFixtures(t)
+	f := newFakeACR(t, sims(t)[0], fx.entra)
+	f.challenge = challengeWith(hugeChallenges()[0].headers[0])
+	tr := httpx.CloneDefaultTransport()
+	tr.Proxy = nil
+	tr.TLSClientConfig.RootCAs = f.srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	x := NewExchanger(Options{HTTPClient: &http.Client{Transport: tr}})
+	_, err := x.Exchange(context.Background(), token.ExchangeRequest{LoginServer: f.host, EntraToken: fx.entra, Tenant: testTenant})
+	var xe *Error
+	if !errors.As(err, &xe) || xe.Step != "challenge" || !strings.Contains(err.Error(), "headers are too large") ||
+		!strings.Contains(err.Error(), "65536 bytes") || !strings.Contains(err.Error(), "is a proxy or another server answering") {
+		t.Fatalf("err = %v", err)
+	}
+	if n := f.count("/oauth2/exchange"); n != 0 {
+		t.Errorf("%d exchanges after a refused challenge", n)
+	}
 }
