@@ -45,10 +45,10 @@ func (e problems) err() error {
 // uses ("cannot unmarshal !!str `x` into …"), naming what the file's
 // schema wants there.
 func (e *problems) typeMismatch(n *yaml.Node, want string) {
-	tag, v := n.ShortTag(), ""
+	// A quoted scalar can hold any control character ("\x1b[31m"), and a
+	// tag its %-escapes ("!%00"): what is shown of them is made printable.
+	tag, v := safetext.Printable(n.ShortTag()), ""
 	if tag != "!!seq" && tag != "!!map" {
-		// A quoted scalar can hold any control character ("\x1b[31m"):
-		// the shown piece of it is made printable.
 		if len(n.Value) > 10 {
 			v = " `" + safetext.Printable(n.Value[:7]) + "...`"
 		} else {
