@@ -52,3 +52,5 @@ include test/kubelet.mk
 include test/bench.mk
 # make release, make image, make release-check, make test-windows.
 include test/release.mk
+# make fuzz: every fuzz target for FUZZTIME (default 1m) each.
+include test/fuzz.mk

@@ -260,28 +260,39 @@ func planFile(path string, hosts []string, o ConfigureOptions) (*filePlan, error
 	if err != nil {
 		return nil, err
 	}
-	doc, err := parseJSONDoc(f.data)
+	p, err := planEdit(f.data, hosts, o)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w; it was left untouched. Fix it (or move it away) and run configure again", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	i, err := doc.memberIndex("credHelpers")
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w; it was left untouched", path, err)
-	}
-	entries, err := doc.helperEntries(i)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w; it was left untouched", path, err)
-	}
-	p := &filePlan{f: f, replacedWas: map[string]string{}}
-	entries = p.apply(entries, hosts, o)
-	if !p.changed() {
-		p.newData = f.data
-		return p, nil
-	}
-	if !o.DryRun {
+	p.f = f
+	if p.changed() && !o.DryRun {
 		if err := f.checkWritable(); err != nil {
 			return nil, err
 		}
+	}
+	return p, nil
+}
+
+// planEdit works out a file's new content from its old, touching no
+// disk: the JSON merge alone, which FuzzConfigureMerge drives.
+func planEdit(data []byte, hosts []string, o ConfigureOptions) (*filePlan, error) {
+	doc, err := parseJSONDoc(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w; it was left untouched. Fix it (or move it away) and run configure again", err)
+	}
+	i, err := doc.memberIndex("credHelpers")
+	if err != nil {
+		return nil, fmt.Errorf("%w; it was left untouched", err)
+	}
+	entries, err := doc.helperEntries(i)
+	if err != nil {
+		return nil, fmt.Errorf("%w; it was left untouched", err)
+	}
+	p := &filePlan{replacedWas: map[string]string{}}
+	entries = p.apply(entries, hosts, o)
+	if !p.changed() {
+		p.newData = data
+		return p, nil
 	}
 	p.newData = doc.withHelpers(i, entries)
 	if !o.Remove && doc != nil {

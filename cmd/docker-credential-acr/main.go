@@ -150,6 +150,13 @@ func readInput(stdin io.Reader, action string) ([]byte, error) {
 	if action != credentials.ActionStore && len(bytes.TrimSpace(in)) == 0 {
 		return nil, fmt.Errorf("no registry host on standard input; '%s' expects one, e.g. echo myreg.azurecr.io | docker-credential-acr %s", action, action)
 	}
+	// docker-credential-helpers joins the lines of a get's or erase's
+	// input into one host ("myreg\n.azurecr.io" is myreg.azurecr.io). No
+	// client sends more than one line, so a line break inside is refused
+	// rather than parsed leniently.
+	if action != credentials.ActionStore && bytes.ContainsAny(bytes.TrimSpace(in), "\r\n") {
+		return nil, fmt.Errorf("standard input holds more than one line; '%s' expects one registry host name such as myreg.azurecr.io", action)
+	}
 	return in, nil
 }
 

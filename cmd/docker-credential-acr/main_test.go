@@ -56,6 +56,24 @@ func TestBadInputFailsClearly(t *testing.T) {
 	}
 }
 
+// TestInputOfSeveralLines: the protocol library would join the lines into
+// one host; readInput refuses them first (tested directly: through run, a
+// regression would go on to the identity sources).
+func TestInputOfSeveralLines(t *testing.T) {
+	for _, in := range []string{"myreg\n.azurecr.io", "myreg.azurecr.io\r\nevil.com", "a\rb"} {
+		for _, action := range []string{"get", "erase"} {
+			if _, err := readInput(strings.NewReader(in), action); err == nil || !strings.Contains(err.Error(), "more than one line") {
+				t.Errorf("%s %q: %v", action, in, err)
+			}
+		}
+	}
+	for _, in := range []string{"myreg.azurecr.io\n", "\r\n myreg.azurecr.io \r\n"} {
+		if _, err := readInput(strings.NewReader(in), "get"); err != nil {
+			t.Errorf("get %q: %v", in, err)
+		}
+	}
+}
+
 func TestNotOursIsNotFound(t *testing.T) {
 	for _, host := range []string{"docker.io", "myreg.azurecr.io.evil.com", "ghcr.io", "127.0.0.1:5000"} {
 		var stdout, stderr bytes.Buffer

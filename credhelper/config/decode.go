@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 )
 
 // The file is decoded as a yaml.Node tree and walked with the schema's
@@ -43,12 +45,14 @@ func (e problems) err() error {
 // uses ("cannot unmarshal !!str `x` into …"), naming what the file's
 // schema wants there.
 func (e *problems) typeMismatch(n *yaml.Node, want string) {
-	tag, v := n.ShortTag(), ""
+	// A quoted scalar can hold any control character ("\x1b[31m"), and a
+	// tag its %-escapes ("!%00"): what is shown of them is made printable.
+	tag, v := safetext.Printable(n.ShortTag()), ""
 	if tag != "!!seq" && tag != "!!map" {
 		if len(n.Value) > 10 {
-			v = " `" + n.Value[:7] + "...`"
+			v = " `" + safetext.Printable(n.Value[:7]) + "...`"
 		} else {
-			v = " `" + n.Value + "`"
+			v = " `" + safetext.Printable(n.Value) + "`"
 		}
 	}
 	e.add(n.Line, "cannot unmarshal %s%s into %s", tag, v, want)

@@ -337,6 +337,34 @@ func FuzzParse(f *testing.F) {
 	}
 	suffixes := []string{".azurecr.io", ".azurecr.cn", ".azurecr.us", ".azurecr.contoso.local"}
 	f.Fuzz(func(t *testing.T, in string) {
+		// Without a configured cloud, only the built-in suffixes.
+		if reg, err := Parse(in); err == nil {
+			builtin := false
+			for _, s := range suffixes[:3] {
+				builtin = builtin || strings.HasSuffix(reg.Host, s)
+			}
+			if !builtin {
+				t.Fatalf("%q accepted as %q with no cloud configured", in, reg.Host)
+			}
+		} else if msg := err.Error(); strings.ContainsFunc(msg, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			t.Fatalf("error for %q has a control character: %q", in, msg)
+		}
+		// A secret behind userinfo, a path, a query or a fragment is
+		// never repeated by the refusal (in, cut at its first '/',
+		// stands for the host part).
+		if secret := strings.Map(func(r rune) rune {
+			if 'a' <= r && r <= 'z' || '0' <= r && r <= '9' {
+				return r
+			}
+			return -1
+		}, in); len(secret) >= 8 {
+			for _, form := range []string{"https://u:" + secret + "@myreg.azurecr.io", "myreg.azurecr.io/" + secret,
+				"myreg.azurecr.io?" + secret, "myreg.azurecr.io#" + secret, "myreg.azurecr.io/v2/?t=" + secret} {
+				if _, err := Parse(form); err == nil || strings.Contains(err.Error(), secret) {
+					t.Fatalf("%q: %v", form, err)
+				}
+			}
+		}
 		reg, err := Parse(in, testStackSuffix())
 		if err != nil {
 			if !errors.Is(err, ErrNotLoginServer) {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
 )
 
 // authChallenge is one challenge from a WWW-Authenticate header
@@ -26,12 +28,27 @@ type authChallenge struct {
 // of a mangled header is how a realm gets smuggled past a host check.
 // A parameter named twice in one challenge is malformed for the same reason
 // (RFC 7235 §2.1: "MUST only occur once").
+//
+// The header is capped before and while it is parsed (maxChallengeBytes,
+// maxChallengeParams, maxChallenges): it comes from whatever answered on
+// the login server's address, and nothing real comes near the caps.
 func parseChallenges(headers []string) ([]authChallenge, error) {
+	size := 0
+	for _, h := range headers {
+		size += len(h)
+	}
+	if size > maxChallengeBytes {
+		return nil, challengeCapError(fmt.Sprintf("WWW-Authenticate header of %d bytes, over the %d-byte limit", size, maxChallengeBytes))
+	}
 	var out []authChallenge
+	var counts challengeCounts
 	for n, h := range headers {
-		p := challengeParser{s: h}
+		p := challengeParser{s: h, counts: &counts}
 		var err error
 		if out, err = p.parse(out); err != nil {
+			if _, capped := err.(challengeCapError); capped {
+				return nil, err
+			}
 			if len(headers) > 1 {
 				return nil, fmt.Errorf("malformed WWW-Authenticate header (line %d): %w", n+1, err)
 			}
@@ -41,9 +58,49 @@ func parseChallenges(headers []string) ([]authChallenge, error) {
 	return out, nil
 }
 
+// Caps on the WWW-Authenticate header of a 401. ACR sends one Bearer
+// challenge of about 150 bytes with two parameters (realm, service; three
+// with scope), and other registries and proxies stay in the hundreds of
+// bytes. 8 KiB is the per-field limit that common servers apply to the
+// headers they receive (nginx's large_client_header_buffers, Apache's
+// LimitRequestFieldSize): far above anything real, and small enough that
+// parsing it costs nothing. 32 parameters and 16 challenges leave room for
+// a proxy's Basic or Negotiate challenges beside ACR's, and bound the maps
+// that 8 KiB of one-letter parameters or empty challenges would make.
+const (
+	maxChallengeBytes  = 8 << 10
+	maxChallengeParams = 32
+	maxChallenges      = 16
+)
+
+// challengeCapError is a header refused for its size, not its syntax.
+type challengeCapError string
+
+func (e challengeCapError) Error() string { return string(e) }
+
+// challengeCounts counts over all the lines of one header.
+type challengeCounts struct{ params, challenges int }
+
 type challengeParser struct {
-	s string
-	i int
+	s      string
+	i      int
+	counts *challengeCounts
+}
+
+// count adds one challenge (param false) or parameter (param true) and
+// fails once a cap is passed.
+func (p *challengeParser) count(param bool) error {
+	c := p.counts
+	if param {
+		if c.params++; c.params > maxChallengeParams {
+			return challengeCapError(fmt.Sprintf("WWW-Authenticate header with more than %d parameters, over the limit", maxChallengeParams))
+		}
+		return nil
+	}
+	if c.challenges++; c.challenges > maxChallenges {
+		return challengeCapError(fmt.Sprintf("WWW-Authenticate header with more than %d challenges, over the limit", maxChallenges))
+	}
+	return nil
 }
 
 func (p *challengeParser) eof() bool { return p.i >= len(p.s) }
@@ -73,6 +130,10 @@ func (p *challengeParser) token() string {
 	return p.s[start:p.i]
 }
 
+// shownName clips a scheme or parameter name quoted in an error: names
+// are tokens (printable ASCII), but as long as the header allows.
+func shownName(s string) string { return safetext.Clip(s, 40) }
+
 // what describes the byte at the cursor for error messages without
 // echoing arbitrary header content.
 func (p *challengeParser) what() string {
@@ -96,6 +157,9 @@ func (p *challengeParser) parse(out []authChallenge) ([]authChallenge, error) {
 		if scheme == "" {
 			return nil, fmt.Errorf("expected an auth-scheme, found %s", p.what())
 		}
+		if err := p.count(false); err != nil {
+			return nil, err
+		}
 		c := authChallenge{Scheme: strings.ToLower(scheme), Params: map[string]string{}}
 		sp := p.skipOWS()
 		if p.eof() || p.s[p.i] == ',' {
@@ -103,7 +167,7 @@ func (p *challengeParser) parse(out []authChallenge) ([]authChallenge, error) {
 			continue
 		}
 		if sp == 0 {
-			return nil, fmt.Errorf("expected a space after auth-scheme %q, found %s", scheme, p.what())
+			return nil, fmt.Errorf("expected a space after auth-scheme %q, found %s", shownName(scheme), p.what())
 		}
 		if end, ok := p.token68End(); ok {
 			p.i = end
@@ -151,11 +215,11 @@ func (p *challengeParser) params(c *authChallenge) (more bool, err error) {
 	for {
 		name := p.token()
 		if name == "" {
-			return false, fmt.Errorf("expected a parameter name in %q challenge, found %s", c.Scheme, p.what())
+			return false, fmt.Errorf("expected a parameter name in %q challenge, found %s", shownName(c.Scheme), p.what())
 		}
 		p.skipOWS()
 		if p.eof() || p.s[p.i] != '=' {
-			return false, fmt.Errorf("expected '=' after parameter %q, found %s", name, p.what())
+			return false, fmt.Errorf("expected '=' after parameter %q, found %s", shownName(name), p.what())
 		}
 		p.i++
 		p.skipOWS()
@@ -165,11 +229,14 @@ func (p *challengeParser) params(c *authChallenge) (more bool, err error) {
 				return false, err
 			}
 		} else if value = p.token(); value == "" {
-			return false, fmt.Errorf("expected a token or quoted-string value for parameter %q, found %s", name, p.what())
+			return false, fmt.Errorf("expected a token or quoted-string value for parameter %q, found %s", shownName(name), p.what())
+		}
+		if err := p.count(true); err != nil {
+			return false, err
 		}
 		key := strings.ToLower(name)
 		if _, dup := c.Params[key]; dup {
-			return false, fmt.Errorf("parameter %q appears twice in one %q challenge", key, c.Scheme)
+			return false, fmt.Errorf("parameter %q appears twice in one %q challenge", shownName(key), shownName(c.Scheme))
 		}
 		c.Params[key] = value
 
@@ -178,7 +245,7 @@ func (p *challengeParser) params(c *authChallenge) (more bool, err error) {
 			return false, nil
 		}
 		if p.s[p.i] != ',' {
-			return false, fmt.Errorf("expected ',' after parameter %q, found %s", name, p.what())
+			return false, fmt.Errorf("expected ',' after parameter %q, found %s", shownName(name), p.what())
 		}
 		p.skipListSeparators()
 		if p.eof() {
@@ -215,12 +282,12 @@ func (p *challengeParser) quoted(name string) (string, error) {
 			return b.String(), nil
 		case c == '\\':
 			if p.i+1 >= len(p.s) {
-				return "", fmt.Errorf("%w in parameter %q", errUnterminated, name)
+				return "", fmt.Errorf("%w in parameter %q", errUnterminated, shownName(name))
 			}
 			e := p.s[p.i+1]
 			if !isQuotedPairChar(e) {
 				p.i++
-				return "", fmt.Errorf("invalid escape in parameter %q: %s", name, p.what())
+				return "", fmt.Errorf("invalid escape in parameter %q: %s", shownName(name), p.what())
 			}
 			if !escaped {
 				escaped = true
@@ -234,10 +301,10 @@ func (p *challengeParser) quoted(name string) (string, error) {
 			}
 			p.i++
 		default:
-			return "", fmt.Errorf("invalid character in quoted value of parameter %q: %s", name, p.what())
+			return "", fmt.Errorf("invalid character in quoted value of parameter %q: %s", shownName(name), p.what())
 		}
 	}
-	return "", fmt.Errorf("%w in parameter %q", errUnterminated, name)
+	return "", fmt.Errorf("%w in parameter %q", errUnterminated, shownName(name))
 }
 
 // isTchar: RFC 7230 §3.2.6 tchar.

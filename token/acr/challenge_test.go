@@ -1,7 +1,9 @@
 package acr
 
 import (
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -139,15 +141,22 @@ func TestParseChallenges(t *testing.T) {
 	}
 }
 
+// FuzzParseChallenges: whatever the header, the result is a well-formed
+// list of challenges within the caps, or an error and nothing; what it
+// accepts reads back the same when written out again; errors quote no
+// control character and stay short.
 func FuzzParseChallenges(f *testing.F) {
 	for _, s := range []string{
 		`Bearer realm="https://myreg.azurecr.io/oauth2/token",service="myreg.azurecr.io"`,
+		`Bearer realm="https://myreg.azurecr.io/oauth2/token",service="myreg.azurecr.io",scope="repository:app:pull"`,
 		`Basic realm="b", Bearer realm=x, Negotiate abc==`,
 		`Bearer realm="a\"b", , service = s`,
 		`Bearer realm="unterminated`,
 		`Bearer realm`,
 		`=,"\`,
 		"Bearer\trealm=\"\xff\"",
+		strings.Repeat("Basic,", maxChallenges+1),
+		"Bearer " + strings.Repeat("p=v,", maxChallengeParams+1),
 	} {
 		f.Add(s, "")
 		f.Add(s, `Bearer realm="x"`)
@@ -158,8 +167,16 @@ func FuzzParseChallenges(f *testing.F) {
 			if cs != nil {
 				t.Fatalf("result %v returned with error %v", cs, err)
 			}
+			msg := err.Error()
+			if len(msg) > 300 || strings.ContainsFunc(msg, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+				t.Fatalf("error quotes the header: %q", msg)
+			}
 			return
 		}
+		if len(a)+len(b) > maxChallengeBytes || len(cs) > maxChallenges {
+			t.Fatalf("accepted %d bytes, %d challenges", len(a)+len(b), len(cs))
+		}
+		params := 0
 		for _, c := range cs {
 			if c.Scheme == "" || c.Scheme != strings.ToLower(c.Scheme) || c.Params == nil {
 				t.Fatalf("bad challenge %#v", c)
@@ -169,6 +186,43 @@ func FuzzParseChallenges(f *testing.F) {
 					t.Fatalf("bad parameter name %q", k)
 				}
 			}
+			params += len(c.Params)
+		}
+		if params > maxChallengeParams {
+			t.Fatalf("accepted %d parameters", params)
+		}
+		// parse(serialize(x)) == x, as one line and as one line per
+		// challenge.
+		lines := make([]string, len(cs))
+		for i, c := range cs {
+			lines[i] = writeChallenge(c)
+		}
+		for _, headers := range [][]string{{strings.Join(lines, ", ")}, lines} {
+			if len(strings.Join(headers, "")) > maxChallengeBytes {
+				continue // quoting made it longer than the cap
+			}
+			again, err := parseChallenges(headers)
+			if err != nil || !reflect.DeepEqual(again, cs) {
+				t.Fatalf("%q parsed as %#v; written out as %q it parses as %#v, %v", []string{a, b}, cs, headers, again, err)
+			}
 		}
 	})
+}
+
+// writeChallenge writes c as a header would carry it, with every value
+// quoted and escaped.
+func writeChallenge(c authChallenge) string {
+	keys := slices.Sorted(maps.Keys(c.Params))
+	var b strings.Builder
+	b.WriteString(c.Scheme)
+	for i, k := range keys {
+		if i == 0 {
+			b.WriteString(" ")
+		} else {
+			b.WriteString(", ")
+		}
+		v := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(c.Params[k])
+		b.WriteString(k + `="` + v + `"`)
+	}
+	return b.String()
 }

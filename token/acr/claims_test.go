@@ -2,6 +2,7 @@ package acr
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -139,12 +140,15 @@ func TestTenantFromEntraToken(t *testing.T) {
 	}
 }
 
+// FuzzRefreshTokenTimes: any token gives consistent times or none, any
+// tid read is a plausible tenant, and a token built with given exp and iat
+// reads back as those times exactly when they are dates a token can carry.
 func FuzzRefreshTokenTimes(f *testing.F) {
-	f.Add(rawJWT(`{"alg":"RS256"}`, `{"exp":1772366400,"iat":1772355600}`, ""))
-	f.Add(rawJWT(`{"alg":"none"}`, `{"exp":1.5e9,"nbf":-1,"tid":"x"}`, "c2ln"))
-	f.Add("a.b.c")
-	f.Add("..")
-	f.Fuzz(func(t *testing.T, tok string) {
+	f.Add(rawJWT(`{"alg":"RS256"}`, `{"exp":1772366400,"iat":1772355600}`, ""), 1772366400.0, 1772355600.0)
+	f.Add(rawJWT(`{"alg":"none"}`, `{"exp":1.5e9,"nbf":-1,"tid":"x"}`, "c2ln"), 1.5e9, -1.0)
+	f.Add("a.b.c", 0.0, 1e300)
+	f.Add("..", 253402300800.0, 1772366400.5)
+	f.Fuzz(func(t *testing.T, tok string, exp, iat float64) {
 		issued, expires, ok := refreshTokenTimes(tok)
 		if !ok && (!issued.IsZero() || !expires.IsZero()) {
 			t.Fatalf("times (%v, %v) returned with ok=false", issued, expires)
@@ -154,6 +158,23 @@ func FuzzRefreshTokenTimes(f *testing.F) {
 		}
 		if tid := tenantFromEntraToken(tok); tid != "" && !token.ValidTenantID(tid) {
 			t.Fatalf("implausible tenant %q", tid)
+		}
+
+		claims, err := json.Marshal(map[string]float64{"exp": exp, "iat": iat})
+		if err != nil {
+			return // NaN and the infinities have no JSON spelling
+		}
+		issued, expires, ok = refreshTokenTimes(rawJWT(`{"alg":"RS256"}`, string(claims), ""))
+		wantExp, expOK := jwtclaims.NumericDate(exp)
+		wantIat, _ := jwtclaims.NumericDate(iat)
+		if !wantIat.Before(wantExp) {
+			wantIat = time.Time{}
+		}
+		if !expOK {
+			wantExp, wantIat = time.Time{}, time.Time{}
+		}
+		if ok != expOK || !expires.Equal(wantExp) || !issued.Equal(wantIat) {
+			t.Fatalf("exp %v, iat %v read as (%v, %v, %v), want (%v, %v, %v)", exp, iat, issued, expires, ok, wantIat, wantExp, expOK)
 		}
 	})
 }

@@ -195,6 +195,11 @@ func (x *Exchanger) networkError(ctx context.Context, step, loginServer string, 
 	case errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalidCert), errors.As(err, &verifyErr):
 		e.detail = what + " failed: the registry's TLS certificate is not trusted: " + safetext.ServerText(innerError(err).Error(), secret)
 		e.Hint = "a TLS-inspecting proxy may be in the way; add its CA to the system trust store (or SSL_CERT_FILE)"
+	case strings.Contains(err.Error(), "server response headers exceeded"):
+		// The transport's cap (httpx.MaxResponseHeaderBytes for ours); net/http
+		// gives it no error type.
+		e.detail = what + " failed: the answer's headers are too large: " + safetext.ServerText(innerError(err).Error(), secret)
+		e.Hint = "an Azure Container Registry sends about 1 KiB; is a proxy or another server answering for the registry?"
 	case errors.As(err, &opErr) && opErr.Op == "dial":
 		e.detail = what + " failed: " + safetext.ServerText(innerError(err).Error(), secret)
 		e.Hint = "could not connect to the registry; check the network, firewalls and proxy settings (HTTPS_PROXY, NO_PROXY)"

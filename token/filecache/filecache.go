@@ -131,7 +131,7 @@ func (c *Cache) Get(ctx context.Context, key token.CacheKey) (token.Entry, bool)
 	data, _, err := readCapped(c.path(name), false)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
-			c.log.Debug("token cache: entry unreadable, treating as a miss", "file", name, "err", err)
+			c.log.Debug("token cache: entry unreadable, treating as a miss", "path", c.path(name), "err", err)
 		}
 		return token.Entry{}, false
 	}

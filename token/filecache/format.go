@@ -40,6 +40,9 @@ var (
 	errTooLarge = fmt.Errorf("larger than %d bytes, so not a cache file", maxFileSize)
 	errVersion  = errors.New("written in another format version (another docker-credential-acr version)")
 	errForeign  = errors.New("holds an entry for a different cache key")
+	// errSymlink: a cache file is never read through a link, which could
+	// hand out a token the link's target holds without an exchange.
+	errSymlink = errors.New("is a symbolic link (or another reparse point), which the cache never follows")
 )
 
 type fileKey struct {
@@ -191,7 +194,7 @@ func readCapped(path string, withInfo bool) ([]byte, os.FileInfo, error) {
 		data, err := readSmallFile(path)
 		return data, nil, err
 	}
-	f, err := os.Open(path)
+	f, err := openNoFollow(path)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -73,7 +73,7 @@ func (c *Cache) Lock(ctx context.Context, key token.CacheKey) (unlock func(), er
 	if err != nil {
 		return noop, lockErr(ctx, key, path, wait, err)
 	}
-	fl := flock.New(path, flock.SetPermissions(0o600))
+	fl := flock.New(path, flock.SetPermissions(0o600), flock.SetFlag(lockFileFlags()))
 	if err := pollLock(ctx, fl); err != nil {
 		release()
 		return noop, lockErr(ctx, key, path, wait, err)

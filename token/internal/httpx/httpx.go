@@ -15,17 +15,19 @@ import (
 // the caller then reports as an unexpected status.
 func NoRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-// MaxResponseHeaderBytes caps the status line and headers of every answer
-// read through these transports. Go's own default is 10 MiB, and reading
-// that much took a get's peak RSS from 14 to 50-65 MiB (issue 12's hostile
-// endpoints). No answer of IMDS, Entra, a CI token service or ACR comes
-// near it: their headers are a few KiB.
-const MaxResponseHeaderBytes = 256 << 10
+// MaxResponseHeaderBytes caps the headers of every answer our transports
+// read. Go's default is 10 MiB, held in memory before any of our code sees
+// the answer. The services we talk to (ACR, Entra with its cookies and
+// security headers, IMDS, the CI token services) send a few KiB at most,
+// so 64 KiB refuses nothing real while
+// keeping a hostile or broken endpoint, or a proxy in between, from making
+// a credential helper hold megabytes of headers.
+const MaxResponseHeaderBytes = 64 << 10
 
 // CloneDefaultTransport clones http.DefaultTransport (proxy settings
 // included), or builds its equivalent when a program has replaced it with
-// another RoundTripper, with TLS 1.2 at least and headers capped at
-// MaxResponseHeaderBytes.
+// another RoundTripper, with TLS 1.2 at least and response headers capped
+// at MaxResponseHeaderBytes (or the program's own smaller cap).
 func CloneDefaultTransport() *http.Transport {
 	var t *http.Transport
 	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
@@ -45,6 +47,8 @@ func CloneDefaultTransport() *http.Transport {
 		t.TLSClientConfig = &tls.Config{}
 	}
 	t.TLSClientConfig.MinVersion = max(t.TLSClientConfig.MinVersion, tls.VersionTLS12)
-	t.MaxResponseHeaderBytes = MaxResponseHeaderBytes
+	if t.MaxResponseHeaderBytes <= 0 || t.MaxResponseHeaderBytes > MaxResponseHeaderBytes {
+		t.MaxResponseHeaderBytes = MaxResponseHeaderBytes
+	}
 	return t
 }

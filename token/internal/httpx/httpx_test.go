@@ -7,33 +7,50 @@ import (
 	"testing"
 )
 
-// TestHeaderCap: an answer whose headers pass MaxResponseHeaderBytes is an
-// error, not read whole; one just under it is read.
-func TestHeaderCap(t *testing.T) {
-	tests := []struct {
-		name    string
-		padding int
-		wantErr bool
-	}{
-		{"ordinary headers", 4 << 10, false},
-		{"headers over the cap", MaxResponseHeaderBytes + 1, true},
-		{"headers of 16 MiB", 16 << 20, true},
+// TestResponseHeadersCapped: an answer whose headers pass
+// MaxResponseHeaderBytes fails at the transport, before anything reads it;
+// one within the cap is read.
+func TestResponseHeadersCapped(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := MaxResponseHeaderBytes / 2
+		if r.URL.Path == "/huge" {
+			n = 1 << 20
+		}
+		w.Header().Set("Www-Authenticate", `Bearer realm="`+strings.Repeat("a", n)+`"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer srv.Close()
+	tr := CloneDefaultTransport()
+	if tr.MaxResponseHeaderBytes != MaxResponseHeaderBytes {
+		t.Fatalf("MaxResponseHeaderBytes = %d", tr.MaxResponseHeaderBytes)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("X-Padding", strings.Repeat("a", tt.padding))
-				w.WriteHeader(http.StatusNoContent)
-			}))
-			defer srv.Close()
-			c := &http.Client{Transport: CloneDefaultTransport(), CheckRedirect: NoRedirect}
-			resp, err := c.Get(srv.URL)
-			if err == nil {
-				resp.Body.Close()
-			}
-			if (err != nil) != tt.wantErr {
-				t.Errorf("headers of %d bytes: error %v, want error: %v", tt.padding, err, tt.wantErr)
-			}
-		})
+	tr.Proxy = nil
+	c := &http.Client{Transport: tr, CheckRedirect: NoRedirect}
+	defer c.CloseIdleConnections()
+
+	resp, err := c.Get(srv.URL + "/huge")
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("a 1 MiB header was read: %d", resp.StatusCode)
+	}
+	if !strings.Contains(err.Error(), "server response headers exceeded 65536 bytes") {
+		t.Fatalf("err = %v", err)
+	}
+	resp, err = c.Get(srv.URL + "/small")
+	if err != nil {
+		t.Fatalf("a 32 KiB header was refused: %v", err)
+	}
+	resp.Body.Close()
+}
+
+// TestCloneKeepsASmallerCap: a program's own smaller cap on
+// http.DefaultTransport is kept.
+func TestCloneKeepsASmallerCap(t *testing.T) {
+	dt := http.DefaultTransport.(*http.Transport)
+	saved := dt.MaxResponseHeaderBytes
+	t.Cleanup(func() { dt.MaxResponseHeaderBytes = saved })
+	dt.MaxResponseHeaderBytes = 4096
+	if got := CloneDefaultTransport().MaxResponseHeaderBytes; got != 4096 {
+		t.Fatalf("MaxResponseHeaderBytes = %d, want the program's 4096", got)
 	}
 }
