@@ -11,15 +11,6 @@ import (
 // symbolic link is refused by looking first (Lstat) and then checking that
 // the file opened is the one looked at.
 
-func readSmallFile(path string) ([]byte, error) {
-	f, err := openNoFollow(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return readAllCapped(f.Read)
-}
-
 func openNoFollow(path string) (*os.File, error) {
 	before, err := os.Lstat(path)
 	if err != nil {

@@ -8,15 +8,6 @@ import (
 	"syscall"
 )
 
-func readSmallFile(path string) ([]byte, error) {
-	f, err := openNoFollow(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return readAllCapped(f.Read)
-}
-
 // openNoFollow opens the file itself, never what a reparse point at path
 // points to (FILE_FLAG_OPEN_REPARSE_POINT: the equivalent of O_NOFOLLOW),
 // and then refuses it unless the open handle is a regular file: a
