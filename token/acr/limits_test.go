@@ -136,6 +136,11 @@ func TestExchangeLimits(t *testing.T) {
 				if xe.Tries != 1 || xe.Step != "challenge" || !strings.HasSuffix(xe.Endpoint, "/v2/") {
 					t.Fatalf("facts: Step %q, Tries %d, Endpoint %q", xe.Step, xe.Tries, xe.Endpoint)
 				}
+				// The wait is told as it was, also when the challenge was
+				// one Prepare started and Exchange waited for.
+				if strings.Contains(xe.Error(), " in 0s,") {
+					t.Errorf("the wait is told as 0s: %v", xe)
+				}
 			},
 		},
 		{

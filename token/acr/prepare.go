@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/docker-credential-acr/docker-credential-acr/token"
 	"github.com/docker-credential-acr/docker-credential-acr/token/safetext"
@@ -55,8 +56,9 @@ func (x *Exchanger) Prepare(ctx context.Context, r token.ExchangeRequest) {
 
 // earlyChallenge is a challenge Prepare started.
 type earlyChallenge struct {
-	ctx  context.Context // Prepare's
-	done chan struct{}   // closed when the fields below are set
+	ctx   context.Context // Prepare's
+	start time.Time       // when it was sent: a hang's error tells the wait
+	done  chan struct{}   // closed when the fields below are set
 	// What challenge returned.
 	exchangeURL *url.URL
 	service     string
@@ -65,7 +67,7 @@ type earlyChallenge struct {
 
 // challengeEarly reads loginServer's challenge in the background.
 func (x *Exchanger) challengeEarly(ctx context.Context, loginServer string, origin *url.URL) {
-	c := &earlyChallenge{ctx: ctx, done: make(chan struct{})}
+	c := &earlyChallenge{ctx: ctx, start: time.Now(), done: make(chan struct{})}
 	x.mu.Lock()
 	if x.early == nil {
 		x.early = map[string][]*earlyChallenge{}
@@ -116,10 +118,14 @@ func (x *Exchanger) collectChallenge(ctx context.Context, loginServer string, or
 		select {
 		case <-c.done:
 		case <-ctx.Done():
-			// The challenge Prepare started is the one try that hung.
-			return nil, "", x.networkError(ctx, "challenge", loginServer, try{endpoint: origin.JoinPath("/v2/").String(), tries: 1}, ctx.Err(), secret)
+			// The challenge Prepare started is the one try that hung,
+			// since it was sent: that is the wait to tell.
+			return nil, "", x.networkError(ctx, "challenge", loginServer, try{endpoint: origin.JoinPath("/v2/").String(), tries: 1, took: time.Since(c.start)}, ctx.Err(), secret)
 		}
-		if c.err == nil || c.ctx.Err() == nil {
+		// With this exchange's context ended too, reading the challenge
+		// again could only fail at once: the early one's error tells the
+		// wait as it was.
+		if c.err == nil || c.ctx.Err() == nil || ctx.Err() != nil {
 			return c.exchangeURL, c.service, c.err
 		}
 	}
