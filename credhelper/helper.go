@@ -77,7 +77,9 @@ const DefaultTimeout = 10 * time.Second
 
 // ExitMargin is kept back from the timeout: the work's deadline is Start
 // plus the timeout less ExitMargin, which leaves the time to write the
-// error and exit before the caller's wall clock reaches the timeout.
+// error and exit before the caller's wall clock reaches the timeout. An
+// embedder's timeout shorter than twice the margin keeps half of itself
+// for the work instead (the settings refuse one under a second).
 const ExitMargin = 500 * time.Millisecond
 
 // Helper answers the docker-credential protocol for ACR login servers. It
@@ -149,7 +151,7 @@ func (h *Helper) fetch(ctx context.Context, provider *token.Provider, reg logins
 	if start.IsZero() {
 		start = time.Now()
 	}
-	deadline := start.Add(timeout - ExitMargin)
+	deadline := start.Add(timeout - min(ExitMargin, timeout/2))
 	// Only where ours is the deadline that governs does the advice name
 	// the timeout setting: an embedder's own deadline is not ours to raise.
 	theirs, ok := ctx.Deadline()

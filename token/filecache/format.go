@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -43,6 +44,9 @@ var (
 	// errSymlink: a cache file is never read through a link, which could
 	// hand out a token the link's target holds without an exchange.
 	errSymlink = errors.New("is a symbolic link (or another reparse point), which the cache never follows")
+	// errNotRegular: a FIFO, device or directory where a cache file
+	// should be, which could block a read or feed it without end.
+	errNotRegular = errors.New("is not a regular file, so not a cache file")
 )
 
 type fileKey struct {
@@ -202,6 +206,10 @@ func readCapped(path string, withInfo bool) ([]byte, os.FileInfo, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		// A FIFO, device or directory at a cache file's name: never read.
+		return nil, nil, &fs.PathError{Op: "read", Path: path, Err: errNotRegular}
 	}
 	data, err := readAllCapped(f.Read)
 	return data, fi, err
