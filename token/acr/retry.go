@@ -7,9 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token/internal/httpx"
 )
 
 // maxResponseBytes caps every response body the Exchanger reads. ACR's
@@ -77,7 +77,7 @@ func (x *Exchanger) do(ctx context.Context, step, loginServer, secret string, bu
 		if (resp.status != http.StatusTooManyRequests && resp.status < 500) || attempt >= x.maxRetries {
 			return resp, nil
 		}
-		asked, fromHeader := x.retryWait(attempt, resp.header.Get("Retry-After"))
+		asked, fromHeader := x.retryWait(attempt, resp.header)
 		left, hasDeadline := timeLeft(ctx)
 		wait, stop := retryPlan(asked, fromHeader, x.maxRetryAfter, left, hasDeadline)
 		if stop != "" {
@@ -162,11 +162,11 @@ func (x *Exchanger) once(ctx context.Context, build func(context.Context) (*http
 	return r, endpoint, nil
 }
 
-// retryWait is the wait a Retry-After (seconds or HTTP date) asks for
+// retryWait is the wait the answer's Retry-After (httpx.RetryAfter) asks for
 // (fromHeader), else the exponential backoff, up to maxRetryBackoff.
 // retryPlan caps the former and checks both against the deadline.
-func (x *Exchanger) retryWait(attempt int, retryAfter string) (d time.Duration, fromHeader bool) {
-	if d, ok := parseRetryAfter(retryAfter, time.Now()); ok {
+func (x *Exchanger) retryWait(attempt int, h http.Header) (d time.Duration, fromHeader bool) {
+	if d, ok := httpx.RetryAfter(h, time.Now()); ok {
 		return d, true
 	}
 	d = x.backoff
@@ -174,20 +174,6 @@ func (x *Exchanger) retryWait(attempt int, retryAfter string) (d time.Duration, 
 		d *= 2
 	}
 	return min(d, maxRetryBackoff), false
-}
-
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/docker-credential-acr/docker-credential-acr/token"
+	"github.com/docker-credential-acr/docker-credential-acr/token/internal/httpx"
 )
 
 // minTry is the least time worth starting another try with: an answer
@@ -91,7 +90,7 @@ func (b *retryBudget) shouldRetry(resp *http.Response, err error) bool {
 	}
 	wait := longestBackoff(b.o, b.retries+1)
 	if resp != nil {
-		if ra, ok := retryAfter(resp.Header, time.Now()); ok {
+		if ra, ok := httpx.RetryAfter(resp.Header, time.Now()); ok {
 			// Above MaxRetryDelay azcore does not retry at all.
 			wait = ra
 		}
@@ -116,25 +115,6 @@ func (b *retryBudget) note() string {
 		return ""
 	}
 	return fmt.Sprintf(" (not retried: %s was left before the deadline)", b.left.Round(time.Millisecond))
-}
-
-// retryAfter reads the wait an answer asks for, as azcore does:
-// retry-after-ms, x-ms-retry-after-ms, then Retry-After in seconds or as
-// an HTTP date.
-func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
-	for _, k := range []string{"Retry-After-Ms", "X-Ms-Retry-After-Ms"} {
-		if ms, err := strconv.ParseUint(strings.TrimSpace(h.Get(k)), 10, 32); err == nil {
-			return time.Duration(ms) * time.Millisecond, true
-		}
-	}
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if s, err := strconv.ParseUint(v, 10, 32); err == nil {
-		return time.Duration(s) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
 }
 
 // canceledError reports that ctx ended (its deadline passed, or the

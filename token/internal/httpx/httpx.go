@@ -8,6 +8,8 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -51,4 +53,24 @@ func CloneDefaultTransport() *http.Transport {
 		t.MaxResponseHeaderBytes = MaxResponseHeaderBytes
 	}
 	return t
+}
+
+// RetryAfter reads the wait an answer asks for, as azcore does:
+// retry-after-ms, then x-ms-retry-after-ms (milliseconds), then
+// Retry-After in whole seconds or as an HTTP date (a date in the past is
+// no wait). ok is false when none of them holds a valid value.
+func RetryAfter(h http.Header, now time.Time) (d time.Duration, ok bool) {
+	for _, k := range []string{"Retry-After-Ms", "X-Ms-Retry-After-Ms"} {
+		if ms, err := strconv.ParseUint(strings.TrimSpace(h.Get(k)), 10, 32); err == nil {
+			return time.Duration(ms) * time.Millisecond, true
+		}
+	}
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if s, err := strconv.ParseUint(v, 10, 32); err == nil {
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
 }
