@@ -10,11 +10,6 @@ GO          ?= go
 E2E_HELPER  ?= $(CURDIR)/bin/docker-credential-acr
 E2E_BIN     := $(CURDIR)/test/.bin
 E2E_CRANE   := $(E2E_BIN)/crane
-# oras, for the token command's end-to-end test: built from its own module
-# at this pinned version (go install pkg@version: never in our go.mod).
-ORAS_VERSION ?= v1.3.6
-E2E_ORAS    := $(E2E_BIN)/oras-$(ORAS_VERSION)/oras
-
 # BuildKit clients for the docker daemon and BuildKit tests and the demo:
 # the buildx CLI plugin and standalone buildkitd + buildctl, built from
 # their own modules at these pinned versions (never in our go.mod). They
@@ -28,6 +23,11 @@ E2E_BUILDX       := $(TOOLS_CACHE)/buildx-$(BUILDX_VERSION)/docker-buildx
 E2E_BUILDKIT_DIR := $(TOOLS_CACHE)/buildkit-$(BUILDKIT_VERSION)
 E2E_BUILDKITD    := $(E2E_BUILDKIT_DIR)/buildkitd
 E2E_BUILDCTL     := $(E2E_BUILDKIT_DIR)/buildctl
+# oras, for the token command's end-to-end test: built from its own module
+# at this pinned version (go install pkg@version: never in our go.mod), and
+# kept under TOOLS_CACHE like the BuildKit tools, so a clean clone reuses it.
+ORAS_VERSION ?= v1.3.6
+E2E_ORAS         := $(TOOLS_CACHE)/oras-$(ORAS_VERSION)/oras
 
 .PHONY: deps-e2e test-e2e demo oras-e2e buildkit-e2e
 
