@@ -138,6 +138,7 @@ type Sighting struct {
 // none.
 type planted struct {
 	mu        sync.Mutex
+	held      int // requests a Hang holds now
 	http      []*plantedHTTP
 	tls       []*plantedTLS
 	watches   map[string]string // name → text
@@ -307,6 +308,14 @@ func (p *plantedHTTP) serve(s *Sim, w http.ResponseWriter, r *http.Request, next
 	}
 	switch {
 	case m.Hang:
+		s.planted.mu.Lock()
+		s.planted.held++
+		s.planted.mu.Unlock()
+		defer func() {
+			s.planted.mu.Lock()
+			s.planted.held--
+			s.planted.mu.Unlock()
+		}()
 		select {
 		case <-r.Context().Done():
 		case <-p.release:

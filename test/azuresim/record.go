@@ -198,16 +198,13 @@ func (s *Sim) observe(classify func(*http.Request) string, next http.Handler) ht
 			Endpoint:   classify(r),
 			EntraToken: s.carriesEntraToken(r, prefix),
 		}
-		if held, status := s.holdIfHung(w, r, rec.Endpoint); held {
-			rec.Status = status // 0: no answer
-			s.record(rec)
-			return
-		}
 		sw := &statusWriter{ResponseWriter: w}
 		s.pause(r.Context())
 		next.ServeHTTP(sw, r)
 		rec.Status = sw.status
-		if rec.Status == 0 {
+		// Nothing written: net/http answers 200 for the handler, unless the
+		// client had already gone (a hang it gave up on): 0, no answer.
+		if rec.Status == 0 && r.Context().Err() == nil {
 			rec.Status = http.StatusOK
 		}
 		s.record(rec)

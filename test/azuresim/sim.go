@@ -198,7 +198,6 @@ type Sim struct {
 	exchanges  []Exchange
 	requests   []Request
 	tokenReqs  []EntraTokenRequest
-	hangs      hangs // endpoints that never answer (hang.go)
 
 	delay   atomic.Int64 // D of delay.go, in nanoseconds
 	planted planted      // misbehaviour planted while serving (faults.go)
